@@ -1,0 +1,41 @@
+/**
+ * AdamW (torch.optim.AdamW): Adam with decoupled weight decay (Loshchilov & Hutter). It runs the
+ * Adam kernel of lib/adam.ts with the decoupled-decay flag; the float32 specification is there:
+ *
+ *   p = p * fl(1 - lr*weightDecay)     first, instead of adding weightDecay*p to the gradient
+ *   ...then the Adam update with weightDecay 0.
+ */
+import { AdamFamily, adamFamilyUpdate, type AdamHyper, type AdamOptions } from './adam.js';
+
+/**
+ * AdamW, with PyTorch's options and defaults (weightDecay 1e-2). Updates the params in place.
+ * @example
+ * const opt = new AdamW([w, b], { lr: 1e-3, weightDecay: 0.01 });
+ * opt.step([gw, gb]);
+ */
+export class AdamW extends AdamFamily {
+  /**
+   * @param params - the parameters to optimize, distinct and non-overlapping.
+   * @param options - lr 1e-3, betas [0.9, 0.999], eps 1e-8, weightDecay 1e-2, amsgrad false, maximize false.
+   * @throws TypeError or RangeError naming the offending argument.
+   */
+  constructor(params: readonly Float32Array[], options?: AdamOptions) {
+    super('AdamW', params, options, true);
+  }
+}
+
+/**
+ * One AdamW update of one tensor whose state the caller keeps. Same arguments as adamUpdate;
+ * hyper.weightDecay defaults to 1e-2 and is decoupled.
+ * @throws TypeError or RangeError naming the offending argument; nothing is written then.
+ */
+export function adamwUpdate(
+  param: Float32Array,
+  grad: Float32Array,
+  expAvg: Float32Array,
+  expAvgSq: Float32Array,
+  maxExpAvgSq: Float32Array | null,
+  hyper: AdamHyper,
+): void {
+  adamFamilyUpdate('adamwUpdate', true, param, grad, expAvg, expAvgSq, maxExpAvgSq, hyper);
+}

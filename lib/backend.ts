@@ -1,0 +1,128 @@
+/**
+ * Loads the native addon (or not) and runs kernels on whichever backend is active.
+ *
+ * SIMD_OPTIM_BACKEND=js      always use the TypeScript fallback;
+ * SIMD_OPTIM_BACKEND=native  use the addon, and throw at load time if it cannot be loaded;
+ * unset                      use the addon when it loads, the fallback otherwise.
+ * SIMD_OPTIM_ISA=scalar|sse2|avx2|avx512|neon caps the instruction set of the native kernels.
+ */
+import { createRequire } from 'node:module';
+import * as path from 'node:path';
+
+import type { KernelFn, KernelId, Slot } from './kernels.js';
+
+/** The backend that runs the optimizer kernels. */
+export type Backend = 'native' | 'js';
+
+/** The instruction set the kernels run with; 'js' when the TypeScript fallback is in use. */
+export type Isa = 'avx512' | 'avx2' | 'sse2' | 'neon' | 'scalar' | 'js';
+
+/** The addon's interface (native/binding.cc). @internal */
+export interface NativeAddon {
+  step(kernel: KernelId, arrays: readonly Slot[], scalars: Float32Array, flags: Uint32Array, count: number): void;
+  availableIsas(): string[];
+  selectIsa(isa: string): boolean;
+  currentIsa(): string;
+  layouts: Record<string, { id: number; slots: number; scalars: number }>;
+}
+
+/** Rank by vector width; a cap allows every level of lower or equal rank. */
+const ISA_RANK: Record<string, number> = { scalar: 0, sse2: 1, neon: 1, avx2: 2, avx512: 3 };
+
+function readBackendRequest(): Backend | undefined {
+  const value = process.env['SIMD_OPTIM_BACKEND'];
+  if (value === undefined || value === '') return undefined;
+  if (value === 'js' || value === 'native') return value;
+  throw new RangeError(`SIMD_OPTIM_BACKEND must be 'js' or 'native', got '${value}'`);
+}
+
+function readIsaCap(): string | undefined {
+  const value = process.env['SIMD_OPTIM_ISA'];
+  if (value === undefined || value === '') return undefined;
+  if (ISA_RANK[value] === undefined) {
+    throw new RangeError(`SIMD_OPTIM_ISA must be one of scalar, sse2, avx2, avx512, neon; got '${value}'`);
+  }
+  return value;
+}
+
+function loadAddon(): NativeAddon {
+  // lib/ (sources under vitest) and dist/ (the build) both sit one level below the package root.
+  const root = path.resolve(__dirname, '..');
+  const load = createRequire(__filename)('node-gyp-build') as (dir: string) => unknown;
+  return load(root) as NativeAddon;
+}
+
+/** Picks the best level the CPU has that the cap allows. */
+function applyIsaCap(addon: NativeAddon, cap: string | undefined): void {
+  if (cap === undefined) return;
+  const capRank = ISA_RANK[cap] ?? 0;
+  const allowed = addon.availableIsas().find((isa) => (ISA_RANK[isa] ?? 0) <= capRank) ?? 'scalar';
+  addon.selectIsa(allowed);
+}
+
+const requested = readBackendRequest();
+const isaCap = readIsaCap();
+let addon: NativeAddon | null = null;
+/** Why the addon did not load, when it did not. @internal */
+export let loadError: unknown = null;
+
+if (requested !== 'js') {
+  try {
+    addon = loadAddon();
+    applyIsaCap(addon, isaCap);
+  } catch (error) {
+    if (requested === 'native') {
+      throw new Error(`SIMD_OPTIM_BACKEND=native, but the native addon could not be loaded: ${String(error)}`, {
+        cause: error,
+      });
+    }
+    addon = null;
+    loadError = error;
+  }
+}
+
+/** The native addon, or null when the fallback is in use. @internal */
+export const nativeAddon: NativeAddon | null = addon;
+
+/** Which backend runs the optimizer kernels: 'native' (the SIMD addon) or 'js' (the fallback). */
+export const backend: Backend = addon ? 'native' : 'js';
+
+/** The instruction set the kernels were loaded with: 'avx512', 'avx2', 'sse2', 'neon', 'scalar' or 'js'. */
+export const isa: Isa = addon ? (addon.currentIsa() as Isa) : 'js';
+
+let active: Backend = backend;
+
+/** Runs one kernel on the active backend. @internal */
+export function runKernel(
+  id: KernelId,
+  js: KernelFn,
+  arrays: readonly Slot[],
+  scalars: Float32Array,
+  flags: Uint32Array,
+  count: number,
+): void {
+  if (active === 'native' && addon) {
+    addon.step(id, arrays, scalars, flags, count);
+  } else {
+    js(arrays, scalars, flags, count);
+  }
+}
+
+/**
+ * Switches the backend, and for 'native' the instruction set, in this process: for the tests and
+ * the benchmark, which compare every level in one run. The exported `backend` and `isa` keep
+ * describing what was selected at load time.
+ * @internal
+ */
+export function useBackend(next: Backend, level?: string): void {
+  if (next === 'native') {
+    if (!addon) throw new Error('the native addon is not loaded');
+    if (level !== undefined && !addon.selectIsa(level)) throw new RangeError(`ISA '${level}' is not available`);
+  }
+  active = next;
+}
+
+/** The ISA levels this machine can run natively, best first; empty without the addon. @internal */
+export function availableIsas(): string[] {
+  return addon ? addon.availableIsas() : [];
+}

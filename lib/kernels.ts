@@ -1,0 +1,62 @@
+/**
+ * The layout of the arguments every kernel takes, native or TypeScript: for each tensor a fixed
+ * number of array slots (param, grad, state...), of float32 scalars and one word of flags.
+ * Mirrors native/kernels.h; test/layout.test.ts checks both sides agree.
+ * @internal
+ */
+
+/** One array slot: a Float32Array, or null where the flags need none. */
+export type Slot = Float32Array | null;
+
+/** A kernel run over `count` tensors, each with its slots, scalars and flags at offset t. */
+export type KernelFn = (arrays: readonly Slot[], scalars: Float32Array, flags: Uint32Array, count: number) => void;
+
+/** Kernel ids, the order of KernelId in native/kernels.h. */
+export const KernelId = { Adam: 0, Adagrad: 1, Rmsprop: 2, Sgd: 3, Traffic: 4, FmaProbe: 5 } as const;
+export type KernelId = (typeof KernelId)[keyof typeof KernelId];
+
+/** Flags shared by every optimizer kernel. */
+export const FLAG_MAXIMIZE = 1 << 0;
+export const FLAG_WEIGHT_DECAY = 1 << 1;
+
+export const ADAM = {
+  slots: 5,
+  param: 0, grad: 1, expAvg: 2, expAvgSq: 3, maxExpAvgSq: 4,
+  scalars: 9,
+  beta1: 0, oneMinusBeta1: 1, beta2: 2, oneMinusBeta2: 3, weightDecay: 4, decayFactor: 5,
+  negStepSize: 6, biasCorrection2Sqrt: 7, eps: 8,
+  flagDecoupledDecay: 1 << 2,
+  flagAmsgrad: 1 << 3,
+} as const;
+
+export const ADAGRAD = {
+  slots: 3,
+  param: 0, grad: 1, sum: 2,
+  scalars: 3,
+  weightDecay: 0, negClr: 1, eps: 2,
+} as const;
+
+export const RMSPROP = {
+  slots: 5,
+  param: 0, grad: 1, squareAvg: 2, gradAvg: 3, momentumBuffer: 4,
+  scalars: 6,
+  alpha: 0, oneMinusAlpha: 1, weightDecay: 2, momentum: 3, negLr: 4, eps: 5,
+  flagCentered: 1 << 2,
+  flagMomentum: 1 << 3,
+} as const;
+
+export const SGD = {
+  slots: 3,
+  param: 0, grad: 1, momentumBuffer: 2,
+  scalars: 4,
+  weightDecay: 0, momentum: 1, oneMinusDampening: 2, negLr: 3,
+  flagMomentum: 1 << 2,
+  flagNesterov: 1 << 3,
+  flagFirstStep: 1 << 4,
+} as const;
+
+/** The benchmark's same-traffic loop: flags = reads | writes << 8. */
+export const TRAFFIC = { slots: 5, scalars: 1 } as const;
+
+/** For the tests: slot 0 = fma(slot 0, slot 1, slot 2). */
+export const FMA_PROBE = { slots: 3, scalars: 0 } as const;

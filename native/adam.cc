@@ -1,0 +1,76 @@
+// Adam and AdamW (torch.optim.Adam / AdamW, single-tensor order). Every line is one float32
+// operation; the TypeScript twin in lib/adam.ts is the executable specification.
+//
+//   g  = maximize ? -grad : grad
+//   p  = p * decayFactor                         (AdamW only; decayFactor = fl(1 - lr*wd))
+//   g  = fma(p, weightDecay, g)                  (Adam with weightDecay != 0)
+//   m  = fma(g, 1 - beta1, m * beta1)
+//   v  = fma((1 - beta2) * g, g, v * beta2)
+//   vm = max(vm, v)                              (amsgrad; NaN-propagating, as torch.maximum)
+//   d  = sqrt(amsgrad ? vm : v) / biasCorrection2Sqrt + eps
+//   p  = p + (negStepSize * m) / d
+//
+// fma(a, b, c) is a*b + c rounded once, where PyTorch's vectorized CPU kernels fuse it.
+//
+// negStepSize = fl(-lr / (1 - beta1^t)) and biasCorrection2Sqrt = fl(sqrt(1 - beta2^t)) are
+// computed in float64 on the TypeScript side and rounded once.
+#include "kernels.h"
+#include "simd.h"
+
+namespace simd_optim {
+namespace SIMD_OPTIM_NS {
+namespace {
+
+template <bool CoupledDecay, bool DecoupledDecay, bool Amsgrad>
+void adamTensor(const TensorTask& task) {
+  using namespace adam;
+  float* param = task.slot[kParam];
+  const float* grad = task.slot[kGrad];
+  float* expAvg = task.slot[kExpAvg];
+  float* expAvgSq = task.slot[kExpAvgSq];
+  float* maxExpAvgSq = task.slot[kMaxExpAvgSq];
+  // Copied to locals so the compiler knows stores to the arrays cannot change them.
+  const float* s = task.scalars;
+  const float beta1 = s[kBeta1], oneMinusBeta1 = s[kOneMinusBeta1];
+  const float beta2 = s[kBeta2], oneMinusBeta2 = s[kOneMinusBeta2];
+  const float weightDecay = s[kWeightDecay], decayFactor = s[kDecayFactor];
+  const float negStepSize = s[kNegStepSize], biasCorrection2Sqrt = s[kBiasCorrection2Sqrt];
+  const float eps = s[kEps];
+  const float gradSign = (task.flags & kFlagMaximize) ? -0.0f : 0.0f;
+
+  forEachBlock(task.length, [&](auto tag, size_t i) {
+    using V = typename decltype(tag)::type;
+    V p = V::load(param + i);
+    V g = xorBits(V::load(grad + i), V::broadcast(gradSign));
+    if (DecoupledDecay) p = p * V::broadcast(decayFactor);
+    if (CoupledDecay) g = fma(p, V::broadcast(weightDecay), g);
+    V m = fma(g, V::broadcast(oneMinusBeta1), V::load(expAvg + i) * V::broadcast(beta1));
+    V v = fma(V::broadcast(oneMinusBeta2) * g, g, V::load(expAvgSq + i) * V::broadcast(beta2));
+    V vHat = v;
+    if (Amsgrad) {
+      vHat = maxJs(V::load(maxExpAvgSq + i), v);
+      vHat.store(maxExpAvgSq + i);
+    }
+    V denom = sqrt(vHat) / V::broadcast(biasCorrection2Sqrt) + V::broadcast(eps);
+    p = p + (V::broadcast(negStepSize) * m) / denom;
+    m.store(expAvg + i);
+    v.store(expAvgSq + i);
+    p.store(param + i);
+  });
+}
+
+}  // namespace
+
+void adamStep(const TensorTask& task) {
+  const bool amsgrad = task.flags & adam::kFlagAmsgrad;
+  if (task.flags & adam::kFlagDecoupledDecay) {
+    amsgrad ? adamTensor<false, true, true>(task) : adamTensor<false, true, false>(task);
+  } else if (task.flags & kFlagWeightDecay) {
+    amsgrad ? adamTensor<true, false, true>(task) : adamTensor<true, false, false>(task);
+  } else {
+    amsgrad ? adamTensor<false, false, true>(task) : adamTensor<false, false, false>(task);
+  }
+}
+
+}  // namespace SIMD_OPTIM_NS
+}  // namespace simd_optim

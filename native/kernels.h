@@ -1,0 +1,105 @@
+// The contract between the N-API binding, the dispatcher and the kernels. Kernels know nothing
+// about N-API: they receive raw pointers whose lengths the binding has already checked.
+//
+// The slot, scalar and flag layouts below are mirrored by lib/kernels.ts; the binding exports
+// the slot and scalar counts so the test suite can check that both sides agree.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace simd_optim {
+
+constexpr size_t kMaxSlots = 5;
+
+// One tensor's worth of work: slot 0 is the parameter, slot 1 its gradient (read only), the other
+// slots are optimizer state. All non-null slots hold `length` floats. `scalars` points at this
+// tensor's float32 hyperparameters, already rounded from float64 by the TypeScript side.
+struct TensorTask {
+  float* slot[kMaxSlots];
+  size_t length;
+  const float* scalars;
+  uint32_t flags;
+};
+
+using KernelFn = void (*)(const TensorTask& task);
+
+enum KernelId : uint32_t { kAdam, kAdagrad, kRmsprop, kSgd, kTraffic, kFmaProbe, kKernelCount };
+
+// Flags shared by every optimizer kernel.
+constexpr uint32_t kFlagMaximize = 1u << 0;      // negate the gradient first
+constexpr uint32_t kFlagWeightDecay = 1u << 1;   // g += weightDecay * p (L2, "coupled")
+
+namespace adam {
+enum Slot { kParam, kGrad, kExpAvg, kExpAvgSq, kMaxExpAvgSq, kSlots };
+enum Scalar {
+  kBeta1, kOneMinusBeta1, kBeta2, kOneMinusBeta2, kWeightDecay, kDecayFactor, kNegStepSize,
+  kBiasCorrection2Sqrt, kEps, kScalars
+};
+constexpr uint32_t kFlagDecoupledDecay = 1u << 2;  // AdamW: p *= 1 - lr * weightDecay
+constexpr uint32_t kFlagAmsgrad = 1u << 3;
+}  // namespace adam
+
+namespace adagrad {
+enum Slot { kParam, kGrad, kSum, kSlots };
+enum Scalar { kWeightDecay, kNegClr, kEps, kScalars };
+}  // namespace adagrad
+
+namespace rmsprop {
+enum Slot { kParam, kGrad, kSquareAvg, kGradAvg, kMomentumBuffer, kSlots };
+enum Scalar { kAlpha, kOneMinusAlpha, kWeightDecay, kMomentum, kNegLr, kEps, kScalars };
+constexpr uint32_t kFlagCentered = 1u << 2;
+constexpr uint32_t kFlagMomentum = 1u << 3;
+}  // namespace rmsprop
+
+namespace sgd {
+enum Slot { kParam, kGrad, kMomentumBuffer, kSlots };
+enum Scalar { kWeightDecay, kMomentum, kOneMinusDampening, kNegLr, kScalars };
+constexpr uint32_t kFlagMomentum = 1u << 2;
+constexpr uint32_t kFlagNesterov = 1u << 3;
+constexpr uint32_t kFlagFirstStep = 1u << 4;  // the momentum buffer starts as a copy of the grad
+}  // namespace sgd
+
+// The benchmark's same-traffic ceiling: reads the first `reads` slots, writes the first `writes`,
+// with one add per array. flags = reads | writes << 8. Not an optimizer; it measures the memory.
+namespace traffic {
+enum Scalar { kScalars = 1 };
+constexpr uint32_t readsOf(uint32_t flags) { return flags & 0xFF; }
+constexpr uint32_t writesOf(uint32_t flags) { return (flags >> 8) & 0xFF; }
+}  // namespace traffic
+
+// For the tests: slot 0 = fma(slot 0, slot 1, slot 2), elementwise.
+namespace fma_probe {
+enum Slot { kA, kB, kC, kSlots };
+}  // namespace fma_probe
+
+struct KernelLayout {
+  const char* name;
+  uint32_t slots;
+  uint32_t scalars;
+  // Which slots must be present for these flags (bit i = slot i). Checked before any kernel runs.
+  uint32_t (*requiredSlots)(uint32_t flags);
+};
+
+const KernelLayout& kernelLayout(KernelId id);
+
+#define SIMD_OPTIM_DECLARE_KERNELS(ns)      \
+  namespace ns {                            \
+  void adamStep(const TensorTask& task);    \
+  void adagradStep(const TensorTask& task); \
+  void rmspropStep(const TensorTask& task); \
+  void sgdStep(const TensorTask& task);     \
+  void trafficStep(const TensorTask& task); \
+  void fmaProbeStep(const TensorTask& task); \
+  }
+
+SIMD_OPTIM_DECLARE_KERNELS(scalar)
+#if defined(__x86_64__) || defined(_M_X64)
+SIMD_OPTIM_DECLARE_KERNELS(sse2)
+SIMD_OPTIM_DECLARE_KERNELS(avx2)
+SIMD_OPTIM_DECLARE_KERNELS(avx512)
+#elif defined(__aarch64__) || defined(_M_ARM64)
+SIMD_OPTIM_DECLARE_KERNELS(neon)
+#endif
+
+}  // namespace simd_optim

@@ -1,0 +1,76 @@
+// RMSprop (torch.optim.RMSprop, single-tensor order). Every line is one float32 operation; the
+// TypeScript twin in lib/rmsprop.ts is the executable specification.
+//
+//   g   = maximize ? -grad : grad
+//   g   = fma(p, weightDecay, g)                 (weightDecay != 0)
+//   sq  = fma((1 - alpha) * g, g, sq * alpha)
+//   ga  = fma(g, 1 - alpha, ga * alpha)          (centered)
+//   avg = sqrt(centered ? fma(-ga, ga, sq) : sq) + eps
+//   buf = buf * momentum + g / avg;  p = fma(buf, negLr, p)   (momentum > 0)
+//   p   = p + (negLr * g) / avg                                (momentum == 0)
+//
+// fma(a, b, c) is a*b + c rounded once, where PyTorch's vectorized CPU kernels fuse it.
+#include "kernels.h"
+#include "simd.h"
+
+namespace simd_optim {
+namespace SIMD_OPTIM_NS {
+namespace {
+
+template <bool WithDecay, bool Centered, bool WithMomentum>
+void rmspropTensor(const TensorTask& task) {
+  using namespace rmsprop;
+  float* param = task.slot[kParam];
+  const float* grad = task.slot[kGrad];
+  float* squareAvg = task.slot[kSquareAvg];
+  float* gradAvg = task.slot[kGradAvg];
+  float* momentumBuffer = task.slot[kMomentumBuffer];
+  const float* s = task.scalars;
+  const float alpha = s[kAlpha], oneMinusAlpha = s[kOneMinusAlpha];
+  const float weightDecay = s[kWeightDecay], momentum = s[kMomentum];
+  const float negLr = s[kNegLr], eps = s[kEps];
+  const float gradSign = (task.flags & kFlagMaximize) ? -0.0f : 0.0f;
+
+  forEachBlock(task.length, [&](auto tag, size_t i) {
+    using V = typename decltype(tag)::type;
+    V p = V::load(param + i);
+    V g = xorBits(V::load(grad + i), V::broadcast(gradSign));
+    if (WithDecay) g = fma(p, V::broadcast(weightDecay), g);
+    V sq = fma(V::broadcast(oneMinusAlpha) * g, g, V::load(squareAvg + i) * V::broadcast(alpha));
+    sq.store(squareAvg + i);
+    V avg = sq;
+    if (Centered) {
+      V ga = fma(g, V::broadcast(oneMinusAlpha), V::load(gradAvg + i) * V::broadcast(alpha));
+      ga.store(gradAvg + i);
+      avg = fma(xorBits(ga, V::broadcast(-0.0f)), ga, sq);
+    }
+    avg = sqrt(avg) + V::broadcast(eps);
+    if (WithMomentum) {
+      V buf = V::load(momentumBuffer + i) * V::broadcast(momentum) + g / avg;
+      buf.store(momentumBuffer + i);
+      p = fma(buf, V::broadcast(negLr), p);
+    } else {
+      p = p + (V::broadcast(negLr) * g) / avg;
+    }
+    p.store(param + i);
+  });
+}
+
+template <bool WithDecay>
+void rmspropWithDecay(const TensorTask& task) {
+  const bool centered = task.flags & rmsprop::kFlagCentered;
+  if (task.flags & rmsprop::kFlagMomentum) {
+    centered ? rmspropTensor<WithDecay, true, true>(task) : rmspropTensor<WithDecay, false, true>(task);
+  } else {
+    centered ? rmspropTensor<WithDecay, true, false>(task) : rmspropTensor<WithDecay, false, false>(task);
+  }
+}
+
+}  // namespace
+
+void rmspropStep(const TensorTask& task) {
+  (task.flags & kFlagWeightDecay) ? rmspropWithDecay<true>(task) : rmspropWithDecay<false>(task);
+}
+
+}  // namespace SIMD_OPTIM_NS
+}  // namespace simd_optim

@@ -1,0 +1,55 @@
+// The addon's own interface: its layouts agree with lib/kernels.ts, and the binding refuses
+// arguments that would make a kernel read or write out of bounds, before running any kernel.
+import { describe, expect, test } from 'vitest';
+
+import { backend, nativeAddon } from '../lib/backend.js';
+import { ADAGRAD, ADAM, FMA_PROBE, KernelId, RMSPROP, SGD, TRAFFIC } from '../lib/kernels.js';
+
+describe.skipIf(backend !== 'native')('native binding', () => {
+  const addon = nativeAddon!;
+
+  test('layouts match lib/kernels.ts', () => {
+    expect(addon.layouts).toEqual({
+      adam: { id: KernelId.Adam, slots: ADAM.slots, scalars: ADAM.scalars },
+      adagrad: { id: KernelId.Adagrad, slots: ADAGRAD.slots, scalars: ADAGRAD.scalars },
+      rmsprop: { id: KernelId.Rmsprop, slots: RMSPROP.slots, scalars: RMSPROP.scalars },
+      sgd: { id: KernelId.Sgd, slots: SGD.slots, scalars: SGD.scalars },
+      traffic: { id: KernelId.Traffic, slots: TRAFFIC.slots, scalars: TRAFFIC.scalars },
+      fmaProbe: { id: KernelId.FmaProbe, slots: FMA_PROBE.slots, scalars: FMA_PROBE.scalars },
+    });
+  });
+
+  test('reports its ISA levels best first and can switch between them', () => {
+    const levels = addon.availableIsas();
+    expect(levels.at(-1)).toBe('scalar');
+    for (const level of levels) {
+      expect(addon.selectIsa(level)).toBe(true);
+      expect(addon.currentIsa()).toBe(level);
+    }
+    expect(addon.selectIsa('mmx')).toBe(false);
+  });
+
+  test('refuses out-of-bounds arguments and writes nothing', () => {
+    const p0 = new Float32Array([1, 2, 3]), g0 = new Float32Array([1, 1, 1]);
+    const p1 = new Float32Array([4, 5]), g1 = new Float32Array([1, 1]);
+    const scalars = new Float32Array(2 * SGD.scalars).fill(-0.5);
+    const flags = new Uint32Array(2);
+    const run = (arrays: unknown[], s: unknown = scalars, f: unknown = flags, count = 2) =>
+      addon.step(KernelId.Sgd, arrays as never, s as Float32Array, f as Uint32Array, count);
+    expect(() => run([p0, g0, null, p1, new Float32Array(3), null])).toThrow(RangeError); // grad longer than param
+    expect(() => run([p0, g0, null, p1, new Float64Array(2), null])).toThrow(TypeError);
+    expect(() => run([p0, g0, null, p1])).toThrow(RangeError); // too few slots for 2 tensors
+    expect(() => run([p0, g0, null, p1, g1, null], scalars.subarray(1))).toThrow(RangeError);
+    expect(() => run([p0, g0, null, p1, g1, null], scalars, new Uint32Array(1))).toThrow(RangeError);
+    expect(() => run([p0, g0, null, p1, g1, null], scalars, new Int32Array(2))).toThrow(TypeError);
+    expect(() => run([p0, g0, null, p1, g1, null], [1, 2, 3])).toThrow(TypeError);
+    // Momentum flag set but no buffer: the slot the kernel would write is missing.
+    expect(() => run([p0, g0, null, p1, g1, null], scalars, new Uint32Array([0, SGD.flagMomentum]))).toThrow(TypeError);
+    expect(() => addon.step(99 as never, [], scalars, flags, 0)).toThrow(RangeError);
+    expect(Array.from(p0)).toEqual([1, 2, 3]);
+    expect(Array.from(p1)).toEqual([4, 5]);
+    run([p0, g0, null, p1, g1, null]);
+    expect(Array.from(p0)).toEqual([0.5, 1.5, 2.5]);
+    expect(Array.from(p1)).toEqual([3.5, 4.5]);
+  });
+});
