@@ -75,7 +75,7 @@
           'defines': ['SIMD_OPTIM_TARGET_AVX512'],
           # -Wno-maybe-uninitialized: gcc 12 warns inside its own avx512fintrin.h, where the masked
           # builtins take _mm512_undefined_ps() as their pass-through operand.
-          'cflags_cc': ['-mavx512f', '-Wno-maybe-uninitialized'],
+          'cflags_cc': ['-mavx512f', '-Wno-maybe-uninitialized', '-Wno-uninitialized'],
           'xcode_settings': {'OTHER_CPLUSPLUSFLAGS': ['-mavx512f']},
           'msvs_settings': {'VCCLCompilerTool': {'AdditionalOptions': ['/arch:AVX512']}},
         },

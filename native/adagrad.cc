@@ -28,6 +28,9 @@ void adagradTensor(const TensorTask& task) {
 
   forEachBlock(task.length, [&](auto tag, size_t i) {
     using V = typename decltype(tag)::type;
+    prefetchWrite(tag, i, param);
+    prefetchRead(tag, i, grad);
+    prefetchWrite(tag, i, sum);
     V p = V::load(param + i);
     V g = xorBits(V::load(grad + i), V::broadcast(gradSign));
     if (WithDecay) g = fma(p, V::broadcast(weightDecay), g);

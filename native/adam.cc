@@ -34,12 +34,17 @@ void adamTensor(const TensorTask& task) {
   const float beta1 = s[kBeta1], oneMinusBeta1 = s[kOneMinusBeta1];
   const float beta2 = s[kBeta2], oneMinusBeta2 = s[kOneMinusBeta2];
   const float weightDecay = s[kWeightDecay], decayFactor = s[kDecayFactor];
-  const float negStepSize = s[kNegStepSize], biasCorrection2Sqrt = s[kBiasCorrection2Sqrt];
+  const float negStepSize = s[kNegStepSize];
   const float eps = s[kEps];
+  const ConstantDivisor byBiasCorrection2Sqrt(s[kBiasCorrection2Sqrt]);
   const float gradSign = (task.flags & kFlagMaximize) ? -0.0f : 0.0f;
 
   forEachBlock(task.length, [&](auto tag, size_t i) {
     using V = typename decltype(tag)::type;
+    prefetchWrite(tag, i, param);
+    prefetchRead(tag, i, grad);
+    prefetchWrite(tag, i, expAvg, expAvgSq);
+    if (Amsgrad) prefetchWrite(tag, i, maxExpAvgSq);
     V p = V::load(param + i);
     V g = xorBits(V::load(grad + i), V::broadcast(gradSign));
     if (DecoupledDecay) p = p * V::broadcast(decayFactor);
@@ -51,7 +56,8 @@ void adamTensor(const TensorTask& task) {
       vHat = maxJs(V::load(maxExpAvgSq + i), v);
       vHat.store(maxExpAvgSq + i);
     }
-    V denom = sqrt(vHat) / V::broadcast(biasCorrection2Sqrt) + V::broadcast(eps);
+    // sqrt(vHat) / biasCorrection2Sqrt, bit for bit, without the divider where the level has an FMA.
+    V denom = divideByConstant(sqrt(vHat), byBiasCorrection2Sqrt) + V::broadcast(eps);
     p = p + (V::broadcast(negStepSize) * m) / denom;
     m.store(expAvg + i);
     v.store(expAvgSq + i);

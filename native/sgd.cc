@@ -29,6 +29,9 @@ void sgdTensor(const TensorTask& task) {
 
   forEachBlock(task.length, [&](auto tag, size_t i) {
     using V = typename decltype(tag)::type;
+    prefetchWrite(tag, i, param);
+    prefetchRead(tag, i, grad);
+    if (WithMomentum) prefetchWrite(tag, i, momentumBuffer);
     V p = V::load(param + i);
     V g = xorBits(V::load(grad + i), V::broadcast(gradSign));
     if (WithDecay) g = fma(p, V::broadcast(weightDecay), g);

@@ -66,18 +66,25 @@ inline float fmaEmulated(float af, float bf, float cf) {
   const double p = double(af) * double(bf);
   const double c = cf;
   const double s = p + c;
+  // A float32 midpoint has at most 25 significant bits: a Veltkamp split at 25 bits rules it out
+  // in four operations for almost every input.
+  const double t = s * 268435457.0;  // 2^28 + 1
+  if (t - (t - s) != s) return float(s);
+  // s is a float, a float midpoint, or in the subnormal or overflow range. When s is exact (as
+  // for most sums of two floats of similar size), rounding it is rounding a*b + c.
+  const double bb = s - p;
+  const double e = (p - (s - bb)) + (c - bb);  // s + e == a*b + c exactly
+  if (e == 0) return float(s);
   const float r = float(s);
   const double rd = r;
   const double d = s - rd;
-  if (d == 0 || d != d) return r;  // s is a float, NaN or infinite
-  const double bb = s - p;
-  const double e = (p - (s - bb)) + (c - bb);  // s + e == a*b + c exactly
-  if (rd - rd != 0) {  // r overflowed: only a sum just below the overflow midpoint stays finite
+  if (d == 0) return r;  // s is a float
+  if (rd - rd != 0) {  // r overflowed: only a sum just short of the overflow midpoint stays finite
     const bool below = s > 0 ? e < 0 : e > 0;
     return (s == kOverflowMidpoint || s == -kOverflowMidpoint) && below ? float(s > 0 ? kFltMax : -kFltMax) : r;
   }
   const double other = rd + 2 * d;  // the float on the other side of s, if s is a midpoint
-  if (double(float(other)) != other || e == 0) return r;
+  if (double(float(other)) != other) return r;
   const double upper = other > rd ? other : rd;
   const double lower = other > rd ? rd : other;
   return float(e > 0 ? upper : lower);
@@ -99,6 +106,13 @@ inline ScalarF operator*(ScalarF a, ScalarF b) { return {a.v * b.v}; }
 inline ScalarF operator/(ScalarF a, ScalarF b) { return {a.v / b.v}; }
 inline ScalarF sqrt(ScalarF a) { return {__builtin_sqrtf(a.v)}; }
 
+// Whether this level's fma is an instruction (else the emulation above, slower than a division).
+#if defined(__FP_FAST_FMAF)
+constexpr bool kHasFma = true;
+#else
+constexpr bool kHasFma = false;
+#endif
+
 // a*b + c rounded once.
 inline ScalarF fma(ScalarF a, ScalarF b, ScalarF c) {
 #if defined(__FP_FAST_FMAF)
@@ -107,6 +121,36 @@ inline ScalarF fma(ScalarF a, ScalarF b, ScalarF c) {
   return {fmaEmulated(a.v, b.v, c.v)};
 #endif
 }
+
+// Markstein's division by a constant: with y = RN(1/c), q = RN(x*y) and r = x - q*c (exact with an
+// FMA), RN(q + r*y) is the correctly rounded x / c. It leaves the divider free for the divisions
+// that have no constant divisor. It holds while nothing underflows or overflows: lanes outside
+// [2^-96, 2^100] (and non-finite ones) take x / c itself, zeros are passed through (their sign could
+// be lost), and a divisor outside [2^-60, 2^60] always divides. Checked against IEEE division for
+// every float x in [2^-96, 2^100] and 136 divisors.
+constexpr float kMarksteinLow = 0x1p-96f;
+constexpr float kMarksteinHigh = 0x1p100f;
+
+struct ConstantDivisor {
+  float divisor;
+  float reciprocal;  // RN(1 / divisor)
+  bool markstein;    // the level has an FMA and the divisor is in range
+
+  explicit ConstantDivisor(float c)
+      : divisor(c), reciprocal(1.0f / c), markstein(kHasFma && c >= 0x1p-60f && c <= 0x1p60f) {}
+};
+
+inline ScalarF divideByConstant(ScalarF x, const ConstantDivisor& d) {
+#if defined(__FP_FAST_FMAF)
+  const float q = x.v * d.reciprocal;
+  if (d.markstein && __builtin_fabsf(x.v) >= kMarksteinLow && __builtin_fabsf(q) <= kMarksteinHigh) {
+    const float r = __builtin_fmaf(-q, d.divisor, x.v);
+    return {__builtin_fmaf(r, d.reciprocal, q)};
+  }
+#endif
+  return {x.v / d.divisor};
+}
+
 
 // XOR of the bit patterns: with a mask of -0.0f it negates, with +0.0f it is the identity.
 inline ScalarF xorBits(ScalarF a, ScalarF mask) {
@@ -139,6 +183,24 @@ inline VecF operator/(VecF a, VecF b) { return {_mm512_div_ps(a.v, b.v)}; }
 inline VecF sqrt(VecF a) { return {_mm512_sqrt_ps(a.v)}; }
 inline VecF fma(VecF a, VecF b, VecF c) { return {_mm512_fmadd_ps(a.v, b.v, c.v)}; }
 
+// See the ScalarF version. Lanes outside the safe range take the division (rare: a branch).
+inline VecF divideByConstant(VecF x, const ConstantDivisor& d) {
+  const __m512 c = _mm512_set1_ps(d.divisor);
+  if (!d.markstein) return {_mm512_div_ps(x.v, c)};
+  const __m512 y = _mm512_set1_ps(d.reciprocal);
+  const __m512 q = _mm512_mul_ps(x.v, y);
+  __m512 result = _mm512_fmadd_ps(_mm512_fnmadd_ps(q, c, x.v), y, q);
+  const __m512i absMask = _mm512_set1_epi32(0x7FFFFFFF);
+  const __m512 ax = _mm512_castsi512_ps(_mm512_and_si512(_mm512_castps_si512(x.v), absMask));
+  const __m512 aq = _mm512_castsi512_ps(_mm512_and_si512(_mm512_castps_si512(q), absMask));
+  const __mmask16 zero = _mm512_cmp_ps_mask(x.v, _mm512_setzero_ps(), _CMP_EQ_OQ);
+  result = _mm512_mask_blend_ps(zero, result, x.v);
+  const __mmask16 safe = zero | (_mm512_cmp_ps_mask(ax, _mm512_set1_ps(kMarksteinLow), _CMP_GE_OQ) &
+                                 _mm512_cmp_ps_mask(aq, _mm512_set1_ps(kMarksteinHigh), _CMP_LE_OQ));
+  if (safe == 0xFFFF) return {result};
+  return {_mm512_mask_blend_ps(safe, _mm512_div_ps(x.v, c), result)};
+}
+
 // AVX-512F alone has no float XOR/AND (those are AVX-512DQ); the integer forms are equivalent.
 inline VecF xorBits(VecF a, VecF mask) {
   return {_mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(a.v), _mm512_castps_si512(mask.v)))};
@@ -170,6 +232,23 @@ inline VecF operator*(VecF a, VecF b) { return {_mm256_mul_ps(a.v, b.v)}; }
 inline VecF operator/(VecF a, VecF b) { return {_mm256_div_ps(a.v, b.v)}; }
 inline VecF sqrt(VecF a) { return {_mm256_sqrt_ps(a.v)}; }
 inline VecF fma(VecF a, VecF b, VecF c) { return {_mm256_fmadd_ps(a.v, b.v, c.v)}; }  // FMA3
+
+// See the ScalarF version. Lanes outside the safe range take the division (rare: a branch).
+inline VecF divideByConstant(VecF x, const ConstantDivisor& d) {
+  const __m256 c = _mm256_set1_ps(d.divisor);
+  if (!d.markstein) return {_mm256_div_ps(x.v, c)};
+  const __m256 y = _mm256_set1_ps(d.reciprocal);
+  const __m256 q = _mm256_mul_ps(x.v, y);
+  __m256 result = _mm256_fmadd_ps(_mm256_fnmadd_ps(q, c, x.v), y, q);
+  const __m256 absMask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF));
+  const __m256 zero = _mm256_cmp_ps(x.v, _mm256_setzero_ps(), _CMP_EQ_OQ);
+  result = _mm256_blendv_ps(result, x.v, zero);
+  const __m256 inRange = _mm256_and_ps(_mm256_cmp_ps(_mm256_and_ps(x.v, absMask), _mm256_set1_ps(kMarksteinLow), _CMP_GE_OQ),
+                                       _mm256_cmp_ps(_mm256_and_ps(q, absMask), _mm256_set1_ps(kMarksteinHigh), _CMP_LE_OQ));
+  const __m256 safe = _mm256_or_ps(zero, inRange);
+  if (_mm256_movemask_ps(safe) == 0xFF) return {result};
+  return {_mm256_blendv_ps(_mm256_div_ps(x.v, c), result, safe)};
+}
 inline VecF xorBits(VecF a, VecF mask) { return {_mm256_xor_ps(a.v, mask.v)}; }
 
 inline VecF maxJs(VecF a, VecF b) {
@@ -206,12 +285,18 @@ inline __m128d selectPd(__m128d mask, __m128d yes, __m128d no) {
 inline __m128d fmaEmulatedPd(__m128d a, __m128d b, __m128d c) {
   const __m128d p = _mm_mul_pd(a, b);
   const __m128d s = _mm_add_pd(p, c);
-  const __m128d r = _mm_cvtps_pd(_mm_cvtpd_ps(s));
-  const __m128d d = _mm_sub_pd(s, r);
-  const __m128d other = _mm_add_pd(r, _mm_add_pd(d, d));
+  // The Veltkamp filter of fmaEmulated: lanes with more than 25 significant bits cannot be
+  // midpoints, and when no lane can, s rounded once more is the answer.
+  const __m128d t = _mm_mul_pd(s, _mm_set1_pd(268435457.0));
+  const __m128d fewBits = _mm_cmpeq_pd(_mm_sub_pd(t, _mm_sub_pd(t, s)), s);
+  if (_mm_movemask_pd(fewBits) == 0) return s;
   const __m128d bb = _mm_sub_pd(s, p);
   const __m128d e = _mm_add_pd(_mm_sub_pd(p, _mm_sub_pd(s, bb)), _mm_sub_pd(c, bb));
   const __m128d zero = _mm_setzero_pd();
+  if (_mm_movemask_pd(_mm_and_pd(fewBits, _mm_cmpneq_pd(e, zero))) == 0) return s;  // exact sums
+  const __m128d r = _mm_cvtps_pd(_mm_cvtpd_ps(s));
+  const __m128d d = _mm_sub_pd(s, r);
+  const __m128d other = _mm_add_pd(r, _mm_add_pd(d, d));
   // A midpoint: s is not a float, the float on its other side is, and s is inexact. NaN and
   // overflowed lanes fail the second test (other is NaN there).
   const __m128d midpoint = _mm_and_pd(_mm_and_pd(_mm_cmpneq_pd(d, zero), _mm_cmpneq_pd(e, zero)),
@@ -227,6 +312,9 @@ inline __m128d fmaEmulatedPd(__m128d a, __m128d b, __m128d c) {
   result = selectPd(atOverflow, _mm_or_pd(_mm_set1_pd(kFltMax), _mm_and_pd(sign, s)), result);
   return result;
 }
+
+// Without an FMA the correction costs more than the division.
+inline VecF divideByConstant(VecF x, const ConstantDivisor& d) { return {_mm_div_ps(x.v, _mm_set1_ps(d.divisor))}; }
 
 // SSE2 has no fused multiply-add: the exact emulation, two lanes at a time.
 inline VecF fma(VecF a, VecF b, VecF c) {
@@ -261,6 +349,21 @@ inline VecF operator*(VecF a, VecF b) { return {vmulq_f32(a.v, b.v)}; }
 inline VecF operator/(VecF a, VecF b) { return {vdivq_f32(a.v, b.v)}; }
 inline VecF sqrt(VecF a) { return {vsqrtq_f32(a.v)}; }
 inline VecF fma(VecF a, VecF b, VecF c) { return {vfmaq_f32(c.v, a.v, b.v)}; }
+
+// See the ScalarF version. Lanes outside the safe range take the division (rare: a branch).
+inline VecF divideByConstant(VecF x, const ConstantDivisor& d) {
+  const float32x4_t c = vdupq_n_f32(d.divisor);
+  if (!d.markstein) return {vdivq_f32(x.v, c)};
+  const float32x4_t y = vdupq_n_f32(d.reciprocal);
+  const float32x4_t q = vmulq_f32(x.v, y);
+  const float32x4_t r = vfmsq_f32(x.v, q, c);  // x - q*c, one rounding
+  const uint32x4_t zero = vceqq_f32(x.v, vdupq_n_f32(0.0f));
+  const float32x4_t result = vbslq_f32(zero, x.v, vfmaq_f32(q, r, y));
+  const uint32x4_t inRange = vandq_u32(vcageq_f32(x.v, vdupq_n_f32(kMarksteinLow)), vcaleq_f32(q, vdupq_n_f32(kMarksteinHigh)));
+  const uint32x4_t safe = vorrq_u32(zero, inRange);
+  if (vminvq_u32(safe) == 0xFFFFFFFFu) return {result};
+  return {vbslq_f32(safe, result, vdivq_f32(x.v, c))};
+}
 inline VecF xorBits(VecF a, VecF mask) {
   return {vreinterpretq_f32_u32(veorq_u32(vreinterpretq_u32_f32(a.v), vreinterpretq_u32_f32(mask.v)))};
 }
@@ -277,6 +380,24 @@ using VecF = ScalarF;
 
 #endif
 
+// Software prefetch, kPrefetchDistance floats ahead, of each stream a loop walks: once per
+// 64-byte line, from the vector path only. Out of cache it is worth several percent of bandwidth
+// on top of the hardware prefetchers (bench/: Adam at 16M elements, 87% -> 98% of the ceiling),
+// most of it from asking for the lines that will be written in exclusive state (PREFETCHW), which
+// saves the ownership request a store would otherwise make. Issue them in the order the loop body
+// reads the arrays (measured: param after grad cost Adam 7% at 16M). Prefetches never fault, so
+// running past the end of an array is harmless.
+constexpr size_t kPrefetchDistance = 1024;
+
+template <int Write, class... Streams>
+inline void prefetchStreams(size_t i, const Streams*... streams) {
+  if (i % 16 != 0) return;
+  (__builtin_prefetch(reinterpret_cast<const char*>(reinterpret_cast<uintptr_t>(streams + i) +
+                                                     kPrefetchDistance * sizeof(float)),
+                      Write),
+   ...);
+}
+
 template <class T>
 struct TypeTag {
   using type = T;
@@ -284,6 +405,7 @@ struct TypeTag {
 
 // Runs body(TypeTag<VecF>, i) over whole vectors and body(TypeTag<ScalarF>, i) over the rest.
 // The body is one generic lambda, so both paths perform the same operations in the same order.
+// Bodies call prefetchRead/prefetchWrite(tag, i, arrays...) first; they do nothing on the scalar path.
 template <class Body>
 inline void forEachBlock(size_t length, Body&& body) {
   constexpr size_t kLanes = VecF::kLanes;
@@ -297,6 +419,18 @@ inline void forEachBlock(size_t length, Body&& body) {
     for (; i + kLanes <= length; i += kLanes) body(TypeTag<VecF>{}, i);
   }
   for (; i < length; ++i) body(TypeTag<ScalarF>{}, i);
+}
+
+// Arrays the loop only reads.
+template <class Tag, class... Streams>
+inline void prefetchRead(Tag, size_t i, const Streams*... streams) {
+  if (Tag::type::kLanes > 1) prefetchStreams<0>(i, streams...);
+}
+
+// Arrays the loop reads and writes back.
+template <class Tag, class... Streams>
+inline void prefetchWrite(Tag, size_t i, const Streams*... streams) {
+  if (Tag::type::kLanes > 1) prefetchStreams<1>(i, streams...);
 }
 
 }  // namespace SIMD_OPTIM_NS
