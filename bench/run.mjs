@@ -1,0 +1,229 @@
+// npm run bench [-- --sizes 1K,64K --only Adam --json out.json --check bench/baseline.json --save bench/baseline.json]
+//
+// For every optimizer, backend and ISA level, at 1K, 64K, 1M and 16M elements: ns/element and
+// G elements/s of one full optimizer step through the public API, beside
+//   - a plain JavaScript loop of the same update (what a hand-written JS optimizer does), and
+//   - the same-traffic ceiling: a native loop that reads and writes exactly the arrays the step
+//     reads and writes, with one add per array instead of the optimizer's math (the fastest of
+//     the vector ISA levels, since the widest is not always the fastest at moving memory).
+// "% ceiling" is ceiling time / kernel time: out of cache a step is memory-bound and 100% is the
+// most it can reach. Ratios are measured in one run, so they survive a slower or busier machine
+// better than absolute times; --check compares them with a saved baseline and exits 1 when one
+// has regressed by more than the tolerance.
+import { writeFileSync, readFileSync, existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+
+import { measure } from './measure.mjs';
+import { plainLoops } from './plain.mjs';
+
+const require = createRequire(import.meta.url);
+const simd = require('../dist/index.js');
+const { useBackend, availableIsas, nativeAddon, backend: loadedBackend } = require('../dist/backend.js');
+
+const args = parseArgs(process.argv.slice(2));
+const SIZES = (args.sizes ?? '1K,64K,1M,16M').split(',').map(parseSize);
+const TOLERANCE = Number(args.tolerance ?? 0.2);
+
+/** The benchmarked configurations: constructor, options, and the arrays one step reads and writes. */
+const OPTIMIZERS = [
+  { name: 'Adam', make: (p) => new simd.Adam(p), reads: 4, writes: 3, plain: 'adam' },
+  { name: 'AdamW', make: (p) => new simd.AdamW(p), reads: 4, writes: 3, plain: 'adamw' },
+  { name: 'Adagrad', make: (p) => new simd.Adagrad(p), reads: 3, writes: 2, plain: 'adagrad' },
+  { name: 'RMSprop', make: (p) => new simd.RMSprop(p), reads: 3, writes: 2, plain: 'rmsprop' },
+  { name: 'SGD momentum', make: (p) => new simd.SGD(p, { lr: 0.01, momentum: 0.9 }), reads: 3, writes: 2, plain: 'sgd' },
+].filter((o) => !args.only || args.only.split(',').includes(o.name));
+
+function parseSize(text) {
+  const m = /^(\d+)([KM]?)$/.exec(text.trim());
+  if (!m) throw new Error(`bad size '${text}'`);
+  return Number(m[1]) * (m[2] === 'K' ? 1024 : m[2] === 'M' ? 1024 * 1024 : 1);
+}
+
+function sizeLabel(n) {
+  return n >= 1 << 20 ? `${n >> 20}M` : n >= 1024 ? `${n >> 10}K` : String(n);
+}
+
+function parseArgs(list) {
+  const out = {};
+  for (let i = 0; i < list.length; i++) {
+    if (!list[i].startsWith('--')) throw new Error(`unexpected argument ${list[i]}`);
+    out[list[i].slice(2)] = list[i + 1];
+    i++;
+  }
+  return out;
+}
+
+function randomArray(n, seed, scale = 1) {
+  const a = new Float32Array(n);
+  let s = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    a[i] = ((s / 4294967296) * 2 - 1) * scale;
+  }
+  return a;
+}
+
+/** Median ns/element of one optimizer step on the active backend. */
+function timeOptimizer(config, n) {
+  const param = randomArray(n, 1);
+  const grad = randomArray(n, 2, 0.1);
+  const opt = config.make([param]);
+  const grads = [grad];
+  return measure(() => opt.step(grads), n);
+}
+
+function timePlain(config, n) {
+  const arrays = Array.from({ length: config.reads }, (_, k) => randomArray(n, k + 1, k === 1 ? 0.1 : 1).map(Math.abs));
+  const loop = plainLoops[config.plain];
+  let t = 0;
+  return measure(() => loop(arrays, ++t), n);
+}
+
+function timeCeiling(reads, writes, n) {
+  const arrays = Array.from({ length: 5 }, (_, k) => (k < reads ? randomArray(n, k + 7) : null));
+  const scalars = new Float32Array([0]);
+  const flags = new Uint32Array([reads | (writes << 8)]);
+  return measure(() => nativeAddon.step(4, arrays, scalars, flags, 1), n);
+}
+
+const fmt = (x, digits = 2) => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(digits));
+
+function cell(ns, ceilingNs) {
+  const pct = ceilingNs ? ` · ${fmt((100 * ceilingNs) / ns, 0)}%` : '';
+  return `${fmt(ns, 3)} ns · ${fmt(1 / ns)} G/s${pct}`;
+}
+
+if (loadedBackend !== 'native') {
+  console.error('bench: the native addon did not load; run npm install (or unset SIMD_OPTIM_BACKEND)');
+  process.exit(1);
+}
+
+const levels = availableIsas();
+const bestLevel = levels[0];
+const results = {};
+const record = (key, value) => (results[key] = value);
+const cpu = readCpuName();
+console.log(`# simd-optim benchmark\n\n${cpu}, Node ${process.version}, one thread. ISA levels: ${levels.join(', ')}.`);
+console.log('Each cell: ns/element · G elements/s · % of the same-traffic ceiling (best of 7 timed batches).\n');
+
+for (const config of OPTIMIZERS) {
+  const rows = new Map();
+  const ceilings = [];
+  const plains = [];
+  for (const n of SIZES) {
+    let ceilingNs = Infinity;
+    for (const level of levels.filter((l) => l !== 'scalar')) {
+      useBackend('native', level);
+      ceilingNs = Math.min(ceilingNs, timeCeiling(config.reads, config.writes, n));
+    }
+    ceilings.push(ceilingNs);
+    for (const level of levels) {
+      useBackend('native', level);
+      const ns = timeOptimizer(config, n);
+      const label = `native ${level}`;
+      if (!rows.has(label)) rows.set(label, []);
+      rows.get(label).push(cell(ns, ceilingNs));
+      record(`${config.name}|${label}|${sizeLabel(n)}`, { ns, ceilingPct: (100 * ceilingNs) / ns });
+    }
+    useBackend('js');
+    const jsNs = timeOptimizer(config, n);
+    if (!rows.has('js fallback')) rows.set('js fallback', []);
+    rows.get('js fallback').push(cell(jsNs, ceilingNs));
+    record(`${config.name}|js fallback|${sizeLabel(n)}`, { ns: jsNs, ceilingPct: (100 * ceilingNs) / jsNs });
+    const plainNs = timePlain(config, n);
+    plains.push(plainNs);
+    if (!rows.has('plain JS loop')) rows.set('plain JS loop', []);
+    rows.get('plain JS loop').push(cell(plainNs, ceilingNs));
+    const best = results[`${config.name}|native ${bestLevel}|${sizeLabel(n)}`];
+    best.vsPlain = plainNs / best.ns;
+    record(`${config.name}|plain JS loop|${sizeLabel(n)}`, { ns: plainNs });
+    record(`${config.name}|ceiling|${sizeLabel(n)}`, { ns: ceilingNs });
+  }
+  useBackend('native', bestLevel);
+  console.log(`## ${config.name} (reads ${config.reads}, writes ${config.writes} arrays per element)\n`);
+  console.log(`| | ${SIZES.map(sizeLabel).join(' | ')} |`);
+  console.log(`|---|${SIZES.map(() => '---').join('|')}|`);
+  for (const [label, cells] of rows) console.log(`| ${label} | ${cells.join(' | ')} |`);
+  console.log(`| ceiling (${config.reads}r/${config.writes}w) | ${ceilings.map((c) => `${fmt(c, 3)} ns · ${fmt(1 / c)} G/s`).join(' | ')} |`);
+  console.log(`| native ${bestLevel} vs plain JS | ${SIZES.map((n) => `${fmt(results[`${config.name}|native ${bestLevel}|${sizeLabel(n)}`].vsPlain, 1)}×`).join(' | ')} |`);
+  console.log('');
+}
+
+printTargets();
+compareBaseline();
+
+function printTargets() {
+  const get = (key) => results[key];
+  const checks = [];
+  const adam64 = get(`Adam|native ${bestLevel}|64K`);
+  const adam16 = get(`Adam|native ${bestLevel}|16M`);
+  if (adam64) {
+    checks.push([`Adam, ${bestLevel}, 64K: ≤ 0.5 ns/element`, adam64.ns <= 0.5, `${fmt(adam64.ns, 3)} ns`]);
+    checks.push([`Adam, ${bestLevel}, 64K: ≥ 10× the plain JS loop`, adam64.vsPlain >= 10, `${fmt(adam64.vsPlain, 1)}×`]);
+  }
+  if (adam16) checks.push([`Adam, ${bestLevel}, 16M: ≥ 90% of the ceiling`, adam16.ceilingPct >= 90, `${fmt(adam16.ceilingPct, 0)}%`]);
+  const fallbackWorst = Object.entries(results)
+    .filter(([k]) => k.includes('|js fallback|'))
+    .reduce((w, [k, v]) => (v.ns > w.ns ? { key: k, ns: v.ns } : w), { key: '', ns: 0 });
+  if (fallbackWorst.key) checks.push([`js fallback, every optimizer and size: ≤ 16 ns/element`, fallbackWorst.ns <= 16, `worst ${fmt(fallbackWorst.ns)} ns (${fallbackWorst.key.replace(/\|/g, ', ')})`]);
+  console.log('## Targets\n');
+  console.log('| target | measured | met |\n|---|---|---|');
+  for (const [what, ok, measured] of checks) console.log(`| ${what} | ${measured} | ${ok ? 'yes' : '**no**'} |`);
+  console.log('');
+  if (args.json) writeFileSync(args.json, JSON.stringify({ cpu, node: process.version, results }, null, 2));
+}
+
+/** Ratios against a saved baseline: % of ceiling of every native row, and the fallback's. */
+function compareBaseline() {
+  if (args.save) {
+    const ratios = Object.fromEntries(Object.entries(results).filter(([, v]) => v.ceilingPct !== undefined).map(([k, v]) => [k, Math.round(v.ceilingPct * 10) / 10]));
+    writeFileSync(args.save, JSON.stringify({ cpu, node: process.version, tolerance: TOLERANCE, ceilingPct: ratios }, null, 2) + '\n');
+    console.log(`saved the % of ceiling of ${Object.keys(ratios).length} rows to ${args.save}`);
+  }
+  if (!args.check) return;
+  if (!existsSync(args.check)) throw new Error(`no baseline at ${args.check}`);
+  const baseline = JSON.parse(readFileSync(args.check, 'utf8'));
+  const regressions = [];
+  for (const [key, before] of Object.entries(baseline.ceilingPct)) {
+    if (!results[key]) continue;
+    // A row below the line is timed twice more (with its ceiling) before it counts: one disturbed
+    // batch series should not fail a run.
+    let pct = results[key].ceilingPct;
+    for (let retry = 0; retry < 2 && pct < before * (1 - TOLERANCE); retry++) pct = Math.max(pct, retime(key));
+    if (pct < before * (1 - TOLERANCE)) regressions.push(`${key.replace(/\|/g, ', ')}: ${fmt(pct, 0)}% of ceiling, baseline ${fmt(before, 0)}%`);
+  }
+  console.log(`## Against ${args.check} (tolerance ${TOLERANCE * 100}%)\n`);
+  if (regressions.length === 0) {
+    console.log('no regressions\n');
+  } else {
+    for (const r of regressions) console.log(`- regression: ${r}`);
+    console.log('');
+    process.exitCode = 1;
+  }
+}
+
+/** Times one row of the table again, with its ceiling; returns its % of the ceiling. */
+function retime(key) {
+  const [name, row, size] = key.split('|');
+  const config = OPTIMIZERS.find((o) => o.name === name);
+  const n = parseSize(size);
+  let ceilingNs = Infinity;
+  for (const level of levels.filter((l) => l !== 'scalar')) {
+    useBackend('native', level);
+    ceilingNs = Math.min(ceilingNs, timeCeiling(config.reads, config.writes, n));
+  }
+  if (row === 'js fallback') useBackend('js');
+  else useBackend('native', row.replace('native ', ''));
+  const ns = timeOptimizer(config, n);
+  useBackend('native', bestLevel);
+  return (100 * ceilingNs) / ns;
+}
+
+function readCpuName() {
+  try {
+    const info = readFileSync('/proc/cpuinfo', 'utf8');
+    return /model name\s*:\s*(.*)/.exec(info)?.[1] ?? process.arch;
+  } catch {
+    return process.arch;
+  }
+}
