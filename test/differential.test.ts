@@ -139,6 +139,31 @@ describe.skipIf(!nativeRun)('native vs fallback, bit for bit', () => {
     expect(checked).toBeGreaterThan(0);
   });
 
+  test('long runs: Adam and AdamW over 400 steps, so the bias corrections take many values', () => {
+    // Adam divides by fl(sqrt(1 - beta2^t)) with Markstein's correction on FMA levels; every
+    // divisor along a run must give the bits of the division.
+    for (const options of [{}, { betas: [0.5, 0.9] as [number, number] }, { betas: [0.9, 0.99999] as [number, number], amsgrad: true }]) {
+      for (const make of [(p: Float32Array[]) => new Adam(p, options), (p: Float32Array[]) => new AdamW(p, options)]) {
+        const random = rng(7);
+        const init = normal(random, 67);
+        const gradSteps = Array.from({ length: 400 }, () => normal(random, 67, 10 ** (6 * random() - 3)));
+        const runWith = (): Float32Array[] => {
+          const param = init.slice();
+          const opt = make([param]);
+          for (const g of gradSteps) opt.step([g]);
+          const state = opt.state.get(param)!;
+          return [param, state.expAvg, state.expAvgSq];
+        };
+        useBackend('js');
+        const expected = runWith();
+        for (const level of levels) {
+          useBackend('native', level);
+          runWith().forEach((a, k) => expect(describeBitDifference(`${level} ${JSON.stringify(options)} array ${k}`, a, expected[k]!)).toBeNull());
+        }
+      }
+    }
+  });
+
   test('classes: one native call over tensors of several sizes gives the fallback bits', () => {
     const sizes = [0, 1, 15, 16, 17, 33, 1003, 64];
     const optimizers = [
