@@ -120,8 +120,8 @@ function adamTensor(
   const negStepSize = s[at + ADAM.negStepSize]!, biasCorrection2Sqrt = s[at + ADAM.biasCorrection2Sqrt]!;
   const eps = s[at + ADAM.eps]!;
   const maximize = (flags & FLAG_MAXIMIZE) !== 0;
-  const coupledDecay = (flags & FLAG_WEIGHT_DECAY) !== 0;
   const decoupledDecay = (flags & ADAM.flagDecoupledDecay) !== 0;
+  const coupledDecay = !decoupledDecay && (flags & FLAG_WEIGHT_DECAY) !== 0; // as native/adam.cc
   const amsgrad = maxExpAvgSq !== null && (flags & ADAM.flagAmsgrad) !== 0;
   for (let i = 0; i < param.length; i++) {
     let p = param[i]!;

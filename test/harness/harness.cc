@@ -1,0 +1,61 @@
+// Runs the kernel sources, built without Node (for arm64 under qemu, or natively: see run.sh), on
+// the cases make-cases.mjs computed with the TypeScript specification, at every ISA level the
+// build has, and reports every element whose bits differ (NaN matches any NaN).
+#include <cstdio>
+#include <cstring>
+#include <vector>
+
+#include "../../native/dispatch.h"
+#include "../../native/kernels.h"
+
+using namespace simd_optim;
+
+static bool sameBits(float a, float b) {
+  uint32_t x, y;
+  std::memcpy(&x, &a, 4);
+  std::memcpy(&y, &b, 4);
+  return x == y || (a != a && b != b);
+}
+
+int main(int argc, char** argv) {
+  FILE* f = std::fopen(argc > 1 ? argv[1] : "cases.bin", "rb");
+  if (!f) { std::perror("cases.bin"); return 2; }
+  std::vector<unsigned char> data;
+  unsigned char buf[65536];
+  size_t got;
+  while ((got = std::fread(buf, 1, sizeof buf, f)) > 0) data.insert(data.end(), buf, buf + got);
+  std::fclose(f);
+
+  int failures = 0, records = 0, levels = 0;
+  for (uint32_t level = 0; level < uint32_t(Isa::kCount); ++level) {
+    if (!selectIsa(Isa(level))) continue;
+    ++levels;
+    size_t at = 0;
+    auto word = [&]() { uint32_t v; std::memcpy(&v, &data[at], 4); at += 4; return v; };
+    auto floats = [&](size_t n) { std::vector<float> v(n); std::memcpy(v.data(), &data[at], n * 4); at += n * 4; return v; };
+    while (at < data.size()) {
+      const uint32_t id = word(), flags = word(), length = word(), slots = word(), scalarCount = word(), present = word();
+      std::vector<float> scalars = floats(scalarCount);
+      std::vector<std::vector<float>> arrays, expected;
+      for (uint32_t k = 0; k < slots; ++k) arrays.push_back(floats(length));
+      for (uint32_t k = 0; k < slots; ++k) expected.push_back(floats(length));
+      TensorTask task{};
+      for (uint32_t k = 0; k < slots; ++k) task.slot[k] = (present >> k & 1) ? arrays[k].data() : nullptr;
+      task.length = length;
+      task.scalars = scalars.data();
+      task.flags = flags;
+      if (length > 0) kernelFor(KernelId(id))(task);
+      ++records;
+      for (uint32_t k = 0; k < slots; ++k) {
+        for (uint32_t i = 0; i < length; ++i) {
+          if (!sameBits(arrays[k][i], expected[k][i]) && failures++ < 20) {
+            std::printf("%s kernel %u flags %u n %u slot %u [%u]: %a, spec %a\n", isaName(Isa(level)), id, flags,
+                        length, k, i, arrays[k][i], expected[k][i]);
+          }
+        }
+      }
+    }
+  }
+  std::printf("%d ISA levels, %d cases, %d differing elements\n", levels, records, failures);
+  return failures == 0 && levels > 0 ? 0 : 1;
+}

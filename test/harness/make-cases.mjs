@@ -1,0 +1,71 @@
+// Writes cases.bin for harness.cc: inputs for every kernel and flag combination, with the outputs
+// the TypeScript specification (the js fallback kernels) computes from them.
+// Record: u32 kernelId, u32 flags, u32 length, u32 slots, u32 scalarCount, u32 presentMask,
+//         f32 scalars[scalarCount], f32 inputs[slots][length] (absent slots: zeros), then
+//         f32 expected[slots][length].
+import { writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+
+const require = createRequire(import.meta.url);
+const dist = new URL('../../dist/', import.meta.url).pathname;
+const { adamKernelJs } = require(dist + 'adam.js');
+const { adagradKernelJs } = require(dist + 'adagrad.js');
+const { rmspropKernelJs } = require(dist + 'rmsprop.js');
+const { sgdKernelJs } = require(dist + 'sgd.js');
+const { fmaf } = require(dist + 'float32.js');
+const K = require(dist + 'kernels.js');
+
+let seed = 12345;
+const random = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 4294967296);
+const SPECIALS = [NaN, Infinity, -Infinity, 0, -0, 3.4028234663852886e38, 1.401298464324817e-45, -1.1754942106924411e-38, 1, -1];
+function values(n, wild) {
+  const a = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    a[i] = wild && random() < 0.15 ? SPECIALS[Math.floor(random() * SPECIALS.length)]
+      : (random() < 0.5 ? -1 : 1) * 10 ** (wild ? 60 * random() - 30 : 2 * random() - 1);
+  }
+  return a;
+}
+
+const kernels = [
+  { id: K.KernelId.Adam, js: adamKernelJs, L: K.ADAM, flags: [0, 1, 2, 4, 8, 15, 8 | 2, 8 | 4 | 1],
+    scalars: () => [0.9, 0.1, 0.999, 0.001, 0.01, 0.99999, -0.001 / (1 - 0.9 ** 3), Math.sqrt(1 - 0.999 ** 3), 1e-8] },
+  { id: K.KernelId.Adagrad, js: adagradKernelJs, L: K.ADAGRAD, flags: [0, 1, 2, 3], scalars: () => [0.1, -0.01, 1e-10] },
+  { id: K.KernelId.Rmsprop, js: rmspropKernelJs, L: K.RMSPROP, flags: Array.from({ length: 16 }, (_, f) => f),
+    scalars: () => [0.99, 0.01, 0.1, 0.9, -0.01, 1e-8] },
+  { id: K.KernelId.Sgd, js: sgdKernelJs, L: K.SGD, flags: [0, 1, 2, 4, 4 | 8, 4 | 16, 4 | 8 | 16, 7],
+    scalars: () => [0.1, 0.9, 0.7, -0.01] },
+];
+
+const chunks = [];
+const u32 = (...xs) => chunks.push(new Uint8Array(new Uint32Array(xs).buffer));
+const f32 = (a) => chunks.push(new Uint8Array(a.buffer.slice(a.byteOffset, a.byteOffset + a.byteLength)));
+let records = 0;
+for (const k of kernels) {
+  for (const flags of k.flags) {
+    for (const n of [0, 1, 3, 4, 5, 7, 8, 15, 16, 17, 33, 1003]) {
+      for (const wild of [false, true]) {
+        const scalars = new Float32Array(k.scalars());
+        const arrays = Array.from({ length: k.L.slots }, () => values(n, wild));
+        const present = (1 << k.L.slots) - 1;
+        const inputs = arrays.map((a) => a.slice());
+        k.js(arrays, scalars, new Uint32Array([flags]), 1);
+        u32(k.id, flags, n, k.L.slots, k.L.scalars, present);
+        f32(scalars);
+        inputs.forEach(f32);
+        arrays.forEach(f32);
+        records++;
+      }
+    }
+  }
+}
+// The fused multiply-add itself, through the probe kernel.
+for (const n of [1, 4, 9, 1000]) {
+  const a = values(n, true), b = values(n, true), c = values(n, true);
+  const out = Float32Array.from(a, (x, i) => fmaf(x, b[i], c[i]));
+  u32(K.KernelId.FmaProbe, 0, n, 3, 0, 7);
+  [a, b, c, out, b, c].forEach(f32);
+  records++;
+}
+writeFileSync(new URL('cases.bin', import.meta.url), Buffer.concat(chunks.map((c) => Buffer.from(c))));
+console.log(`wrote ${records} cases`);

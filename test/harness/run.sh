@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# The kernels without Node: builds native/ for arm64 (scalar and NEON levels) with a cross compiler
+# and runs them under qemu against outputs of the TypeScript specification, for every flag
+# combination (make-cases.mjs). Needs g++-aarch64-linux-gnu and qemu-user (Debian packages) and a
+# built dist/. .ci/run runs it when it can install those; npm test cannot reach NEON on x86-64.
+# `run.sh x86` runs the same harness natively (scalar, SSE2, AVX2, AVX-512 levels).
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$here/../.."
+out="$(mktemp -d)"
+trap 'rm -rf "$out"' EXIT
+
+if [ "${1:-arm64}" = x86 ]; then
+  CXX="${CXX:-g++}"; LEVELS=(SCALAR SSE2 AVX2 AVX512); RUN=()
+else
+  CXX="${CXX:-aarch64-linux-gnu-g++}"; LEVELS=(SCALAR NEON); RUN=(qemu-aarch64)
+fi
+FLAGS=(-O3 -std=c++17 -ffp-contract=off -fno-math-errno -Wall -Wextra -Wno-maybe-uninitialized -Wno-uninitialized)
+node "$here/make-cases.mjs"
+objects=()
+for level in "${LEVELS[@]}"; do
+  case $level in
+    SCALAR) extra=(-fno-tree-vectorize -fno-tree-slp-vectorize) ;;
+    AVX2) extra=(-mavx2 -mfma) ;;
+    AVX512) extra=(-mavx512f) ;;
+    *) extra=() ;;
+  esac
+  for src in adam adagrad rmsprop sgd probes; do
+    "$CXX" "${FLAGS[@]}" "${extra[@]}" -DSIMD_OPTIM_TARGET_$level -c "$root/native/$src.cc" -o "$out/$src.$level.o"
+    objects+=("$out/$src.$level.o")
+  done
+done
+"$CXX" "${FLAGS[@]}" -static "$root/native/dispatch.cc" "$here/harness.cc" "${objects[@]}" -o "$out/harness"
+"${RUN[@]}" "$out/harness" "$here/cases.bin"
