@@ -7,7 +7,7 @@
  *   g   = maximize ? -grad : grad
  *   g   = fma(p, weightDecay, g)              weightDecay != 0   (grad.add(p, alpha=wd))
  *   sum = fma(g, g, sum)                      (sum.addcmul_(g, g, value=1))
- *   std = sqrt(sum) + eps
+ *   std = sqrt(sum) + eps                     (epsInsideSqrt: sqrt(sum + eps), as TensorFlow.js)
  *   p   = p + (negClr * g) / std              (addcdiv: value * t1 / t2)
  *
  * negClr = -lr / (1 + (t - 1) * lrDecay), t the step count after its increment, is computed in
@@ -15,9 +15,13 @@
  * a*b + c rounded once, where PyTorch's vectorized CPU kernels fuse (see lib/adam.ts).
  */
 import { fmaf } from './float32.js';
-import { ADAGRAD, FLAG_MAXIMIZE, FLAG_WEIGHT_DECAY, KernelId, type Slot } from './kernels.js';
-import { Optimizer, runSingleTensor, single, type StateRecord } from './optimizer.js';
-import { booleanOption, checkOptionsObject, checkUpdateArrays, numberOption, stepOption } from './validate.js';
+import { ADAGRAD, FLAG_EPS_INSIDE_SQRT, FLAG_MAXIMIZE, FLAG_WEIGHT_DECAY, KernelId, type Slot } from './kernels.js';
+import { bool, num, type OptionSpec } from './options.js';
+import {
+  functionalUpdate, Optimizer, type BufferUse, type OptimizerDefinition, type ParamGroup, type ParamGroupInit,
+  type StateRecord, type StepOptions,
+} from './optimizer.js';
+import { stepOption } from './validate.js';
 
 const f = Math.fround;
 
@@ -35,6 +39,8 @@ export interface AdagradOptions {
   eps?: number;
   /** Maximize the objective instead of minimizing it. Default false. */
   maximize?: boolean;
+  /** sqrt(sum + eps) instead of sqrt(sum) + eps, as TensorFlow.js. Default false. */
+  epsInsideSqrt?: boolean;
 }
 
 /** Per-param state of Adagrad. */
@@ -49,25 +55,23 @@ export interface AdagradHyper extends AdagradOptions {
   step: number;
 }
 
-const OPTION_NAMES = ['lr', 'lrDecay', 'weightDecay', 'initialAccumulatorValue', 'eps', 'maximize'] as const;
-
-function resolveOptions(where: string, name: string, options: unknown, extra: readonly string[] = []): Required<AdagradOptions> {
-  const o = checkOptionsObject(where, name, options, [...OPTION_NAMES, ...extra]);
-  return {
-    lr: numberOption(where, `${name}.lr`, o['lr'], 1e-2, { min: 0 }),
-    lrDecay: numberOption(where, `${name}.lrDecay`, o['lrDecay'], 0, { min: 0 }),
-    weightDecay: numberOption(where, `${name}.weightDecay`, o['weightDecay'], 0, { min: 0 }),
-    initialAccumulatorValue: numberOption(where, `${name}.initialAccumulatorValue`, o['initialAccumulatorValue'], 0, { min: 0 }),
-    eps: numberOption(where, `${name}.eps`, o['eps'], 1e-10, { min: 0 }),
-    maximize: booleanOption(where, `${name}.maximize`, o['maximize'], false),
-  };
-}
+const SPEC: OptionSpec<AdagradOptions> = {
+  options: {
+    lr: [1e-2, num({ min: 0 })],
+    lrDecay: [0, num({ min: 0 })],
+    weightDecay: [0, num({ min: 0 })],
+    initialAccumulatorValue: [0, num({ min: 0 })],
+    eps: [1e-10, num({ min: 0 })],
+    maximize: [false, bool],
+    epsInsideSqrt: [false, bool],
+  },
+};
 
 function adagradScalars(o: Required<AdagradOptions>, t: number, s: Float32Array, at: number): number {
   s[at + ADAGRAD.weightDecay] = o.weightDecay;
   s[at + ADAGRAD.negClr] = -(o.lr / (1 + (t - 1) * o.lrDecay));
   s[at + ADAGRAD.eps] = o.eps;
-  return (o.maximize ? FLAG_MAXIMIZE : 0) | (o.weightDecay !== 0 ? FLAG_WEIGHT_DECAY : 0);
+  return (o.maximize ? FLAG_MAXIMIZE : 0) | (o.weightDecay !== 0 ? FLAG_WEIGHT_DECAY : 0) | (o.epsInsideSqrt ? FLAG_EPS_INSIDE_SQRT : 0);
 }
 
 /** The TypeScript kernel: the executable specification of native/adagrad.cc. @internal */
@@ -80,12 +84,13 @@ export function adagradKernelJs(arrays: readonly Slot[], scalars: Float32Array, 
     const eps = scalars[at + ADAGRAD.eps]!;
     const maximize = (flags[t]! & FLAG_MAXIMIZE) !== 0;
     const decay = (flags[t]! & FLAG_WEIGHT_DECAY) !== 0;
+    const epsInside = (flags[t]! & FLAG_EPS_INSIDE_SQRT) !== 0;
     for (let i = 0; i < param.length; i++) {
       let p = param[i]!;
       let g = maximize ? -grad[i]! : grad[i]!;
       if (decay) g = fmaf(p, weightDecay, g);
       const acc = fmaf(g, g, sum[i]!);
-      const std = f(f(Math.sqrt(acc)) + eps);
+      const std = epsInside ? f(Math.sqrt(f(acc + eps))) : f(f(Math.sqrt(acc)) + eps);
       p = f(p + f(f(negClr * g) / std));
       sum[i] = acc;
       param[i] = p;
@@ -95,28 +100,36 @@ export function adagradKernelJs(arrays: readonly Slot[], scalars: Float32Array, 
 
 const ADAGRAD_KERNEL = { id: KernelId.Adagrad, js: adagradKernelJs, slots: ADAGRAD.slots, scalars: ADAGRAD.scalars } as const;
 
+const DEFINITION: OptimizerDefinition<AdagradOptions> = { name: 'Adagrad', kernel: ADAGRAD_KERNEL, spec: SPEC, bufferNames: ['sum'] };
+
 /**
  * Adagrad (Duchi et al.), with PyTorch's options and defaults. Updates the params in place.
  * @example
  * const opt = new Adagrad([w, b], { lr: 1e-2 });
  * opt.step([gw, gb]);
  */
-export class Adagrad extends Optimizer<Required<AdagradOptions>, AdagradState> {
+export class Adagrad extends Optimizer<AdagradOptions, AdagradState> {
   /**
-   * @param params - the parameters to optimize, distinct and non-overlapping.
-   * @param options - lr 1e-2, lrDecay 0, weightDecay 0, initialAccumulatorValue 0, eps 1e-10, maximize false.
+   * @param params - the parameters to optimize (distinct, non-overlapping), or parameter groups
+   *   `{ params, ...options }` whose options override `options`.
+   * @param options - lr 1e-2, lrDecay 0, weightDecay 0, initialAccumulatorValue 0, eps 1e-10,
+   *   maximize false, epsInsideSqrt false; and skipNonFinite (see StepOptions).
    * @throws TypeError or RangeError naming the offending argument.
    */
-  constructor(params: readonly Float32Array[], options?: AdagradOptions) {
-    super('Adagrad', params, resolveOptions('Adagrad', 'options', options), ADAGRAD_KERNEL);
+  constructor(params: readonly Float32Array[] | readonly ParamGroupInit<AdagradOptions>[], options?: AdagradOptions & StepOptions) {
+    super(DEFINITION, params, options);
   }
 
-  protected createBuffers(length: number): Slot[] {
-    return [new Float32Array(length).fill(this.options.initialAccumulatorValue)];
+  protected bufferUse(): readonly BufferUse[] {
+    return ['required'];
   }
 
-  protected prepare(record: StateRecord, _length: number, scalars: Float32Array, offset: number): number {
-    return adagradScalars(this.options, record.step + 1, scalars, offset);
+  protected override createBuffer(_k: number, length: number, group: ParamGroup<AdagradOptions>): Float32Array {
+    return new Float32Array(length).fill(group.initialAccumulatorValue);
+  }
+
+  protected prepare(record: StateRecord, group: ParamGroup<AdagradOptions>, _length: number, scalars: Float32Array, offset: number): number {
+    return adagradScalars(group, record.step + 1, scalars, offset);
   }
 
   protected describeState(record: StateRecord): AdagradState {
@@ -131,17 +144,10 @@ export class Adagrad extends Optimizer<Required<AdagradOptions>, AdagradState> {
  * @throws TypeError or RangeError naming the offending argument; nothing is written then.
  */
 export function adagradUpdate(param: Float32Array, grad: Float32Array, sum: Float32Array, hyper: AdagradHyper): void {
-  const where = 'adagradUpdate';
-  const o = resolveOptions(where, 'hyper', hyper, ['step']);
-  const step = stepOption(where, hyper);
-  checkUpdateArrays(where, [
+  const step = stepOption('adagradUpdate', hyper);
+  functionalUpdate('adagradUpdate', SPEC, ADAGRAD_KERNEL, hyper, [
     { name: 'param', value: param, written: true },
     { name: 'grad', value: grad, written: false },
     { name: 'sum', value: sum, written: true },
-  ]);
-  const flags = adagradScalars(o, step, single.scalars, 0);
-  single.arrays[ADAGRAD.param] = param;
-  single.arrays[ADAGRAD.grad] = grad;
-  single.arrays[ADAGRAD.sum] = sum;
-  runSingleTensor(ADAGRAD_KERNEL, flags);
+  ], (o, s) => adagradScalars(o, step, s, 0));
 }

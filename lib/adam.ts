@@ -11,6 +11,7 @@
  *   v  = fma((1 - beta2) * g, g, v * beta2)   (v.mul_(beta2).addcmul_(g, g, value=1-beta2))
  *   vm = max(vm, v)                           amsgrad; NaN if either is NaN, as torch.maximum
  *   d  = sqrt(amsgrad ? vm : v) / biasCorrection2Sqrt + eps
+ *   d  = sqrt((amsgrad ? vm : v) / biasCorrection2 + eps)       epsInsideSqrt
  *   p  = p + (negStepSize * m) / d            (p.addcdiv_(m, d, value=-stepSize))
  *
  * fma(a, b, c) is a*b + c rounded once (IEEE fusedMultiplyAdd), exactly where PyTorch's vectorized
@@ -18,13 +19,19 @@
  * bit for bit (test/golden.test.ts).
  *
  * With t the step count after its increment, these scalars are computed in float64 and rounded
- * to float32 once: negStepSize = -lr / (1 - beta1^t), biasCorrection2Sqrt = sqrt(1 - beta2^t);
- * so are 1 - beta1, 1 - beta2 and 1 - lr*weightDecay.
+ * to float32 once: negStepSize = -lr / (1 - beta1^t), biasCorrection2 = 1 - beta2^t,
+ * biasCorrection2Sqrt = sqrt(1 - beta2^t); so are 1 - beta1, 1 - beta2 and 1 - lr*weightDecay.
+ * epsInsideSqrt adds eps to the bias-corrected second moment under the root, as optax's eps_root
+ * and TensorFlow.js's Adagrad and RMSprop do.
  */
 import { fmaf } from './float32.js';
-import { ADAM, FLAG_MAXIMIZE, FLAG_WEIGHT_DECAY, KernelId, type Slot } from './kernels.js';
-import { Optimizer, runSingleTensor, single, type StateRecord } from './optimizer.js';
-import { betasOption, booleanOption, checkOptionsObject, checkUpdateArrays, numberOption, stepOption } from './validate.js';
+import { ADAM, FLAG_DECOUPLED_DECAY, FLAG_EPS_INSIDE_SQRT, FLAG_MAXIMIZE, FLAG_WEIGHT_DECAY, KernelId, type Slot } from './kernels.js';
+import { betas, bool, num, type OptionSpec } from './options.js';
+import {
+  functionalUpdate, Optimizer, type BufferUse, type OptimizerDefinition, type ParamGroup, type ParamGroupInit,
+  type StateRecord, type StepOptions,
+} from './optimizer.js';
+import { stepOption } from './validate.js';
 
 const f = Math.fround;
 
@@ -42,6 +49,8 @@ export interface AdamOptions {
   amsgrad?: boolean;
   /** Maximize the objective instead of minimizing it. Default false. */
   maximize?: boolean;
+  /** sqrt(v + eps) instead of sqrt(v) + eps (v bias-corrected), as optax's eps_root. Default false. */
+  epsInsideSqrt?: boolean;
 }
 
 /** Per-param state of Adam and AdamW. */
@@ -59,35 +68,27 @@ export interface AdamHyper extends AdamOptions {
   step: number;
 }
 
-const OPTION_NAMES = ['lr', 'betas', 'eps', 'weightDecay', 'amsgrad', 'maximize'] as const;
-
-/** @internal */
-export function resolveAdamOptions(
-  where: string,
-  name: string,
-  options: unknown,
-  defaultWeightDecay: number,
-  extra: readonly string[] = [],
-): Required<AdamOptions> {
-  const o = checkOptionsObject(where, name, options, [...OPTION_NAMES, ...extra]);
+function adamSpec(defaultWeightDecay: number): OptionSpec<AdamOptions> {
   return {
-    lr: numberOption(where, `${name}.lr`, o['lr'], 1e-3, { min: 0 }),
-    betas: Object.freeze(betasOption(where, `${name}.betas`, o['betas'], [0.9, 0.999])),
-    eps: numberOption(where, `${name}.eps`, o['eps'], 1e-8, { min: 0 }),
-    weightDecay: numberOption(where, `${name}.weightDecay`, o['weightDecay'], defaultWeightDecay, { min: 0 }),
-    amsgrad: booleanOption(where, `${name}.amsgrad`, o['amsgrad'], false),
-    maximize: booleanOption(where, `${name}.maximize`, o['maximize'], false),
+    options: {
+      lr: [1e-3, num({ min: 0 })],
+      betas: [[0.9, 0.999], betas],
+      eps: [1e-8, num({ min: 0 })],
+      weightDecay: [defaultWeightDecay, num({ min: 0 })],
+      amsgrad: [false, bool],
+      maximize: [false, bool],
+      epsInsideSqrt: [false, bool],
+    },
   };
 }
 
+/** @internal */
+export const ADAM_SPEC = adamSpec(0);
+/** @internal */
+export const ADAMW_SPEC = adamSpec(1e-2);
+
 /** Writes one tensor's scalars for step t and returns its flags. @internal */
-export function adamScalars(
-  o: Required<AdamOptions>,
-  decoupled: boolean,
-  t: number,
-  s: Float32Array,
-  at: number,
-): number {
+export function adamScalars(o: Required<AdamOptions>, decoupled: boolean, t: number, s: Float32Array, at: number): number {
   const [beta1, beta2] = o.betas;
   s[at + ADAM.beta1] = beta1;
   s[at + ADAM.oneMinusBeta1] = 1 - beta1;
@@ -98,9 +99,11 @@ export function adamScalars(
   s[at + ADAM.negStepSize] = -(o.lr / (1 - beta1 ** t));
   s[at + ADAM.biasCorrection2Sqrt] = Math.sqrt(1 - beta2 ** t);
   s[at + ADAM.eps] = o.eps;
+  s[at + ADAM.biasCorrection2] = 1 - beta2 ** t;
   let flags = o.maximize ? FLAG_MAXIMIZE : 0;
-  if (o.weightDecay !== 0) flags |= decoupled ? ADAM.flagDecoupledDecay : FLAG_WEIGHT_DECAY;
+  if (o.weightDecay !== 0) flags |= decoupled ? FLAG_DECOUPLED_DECAY : FLAG_WEIGHT_DECAY;
   if (o.amsgrad) flags |= ADAM.flagAmsgrad;
+  if (o.epsInsideSqrt) flags |= FLAG_EPS_INSIDE_SQRT;
   return flags;
 }
 
@@ -118,9 +121,10 @@ function adamTensor(
   const beta2 = s[at + ADAM.beta2]!, oneMinusBeta2 = s[at + ADAM.oneMinusBeta2]!;
   const weightDecay = s[at + ADAM.weightDecay]!, decayFactor = s[at + ADAM.decayFactor]!;
   const negStepSize = s[at + ADAM.negStepSize]!, biasCorrection2Sqrt = s[at + ADAM.biasCorrection2Sqrt]!;
-  const eps = s[at + ADAM.eps]!;
+  const eps = s[at + ADAM.eps]!, biasCorrection2 = s[at + ADAM.biasCorrection2]!;
   const maximize = (flags & FLAG_MAXIMIZE) !== 0;
-  const decoupledDecay = (flags & ADAM.flagDecoupledDecay) !== 0;
+  const epsInside = (flags & FLAG_EPS_INSIDE_SQRT) !== 0;
+  const decoupledDecay = (flags & FLAG_DECOUPLED_DECAY) !== 0;
   const coupledDecay = !decoupledDecay && (flags & FLAG_WEIGHT_DECAY) !== 0; // as native/adam.cc
   const amsgrad = maxExpAvgSq !== null && (flags & ADAM.flagAmsgrad) !== 0;
   for (let i = 0; i < param.length; i++) {
@@ -135,7 +139,9 @@ function adamTensor(
       vHat = Math.max(maxExpAvgSq[i]!, v);
       maxExpAvgSq[i] = vHat;
     }
-    const denom = f(f(f(Math.sqrt(vHat)) / biasCorrection2Sqrt) + eps);
+    const denom = epsInside
+      ? f(Math.sqrt(f(f(vHat / biasCorrection2) + eps)))
+      : f(f(f(Math.sqrt(vHat)) / biasCorrection2Sqrt) + eps);
     p = f(p + f(f(negStepSize * m) / denom));
     expAvg[i] = m;
     expAvgSq[i] = v;
@@ -163,23 +169,24 @@ export function adamKernelJs(arrays: readonly Slot[], scalars: Float32Array, fla
 /** @internal */
 export const ADAM_KERNEL = { id: KernelId.Adam, js: adamKernelJs, slots: ADAM.slots, scalars: ADAM.scalars } as const;
 
+
 /** Adam and AdamW differ only in defaults and in how weight decay is applied. @internal */
-export class AdamFamily extends Optimizer<Required<AdamOptions>, AdamState> {
+export class AdamFamily extends Optimizer<AdamOptions, AdamState> {
   protected constructor(
-    name: string,
-    params: readonly Float32Array[],
-    options: AdamOptions | undefined,
+    definition: OptimizerDefinition<AdamOptions>,
+    params: unknown,
+    options: unknown,
     private readonly decoupled: boolean,
   ) {
-    super(name, params, resolveAdamOptions(name, 'options', options, decoupled ? 1e-2 : 0), ADAM_KERNEL);
+    super(definition, params, options);
   }
 
-  protected createBuffers(length: number): Slot[] {
-    return [new Float32Array(length), new Float32Array(length), this.options.amsgrad ? new Float32Array(length) : null];
+  protected bufferUse(group: ParamGroup<AdamOptions>): readonly BufferUse[] {
+    return group.amsgrad ? ['required', 'required', 'required'] : ['required', 'required', 'unused'];
   }
 
-  protected prepare(record: StateRecord, _length: number, scalars: Float32Array, offset: number): number {
-    return adamScalars(this.options, this.decoupled, record.step + 1, scalars, offset);
+  protected prepare(record: StateRecord, group: ParamGroup<AdamOptions>, _length: number, scalars: Float32Array, offset: number): number {
+    return adamScalars(group, this.decoupled, record.step + 1, scalars, offset);
   }
 
   protected describeState(record: StateRecord): AdamState {
@@ -190,20 +197,27 @@ export class AdamFamily extends Optimizer<Required<AdamOptions>, AdamState> {
   }
 }
 
+const ADAM_DEFINITION: OptimizerDefinition<AdamOptions> = {
+  name: 'Adam', kernel: ADAM_KERNEL, spec: ADAM_SPEC, bufferNames: ['exp_avg', 'exp_avg_sq', 'max_exp_avg_sq'],
+};
+
 /**
  * Adam (Kingma & Ba), with PyTorch's options and defaults. Updates the params in place.
  * @example
  * const opt = new Adam([w, b], { lr: 1e-3 });
  * opt.step([gw, gb]);
+ * // parameter groups: new Adam([{ params: [w], weightDecay: 0.01 }, { params: [b] }], { lr: 1e-3 })
  */
 export class Adam extends AdamFamily {
   /**
-   * @param params - the parameters to optimize, distinct and non-overlapping.
-   * @param options - lr 1e-3, betas [0.9, 0.999], eps 1e-8, weightDecay 0, amsgrad false, maximize false.
+   * @param params - the parameters to optimize (distinct, non-overlapping), or parameter groups
+   *   `{ params, ...options }` whose options override `options`.
+   * @param options - lr 1e-3, betas [0.9, 0.999], eps 1e-8, weightDecay 0, amsgrad false,
+   *   maximize false, epsInsideSqrt false; and skipNonFinite (see StepOptions).
    * @throws TypeError or RangeError naming the offending argument.
    */
-  constructor(params: readonly Float32Array[], options?: AdamOptions) {
-    super('Adam', params, options, false);
+  constructor(params: readonly Float32Array[] | readonly ParamGroupInit<AdamOptions>[], options?: AdamOptions & StepOptions) {
+    super(ADAM_DEFINITION, params, options, false);
   }
 }
 
@@ -218,25 +232,14 @@ export function adamFamilyUpdate(
   maxExpAvgSq: Float32Array | null,
   hyper: AdamHyper,
 ): void {
-  const o = resolveAdamOptions(where, 'hyper', hyper, decoupled ? 1e-2 : 0, ['step']);
   const step = stepOption(where, hyper);
-  if (o.amsgrad && !(maxExpAvgSq instanceof Float32Array)) {
-    throw new TypeError(`${where}: maxExpAvgSq must be a Float32Array when hyper.amsgrad is true`);
-  }
-  checkUpdateArrays(where, [
+  functionalUpdate(where, decoupled ? ADAMW_SPEC : ADAM_SPEC, ADAM_KERNEL, hyper, (o) => [
     { name: 'param', value: param, written: true },
     { name: 'grad', value: grad, written: false },
     { name: 'expAvg', value: expAvg, written: true },
     { name: 'expAvgSq', value: expAvgSq, written: true },
-    { name: 'maxExpAvgSq', value: o.amsgrad ? maxExpAvgSq : null, optional: true, written: true },
-  ]);
-  const flags = adamScalars(o, decoupled, step, single.scalars, 0);
-  single.arrays[ADAM.param] = param;
-  single.arrays[ADAM.grad] = grad;
-  single.arrays[ADAM.expAvg] = expAvg;
-  single.arrays[ADAM.expAvgSq] = expAvgSq;
-  single.arrays[ADAM.maxExpAvgSq] = o.amsgrad ? maxExpAvgSq : null;
-  runSingleTensor(ADAM_KERNEL, flags);
+    { name: 'maxExpAvgSq', value: o.amsgrad ? maxExpAvgSq : null, optional: !o.amsgrad, written: true, neededWhen: 'when hyper.amsgrad is true' },
+  ], (o, s) => adamScalars(o, decoupled, step, s, 0));
 }
 
 /**

@@ -5,7 +5,12 @@
  *   p = p * fl(1 - lr*weightDecay)     first, instead of adding weightDecay*p to the gradient
  *   ...then the Adam update with weightDecay 0.
  */
-import { AdamFamily, adamFamilyUpdate, type AdamHyper, type AdamOptions } from './adam.js';
+import { AdamFamily, adamFamilyUpdate, ADAM_KERNEL, ADAMW_SPEC, type AdamHyper, type AdamOptions } from './adam.js';
+import type { OptimizerDefinition, ParamGroupInit, StepOptions } from './optimizer.js';
+
+const ADAMW_DEFINITION: OptimizerDefinition<AdamOptions> = {
+  name: 'AdamW', kernel: ADAM_KERNEL, spec: ADAMW_SPEC, bufferNames: ['exp_avg', 'exp_avg_sq', 'max_exp_avg_sq'],
+};
 
 /**
  * AdamW, with PyTorch's options and defaults (weightDecay 1e-2). Updates the params in place.
@@ -15,12 +20,14 @@ import { AdamFamily, adamFamilyUpdate, type AdamHyper, type AdamOptions } from '
  */
 export class AdamW extends AdamFamily {
   /**
-   * @param params - the parameters to optimize, distinct and non-overlapping.
-   * @param options - lr 1e-3, betas [0.9, 0.999], eps 1e-8, weightDecay 1e-2, amsgrad false, maximize false.
+   * @param params - the parameters to optimize (distinct, non-overlapping), or parameter groups
+   *   `{ params, ...options }` whose options override `options`.
+   * @param options - lr 1e-3, betas [0.9, 0.999], eps 1e-8, weightDecay 1e-2, amsgrad false,
+   *   maximize false, epsInsideSqrt false; and skipNonFinite (see StepOptions).
    * @throws TypeError or RangeError naming the offending argument.
    */
-  constructor(params: readonly Float32Array[], options?: AdamOptions) {
-    super('AdamW', params, options, true);
+  constructor(params: readonly Float32Array[] | readonly ParamGroupInit<AdamOptions>[], options?: AdamOptions & StepOptions) {
+    super(ADAMW_DEFINITION, params, options, true);
   }
 }
 

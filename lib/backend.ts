@@ -9,7 +9,7 @@
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
 
-import type { KernelFn, KernelId, Slot } from './kernels.js';
+import type { KernelFn, KernelId, ReduceId, Slot } from './kernels.js';
 
 /** The backend that runs the optimizer kernels. */
 export type Backend = 'native' | 'js';
@@ -20,6 +20,7 @@ export type Isa = 'avx512' | 'avx2' | 'sse2' | 'neon' | 'scalar' | 'js';
 /** The addon's interface (native/binding.cc). @internal */
 export interface NativeAddon {
   step(kernel: KernelId, arrays: readonly Slot[], scalars: Float32Array, flags: Uint32Array, count: number): void;
+  reduce(reduction: ReduceId, arrays: readonly Float32Array[], count: number): number;
   availableIsas(): string[];
   selectIsa(isa: string): boolean;
   currentIsa(): string;
@@ -106,6 +107,16 @@ export function runKernel(
   } else {
     js(arrays, scalars, flags, count);
   }
+}
+
+/** Runs one reduction over the first `count` arrays on the active backend. @internal */
+export function runReduce(
+  id: ReduceId,
+  js: (arrays: readonly Float32Array[], count: number) => number,
+  arrays: readonly Float32Array[],
+  count: number,
+): number {
+  return active === 'native' && addon ? addon.reduce(id, arrays, count) : js(arrays, count);
 }
 
 /**

@@ -4,9 +4,16 @@
  * @packageDocumentation
  */
 export { backend, isa, type Backend, type Isa } from './backend.js';
-export { type Gradients } from './optimizer.js';
+export { type Gradients, type ParamGroup, type ParamGroupInit, type StepOptions } from './optimizer.js';
+export { type OptimizerStateDict, type ParamStateEntry } from './state-dict.js';
 export { Adam, adamUpdate, type AdamHyper, type AdamOptions, type AdamState } from './adam.js';
 export { AdamW, adamwUpdate } from './adamw.js';
 export { Adagrad, adagradUpdate, type AdagradHyper, type AdagradOptions, type AdagradState } from './adagrad.js';
 export { RMSprop, rmspropUpdate, type RMSpropHyper, type RMSpropOptions, type RMSpropState } from './rmsprop.js';
 export { SGD, sgdUpdate, type SGDHyper, type SGDOptions, type SGDState } from './sgd.js';
+export { Adadelta, adadeltaUpdate, type AdadeltaOptions, type AdadeltaState } from './adadelta.js';
+export { Adamax, adamaxUpdate, type AdamaxOptions, type AdamaxState } from './adamax.js';
+export { NAdam, nadamUpdate, type NAdamOptions, type NAdamState } from './nadam.js';
+export { RAdam, radamUpdate, type RAdamOptions, type RAdamState } from './radam.js';
+export { Lion, lionUpdate, type LionOptions, type LionState } from './lion.js';
+export { clipGradNorm, clipGradValue, type ClipGradNormOptions } from './gradients.js';

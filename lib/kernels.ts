@@ -1,7 +1,7 @@
 /**
  * The layout of the arguments every kernel takes, native or TypeScript: for each tensor a fixed
  * number of array slots (param, grad, state...), of float32 scalars and one word of flags.
- * Mirrors native/kernels.h; test/layout.test.ts checks both sides agree.
+ * Mirrors native/kernels.h; test/native.test.ts checks both sides agree.
  * @internal
  */
 
@@ -12,20 +12,28 @@ export type Slot = Float32Array | null;
 export type KernelFn = (arrays: readonly Slot[], scalars: Float32Array, flags: Uint32Array, count: number) => void;
 
 /** Kernel ids, the order of KernelId in native/kernels.h. */
-export const KernelId = { Adam: 0, Adagrad: 1, Rmsprop: 2, Sgd: 3, Traffic: 4, FmaProbe: 5 } as const;
+export const KernelId = {
+  Adam: 0, Adagrad: 1, Rmsprop: 2, Sgd: 3, Traffic: 4, FmaProbe: 5,
+  Adadelta: 6, Adamax: 7, Nadam: 8, Radam: 9, Lion: 10, Scale: 11, Clamp: 12,
+} as const;
 export type KernelId = (typeof KernelId)[keyof typeof KernelId];
+
+/** Reduction ids, the order of ReduceId in native/kernels.h. */
+export const ReduceId = { SumSquares: 0, SumAbs: 1, MaxAbs: 2, NonFinite: 3, ReadPass: 4 } as const;
+export type ReduceId = (typeof ReduceId)[keyof typeof ReduceId];
 
 /** Flags shared by every optimizer kernel. */
 export const FLAG_MAXIMIZE = 1 << 0;
 export const FLAG_WEIGHT_DECAY = 1 << 1;
+export const FLAG_DECOUPLED_DECAY = 1 << 2;
+export const FLAG_EPS_INSIDE_SQRT = 1 << 7;
 
 export const ADAM = {
   slots: 5,
   param: 0, grad: 1, expAvg: 2, expAvgSq: 3, maxExpAvgSq: 4,
-  scalars: 9,
+  scalars: 10,
   beta1: 0, oneMinusBeta1: 1, beta2: 2, oneMinusBeta2: 3, weightDecay: 4, decayFactor: 5,
-  negStepSize: 6, biasCorrection2Sqrt: 7, eps: 8,
-  flagDecoupledDecay: 1 << 2,
+  negStepSize: 6, biasCorrection2Sqrt: 7, eps: 8, biasCorrection2: 9,
   flagAmsgrad: 1 << 3,
 } as const;
 
@@ -55,8 +63,50 @@ export const SGD = {
   flagFirstStep: 1 << 4,
 } as const;
 
+export const ADADELTA = {
+  slots: 4,
+  param: 0, grad: 1, squareAvg: 2, accDelta: 3,
+  scalars: 5,
+  rho: 0, oneMinusRho: 1, weightDecay: 2, negLr: 3, eps: 4,
+} as const;
+
+export const ADAMAX = {
+  slots: 4,
+  param: 0, grad: 1, expAvg: 2, expInf: 3,
+  scalars: 6,
+  beta1: 0, oneMinusBeta1: 1, beta2: 2, weightDecay: 3, negClr: 4, eps: 5,
+} as const;
+
+export const NADAM = {
+  slots: 4,
+  param: 0, grad: 1, expAvg: 2, expAvgSq: 3,
+  scalars: 10,
+  beta1: 0, oneMinusBeta1: 1, beta2: 2, oneMinusBeta2: 3, weightDecay: 4, decayFactor: 5,
+  biasCorrection2: 6, eps: 7, gradCoefficient: 8, expAvgCoefficient: 9,
+} as const;
+
+export const RADAM = {
+  slots: 4,
+  param: 0, grad: 1, expAvg: 2, expAvgSq: 3,
+  scalars: 11,
+  beta1: 0, oneMinusBeta1: 1, beta2: 2, oneMinusBeta2: 3, weightDecay: 4, decayFactor: 5,
+  biasCorrection1: 6, lr: 7, eps: 8, biasCorrection2Sqrt: 9, rect: 10,
+  flagRectified: 1 << 3,
+} as const;
+
+export const LION = {
+  slots: 3,
+  param: 0, grad: 1, expAvg: 2,
+  scalars: 6,
+  beta1: 0, oneMinusBeta1: 1, beta2: 2, oneMinusBeta2: 3, decayFactor: 4, negLr: 5,
+} as const;
+
 /** The benchmark's same-traffic loop: flags = reads | writes << 8. */
 export const TRAFFIC = { slots: 5, scalars: 1 } as const;
 
 /** For the tests: slot 0 = fma(slot 0, slot 1, slot 2). */
 export const FMA_PROBE = { slots: 3, scalars: 0 } as const;
+
+/** Gradient clipping: slot 0 scaled by scalar 0, or clamped to [scalar 0, scalar 1]. */
+export const SCALE = { slots: 1, scalars: 1 } as const;
+export const CLAMP = { slots: 1, scalars: 2 } as const;

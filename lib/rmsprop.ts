@@ -8,7 +8,7 @@
  *   g   = fma(p, weightDecay, g)              weightDecay != 0   (grad.add(p, alpha=wd))
  *   sq  = fma((1 - alpha) * g, g, sq * alpha) (sq.mul_(alpha).addcmul_(g, g, value=1-alpha))
  *   ga  = fma(g, 1 - alpha, ga * alpha)       centered (ga.mul_(alpha).add_(g, alpha=1-alpha))
- *   avg = sqrt(centered ? fma(-ga, ga, sq) : sq) + eps
+ *   avg = sqrt(centered ? fma(-ga, ga, sq) : sq) + eps           (epsInsideSqrt: sqrt(... + eps))
  *   buf = buf * momentum + g / avg            momentum > 0       (buf.mul_(m).addcdiv_(g, avg))
  *   p   = fma(buf, negLr, p)                  momentum > 0       (p.add_(buf, alpha=-lr))
  *   p   = p + (negLr * g) / avg               momentum == 0      (p.addcdiv_(g, avg, value=-lr))
@@ -17,9 +17,13 @@
  * rounded once, where PyTorch's vectorized CPU kernels fuse (see lib/adam.ts).
  */
 import { fmaf } from './float32.js';
-import { FLAG_MAXIMIZE, FLAG_WEIGHT_DECAY, KernelId, RMSPROP, type Slot } from './kernels.js';
-import { Optimizer, runSingleTensor, single, type StateRecord } from './optimizer.js';
-import { booleanOption, checkOptionsObject, checkUpdateArrays, numberOption, stepOption } from './validate.js';
+import { FLAG_EPS_INSIDE_SQRT, FLAG_MAXIMIZE, FLAG_WEIGHT_DECAY, KernelId, RMSPROP, type Slot } from './kernels.js';
+import { bool, num, type OptionSpec } from './options.js';
+import {
+  functionalUpdate, Optimizer, type BufferUse, type OptimizerDefinition, type ParamGroup, type ParamGroupInit,
+  type StateRecord, type StepOptions,
+} from './optimizer.js';
+import { stepOption } from './validate.js';
 
 const f = Math.fround;
 
@@ -39,6 +43,8 @@ export interface RMSpropOptions {
   centered?: boolean;
   /** Maximize the objective instead of minimizing it. Default false. */
   maximize?: boolean;
+  /** sqrt(avg + eps) instead of sqrt(avg) + eps, as TensorFlow.js. Default false. */
+  epsInsideSqrt?: boolean;
 }
 
 /** Per-param state of RMSprop. */
@@ -57,20 +63,18 @@ export interface RMSpropHyper extends RMSpropOptions {
   step?: number;
 }
 
-const OPTION_NAMES = ['lr', 'alpha', 'eps', 'weightDecay', 'momentum', 'centered', 'maximize'] as const;
-
-function resolveOptions(where: string, name: string, options: unknown, extra: readonly string[] = []): Required<RMSpropOptions> {
-  const o = checkOptionsObject(where, name, options, [...OPTION_NAMES, ...extra]);
-  return {
-    lr: numberOption(where, `${name}.lr`, o['lr'], 1e-2, { min: 0 }),
-    alpha: numberOption(where, `${name}.alpha`, o['alpha'], 0.99, { min: 0 }),
-    eps: numberOption(where, `${name}.eps`, o['eps'], 1e-8, { min: 0 }),
-    weightDecay: numberOption(where, `${name}.weightDecay`, o['weightDecay'], 0, { min: 0 }),
-    momentum: numberOption(where, `${name}.momentum`, o['momentum'], 0, { min: 0 }),
-    centered: booleanOption(where, `${name}.centered`, o['centered'], false),
-    maximize: booleanOption(where, `${name}.maximize`, o['maximize'], false),
-  };
-}
+const SPEC: OptionSpec<RMSpropOptions> = {
+  options: {
+    lr: [1e-2, num({ min: 0 })],
+    alpha: [0.99, num({ min: 0 })],
+    eps: [1e-8, num({ min: 0 })],
+    weightDecay: [0, num({ min: 0 })],
+    momentum: [0, num({ min: 0 })],
+    centered: [false, bool],
+    maximize: [false, bool],
+    epsInsideSqrt: [false, bool],
+  },
+};
 
 function rmspropScalars(o: Required<RMSpropOptions>, s: Float32Array, at: number): number {
   s[at + RMSPROP.alpha] = o.alpha;
@@ -82,6 +86,7 @@ function rmspropScalars(o: Required<RMSpropOptions>, s: Float32Array, at: number
   let flags = (o.maximize ? FLAG_MAXIMIZE : 0) | (o.weightDecay !== 0 ? FLAG_WEIGHT_DECAY : 0);
   if (o.centered) flags |= RMSPROP.flagCentered;
   if (o.momentum > 0) flags |= RMSPROP.flagMomentum;
+  if (o.epsInsideSqrt) flags |= FLAG_EPS_INSIDE_SQRT;
   return flags;
 }
 
@@ -99,6 +104,7 @@ export function rmspropKernelJs(arrays: readonly Slot[], scalars: Float32Array, 
     const fl = flags[t]!;
     const maximize = (fl & FLAG_MAXIMIZE) !== 0;
     const decay = (fl & FLAG_WEIGHT_DECAY) !== 0;
+    const epsInside = (fl & FLAG_EPS_INSIDE_SQRT) !== 0;
     const centered = gradAvg !== null && (fl & RMSPROP.flagCentered) !== 0;
     const useMomentum = momentumBuffer !== null && (fl & RMSPROP.flagMomentum) !== 0;
     for (let i = 0; i < param.length; i++) {
@@ -113,7 +119,7 @@ export function rmspropKernelJs(arrays: readonly Slot[], scalars: Float32Array, 
         gradAvg[i] = ga;
         avg = fmaf(-ga, ga, sq);
       }
-      avg = f(f(Math.sqrt(avg)) + eps);
+      avg = epsInside ? f(Math.sqrt(f(avg + eps))) : f(f(Math.sqrt(avg)) + eps);
       if (useMomentum) {
         const buf = f(f(momentumBuffer[i]! * momentum) + f(g / avg));
         momentumBuffer[i] = buf;
@@ -128,33 +134,34 @@ export function rmspropKernelJs(arrays: readonly Slot[], scalars: Float32Array, 
 
 const RMSPROP_KERNEL = { id: KernelId.Rmsprop, js: rmspropKernelJs, slots: RMSPROP.slots, scalars: RMSPROP.scalars } as const;
 
+const DEFINITION: OptimizerDefinition<RMSpropOptions> = {
+  name: 'RMSprop', kernel: RMSPROP_KERNEL, spec: SPEC, bufferNames: ['square_avg', 'grad_avg', 'momentum_buffer'],
+};
+
 /**
  * RMSprop (Hinton), with PyTorch's options and defaults. Updates the params in place.
  * @example
  * const opt = new RMSprop([w, b], { lr: 1e-2, momentum: 0.9, centered: true });
  * opt.step([gw, gb]);
  */
-export class RMSprop extends Optimizer<Required<RMSpropOptions>, RMSpropState> {
+export class RMSprop extends Optimizer<RMSpropOptions, RMSpropState> {
   /**
-   * @param params - the parameters to optimize, distinct and non-overlapping.
-   * @param options - lr 1e-2, alpha 0.99, eps 1e-8, weightDecay 0, momentum 0, centered false, maximize false.
+   * @param params - the parameters to optimize (distinct, non-overlapping), or parameter groups
+   *   `{ params, ...options }` whose options override `options`.
+   * @param options - lr 1e-2, alpha 0.99, eps 1e-8, weightDecay 0, momentum 0, centered false,
+   *   maximize false, epsInsideSqrt false; and skipNonFinite (see StepOptions).
    * @throws TypeError or RangeError naming the offending argument.
    */
-  constructor(params: readonly Float32Array[], options?: RMSpropOptions) {
-    super('RMSprop', params, resolveOptions('RMSprop', 'options', options), RMSPROP_KERNEL);
+  constructor(params: readonly Float32Array[] | readonly ParamGroupInit<RMSpropOptions>[], options?: RMSpropOptions & StepOptions) {
+    super(DEFINITION, params, options);
   }
 
-  protected createBuffers(length: number): Slot[] {
-    const o = this.options;
-    return [
-      new Float32Array(length),
-      o.centered ? new Float32Array(length) : null,
-      o.momentum > 0 ? new Float32Array(length) : null,
-    ];
+  protected bufferUse(group: ParamGroup<RMSpropOptions>): readonly BufferUse[] {
+    return ['required', group.centered ? 'required' : 'unused', group.momentum > 0 ? 'required' : 'unused'];
   }
 
-  protected prepare(_record: StateRecord, _length: number, scalars: Float32Array, offset: number): number {
-    return rmspropScalars(this.options, scalars, offset);
+  protected prepare(_record: StateRecord, group: ParamGroup<RMSpropOptions>, _length: number, scalars: Float32Array, offset: number): number {
+    return rmspropScalars(group, scalars, offset);
   }
 
   protected describeState(record: StateRecord): RMSpropState {
@@ -182,27 +189,12 @@ export function rmspropUpdate(
   hyper: RMSpropHyper,
 ): void {
   const where = 'rmspropUpdate';
-  const o = resolveOptions(where, 'hyper', hyper, ['step']);
   if (hyper !== undefined && (hyper as { step?: unknown }).step !== undefined) stepOption(where, hyper);
-  if (o.centered && !(gradAvg instanceof Float32Array)) {
-    throw new TypeError(`${where}: gradAvg must be a Float32Array when hyper.centered is true`);
-  }
-  if (o.momentum > 0 && !(momentumBuffer instanceof Float32Array)) {
-    throw new TypeError(`${where}: momentumBuffer must be a Float32Array when hyper.momentum > 0`);
-  }
-  const used = { gradAvg: o.centered ? gradAvg : null, momentumBuffer: o.momentum > 0 ? momentumBuffer : null };
-  checkUpdateArrays(where, [
+  functionalUpdate(where, SPEC, RMSPROP_KERNEL, hyper, (o) => [
     { name: 'param', value: param, written: true },
     { name: 'grad', value: grad, written: false },
     { name: 'squareAvg', value: squareAvg, written: true },
-    { name: 'gradAvg', value: used.gradAvg, optional: true, written: true },
-    { name: 'momentumBuffer', value: used.momentumBuffer, optional: true, written: true },
-  ]);
-  const flags = rmspropScalars(o, single.scalars, 0);
-  single.arrays[RMSPROP.param] = param;
-  single.arrays[RMSPROP.grad] = grad;
-  single.arrays[RMSPROP.squareAvg] = squareAvg;
-  single.arrays[RMSPROP.gradAvg] = used.gradAvg;
-  single.arrays[RMSPROP.momentumBuffer] = used.momentumBuffer;
-  runSingleTensor(RMSPROP_KERNEL, flags);
+    { name: 'gradAvg', value: o.centered ? gradAvg : null, optional: !o.centered, written: true, neededWhen: 'when hyper.centered is true' },
+    { name: 'momentumBuffer', value: o.momentum > 0 ? momentumBuffer : null, optional: !(o.momentum > 0), written: true, neededWhen: 'when hyper.momentum > 0' },
+  ], (o, s) => rmspropScalars(o, s, 0));
 }

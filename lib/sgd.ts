@@ -16,8 +16,12 @@
  */
 import { fmaf } from './float32.js';
 import { FLAG_MAXIMIZE, FLAG_WEIGHT_DECAY, KernelId, SGD as LAYOUT, type Slot } from './kernels.js';
-import { Optimizer, runSingleTensor, single, type StateRecord } from './optimizer.js';
-import { booleanOption, checkOptionsObject, checkUpdateArrays, numberOption, stepOption } from './validate.js';
+import { bool, num, type OptionSpec } from './options.js';
+import {
+  functionalUpdate, Optimizer, type BufferUse, type OptimizerDefinition, type ParamGroup, type ParamGroupInit,
+  type StateRecord, type StepOptions,
+} from './optimizer.js';
+import { stepOption } from './validate.js';
 
 const f = Math.fround;
 
@@ -51,23 +55,21 @@ export interface SGDHyper extends SGDOptions {
   step?: number;
 }
 
-const OPTION_NAMES = ['lr', 'momentum', 'dampening', 'weightDecay', 'nesterov', 'maximize'] as const;
-
-function resolveOptions(where: string, name: string, options: unknown, extra: readonly string[] = []): Required<SGDOptions> {
-  const o = checkOptionsObject(where, name, options, [...OPTION_NAMES, ...extra]);
-  const resolved = {
-    lr: numberOption(where, `${name}.lr`, o['lr'], 1e-3, { min: 0 }),
-    momentum: numberOption(where, `${name}.momentum`, o['momentum'], 0, { min: 0 }),
-    dampening: numberOption(where, `${name}.dampening`, o['dampening'], 0, {}),
-    weightDecay: numberOption(where, `${name}.weightDecay`, o['weightDecay'], 0, { min: 0 }),
-    nesterov: booleanOption(where, `${name}.nesterov`, o['nesterov'], false),
-    maximize: booleanOption(where, `${name}.maximize`, o['maximize'], false),
-  };
-  if (resolved.nesterov && (resolved.momentum <= 0 || resolved.dampening !== 0)) {
-    throw new RangeError(`${where}: ${name}.nesterov requires ${name}.momentum > 0 and ${name}.dampening 0`);
-  }
-  return resolved;
-}
+const SPEC: OptionSpec<SGDOptions> = {
+  options: {
+    lr: [1e-3, num({ min: 0 })],
+    momentum: [0, num({ min: 0 })],
+    dampening: [0, num()],
+    weightDecay: [0, num({ min: 0 })],
+    nesterov: [false, bool],
+    maximize: [false, bool],
+  },
+  crossCheck(where, prefix, o) {
+    if (o.nesterov && (o.momentum <= 0 || o.dampening !== 0)) {
+      throw new RangeError(`${where}: ${prefix}.nesterov requires ${prefix}.momentum > 0 and ${prefix}.dampening 0`);
+    }
+  },
+};
 
 function sgdScalars(o: Required<SGDOptions>, firstStep: boolean, s: Float32Array, at: number): number {
   s[at + LAYOUT.weightDecay] = o.weightDecay;
@@ -114,6 +116,10 @@ export function sgdKernelJs(arrays: readonly Slot[], scalars: Float32Array, flag
 
 const SGD_KERNEL = { id: KernelId.Sgd, js: sgdKernelJs, slots: LAYOUT.slots, scalars: LAYOUT.scalars } as const;
 
+const DEFINITION: OptimizerDefinition<SGDOptions> = {
+  name: 'SGD', kernel: SGD_KERNEL, spec: SPEC, bufferNames: ['momentum_buffer'], countsSteps: false,
+};
+
 /**
  * Stochastic gradient descent with optional momentum, dampening, Nesterov momentum and weight
  * decay, with PyTorch's options and defaults. Updates the params in place.
@@ -121,24 +127,28 @@ const SGD_KERNEL = { id: KernelId.Sgd, js: sgdKernelJs, slots: LAYOUT.slots, sca
  * const opt = new SGD([w, b], { lr: 0.1, momentum: 0.9, nesterov: true });
  * opt.step([gw, gb]);
  */
-export class SGD extends Optimizer<Required<SGDOptions>, SGDState> {
+export class SGD extends Optimizer<SGDOptions, SGDState> {
   /**
-   * @param params - the parameters to optimize, distinct and non-overlapping.
-   * @param options - lr 1e-3, momentum 0, dampening 0, weightDecay 0, nesterov false, maximize false.
+   * @param params - the parameters to optimize (distinct, non-overlapping), or parameter groups
+   *   `{ params, ...options }` whose options override `options`.
+   * @param options - lr 1e-3, momentum 0, dampening 0, weightDecay 0, nesterov false,
+   *   maximize false; and skipNonFinite (see StepOptions).
    * @throws TypeError or RangeError naming the offending argument.
    */
-  constructor(params: readonly Float32Array[], options?: SGDOptions) {
-    super('SGD', params, resolveOptions('SGD', 'options', options), SGD_KERNEL);
+  constructor(params: readonly Float32Array[] | readonly ParamGroupInit<SGDOptions>[], options?: SGDOptions & StepOptions) {
+    super(DEFINITION, params, options);
   }
 
-  protected createBuffers(): Slot[] {
-    return [null];  // PyTorch creates the momentum buffer on the first step that uses it
+  // PyTorch creates the momentum buffer on the first step that uses momentum, as a copy of the
+  // gradient; a state dict may lack it.
+  protected bufferUse(group: ParamGroup<SGDOptions>): readonly BufferUse[] {
+    return [group.momentum !== 0 ? 'optional' : 'unused'];
   }
 
-  protected prepare(record: StateRecord, length: number, scalars: Float32Array, offset: number): number {
-    const firstStep = this.options.momentum !== 0 && record.buffers[0] === null;
+  protected prepare(record: StateRecord, group: ParamGroup<SGDOptions>, length: number, scalars: Float32Array, offset: number): number {
+    const firstStep = group.momentum !== 0 && record.buffers[0] === null;
     if (firstStep) record.buffers[0] = new Float32Array(length);
-    return sgdScalars(this.options, firstStep, scalars, offset);
+    return sgdScalars(group, firstStep, scalars, offset);
   }
 
   protected describeState(record: StateRecord): SGDState {
@@ -155,25 +165,14 @@ export class SGD extends Optimizer<Required<SGDOptions>, SGDState> {
  */
 export function sgdUpdate(param: Float32Array, grad: Float32Array, momentumBuffer: Float32Array | null, hyper: SGDHyper): void {
   const where = 'sgdUpdate';
-  const o = resolveOptions(where, 'hyper', hyper, ['step']);
-  let firstStep = false;
-  if (o.momentum !== 0) {
-    firstStep = stepOption(where, hyper) === 1;
-    if (!(momentumBuffer instanceof Float32Array)) {
-      throw new TypeError(`${where}: momentumBuffer must be a Float32Array when hyper.momentum != 0`);
-    }
-  } else if (hyper !== undefined && (hyper as { step?: unknown }).step !== undefined) {
-    stepOption(where, hyper);
-  }
-  const buffer = o.momentum !== 0 ? momentumBuffer : null;
-  checkUpdateArrays(where, [
-    { name: 'param', value: param, written: true },
-    { name: 'grad', value: grad, written: false },
-    { name: 'momentumBuffer', value: buffer, optional: true, written: true },
-  ]);
-  const flags = sgdScalars(o, firstStep, single.scalars, 0);
-  single.arrays[LAYOUT.param] = param;
-  single.arrays[LAYOUT.grad] = grad;
-  single.arrays[LAYOUT.momentumBuffer] = buffer;
-  runSingleTensor(SGD_KERNEL, flags);
+  const stepGiven = hyper !== null && typeof hyper === 'object' && (hyper as { step?: unknown }).step !== undefined;
+  const step = stepGiven ? stepOption(where, hyper) : 0;
+  functionalUpdate(where, SPEC, SGD_KERNEL, hyper, (o) => {
+    if (o.momentum !== 0 && !stepGiven) stepOption(where, hyper); // throws: the first step must be known
+    return [
+      { name: 'param', value: param, written: true },
+      { name: 'grad', value: grad, written: false },
+      { name: 'momentumBuffer', value: o.momentum !== 0 ? momentumBuffer : null, optional: o.momentum === 0, written: true, neededWhen: 'when hyper.momentum != 0' },
+    ];
+  }, (o, s) => sgdScalars(o, step === 1, s, 0));
 }

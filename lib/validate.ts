@@ -38,6 +38,8 @@ export function checkOptionsObject(
 export interface NumberRule {
   /** Smallest allowed value (inclusive). */
   min?: number;
+  /** Largest allowed value (inclusive). */
+  max?: number;
   /** Values must be strictly below this. */
   below?: number;
   /** Values must be strictly above this. */
@@ -50,6 +52,7 @@ function ruleText(rule: NumberRule): string {
   const parts: string[] = [];
   if (rule.min !== undefined) parts.push(`>= ${rule.min}`);
   if (rule.above !== undefined) parts.push(`> ${rule.above}`);
+  if (rule.max !== undefined) parts.push(`<= ${rule.max}`);
   if (rule.below !== undefined) parts.push(`< ${rule.below}`);
   return `a finite ${rule.integer ? 'integer' : 'number'}${parts.length ? ' ' + parts.join(' and ') : ''}`;
 }
@@ -64,6 +67,7 @@ export function numberOption(where: string, name: string, value: unknown, fallba
     Number.isFinite(value) &&
     (rule.min === undefined || value >= rule.min) &&
     (rule.above === undefined || value > rule.above) &&
+    (rule.max === undefined || value <= rule.max) &&
     (rule.below === undefined || value < rule.below) &&
     (!rule.integer || Number.isInteger(value));
   if (!ok) throw new RangeError(`${where}: ${name} must be ${ruleText(rule)}, got ${value}`);
@@ -109,15 +113,23 @@ export function checkFloat32Array(where: string, name: string, value: unknown): 
   return value;
 }
 
-/** The optimizer's parameter list: a non-empty array of distinct, non-overlapping Float32Arrays. */
-export function checkParams(where: string, params: unknown): Float32Array[] {
-  if (!Array.isArray(params)) throw new TypeError(`${where}: params must be an array of Float32Array, got ${describe(params)}`);
-  if (params.length === 0) throw new RangeError(`${where}: params must not be empty`);
-  const checked = params.map((p, i) => checkFloat32Array(where, `params[${i}]`, p));
+/**
+ * A parameter list: a non-empty array of distinct, non-overlapping Float32Arrays. Errors name
+ * `${name}[i]`, or what `label(i)` says.
+ */
+export function checkParams(
+  where: string,
+  params: unknown,
+  name = 'params',
+  label: (i: number) => string = (i) => `${name}[${i}]`,
+): Float32Array[] {
+  if (!Array.isArray(params)) throw new TypeError(`${where}: ${name} must be an array of Float32Array, got ${describe(params)}`);
+  if (params.length === 0) throw new RangeError(`${where}: ${name} must not be empty`);
+  const checked = params.map((p, i) => checkFloat32Array(where, label(i), p));
   const seen = new Map<Float32Array, number>();
   checked.forEach((p, i) => {
     const first = seen.get(p);
-    if (first !== undefined) throw new RangeError(`${where}: params[${i}] is the same array as params[${first}]`);
+    if (first !== undefined) throw new RangeError(`${where}: ${label(i)} is the same array as ${label(first)}`);
     seen.set(p, i);
   });
   // Overlapping params would be updated twice per step. Sweep each buffer's views by offset,
@@ -131,7 +143,7 @@ export function checkParams(where: string, params: unknown): Float32Array[] {
       const p = checked[i]!;
       if (p.byteLength === 0) continue;
       if (p.byteOffset < reach) {
-        throw new RangeError(`${where}: params[${Math.min(i, reachIndex)}] and params[${Math.max(i, reachIndex)}] overlap in memory`);
+        throw new RangeError(`${where}: ${label(Math.min(i, reachIndex))} and ${label(Math.max(i, reachIndex))} overlap in memory`);
       }
       if (p.byteOffset + p.byteLength > reach) {
         reach = p.byteOffset + p.byteLength;
@@ -188,15 +200,22 @@ export function indexByBuffer(views: readonly ArrayBufferView[]): Map<ArrayBuffe
  * For the functional updates: every array a Float32Array of the param's length (or null where
  * allowed), and no written array sharing memory with any other argument.
  */
-export function checkUpdateArrays(
-  where: string,
-  arrays: readonly { name: string; value: unknown; optional?: boolean; written: boolean }[],
-): void {
+export interface UpdateArray {
+  name: string;
+  value: unknown;
+  /** May be null or undefined (then it is not used). */
+  optional?: boolean;
+  written: boolean;
+  /** Why a usually optional array is needed, for the error message ("when hyper.amsgrad is true"). */
+  neededWhen?: string;
+}
+
+export function checkUpdateArrays(where: string, arrays: readonly UpdateArray[]): void {
   const param = checkFloat32Array(where, arrays[0]!.name, arrays[0]!.value);
   const present: { name: string; view: Float32Array; written: boolean }[] = [];
-  for (const { name, value, optional, written } of arrays) {
+  for (const { name, value, optional, written, neededWhen } of arrays) {
     if (optional && (value === null || value === undefined)) continue;
-    const view = checkFloat32Array(where, name, value);
+    const view = checkFloat32Array(where, neededWhen ? `${name} (needed ${neededWhen})` : name, value);
     if (view.length !== param.length) {
       throw new RangeError(`${where}: ${name} has length ${view.length}, ${arrays[0]!.name} has length ${param.length}`);
     }

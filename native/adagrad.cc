@@ -4,7 +4,7 @@
 //   g   = maximize ? -grad : grad
 //   g   = fma(p, weightDecay, g)                 (weightDecay != 0)
 //   sum = fma(g, g, sum)
-//   std = sqrt(sum) + eps
+//   std = sqrt(sum) + eps                        (epsInsideSqrt: sqrt(sum + eps))
 //   p   = p + (negClr * g) / std
 //
 // negClr = fl(-lr / (1 + (t - 1) * lrDecay)) is computed in float64 and rounded once; fma(a, b, c)
@@ -16,7 +16,7 @@ namespace simd_optim {
 namespace SIMD_OPTIM_NS {
 namespace {
 
-template <bool WithDecay>
+template <bool WithDecay, bool EpsInside>
 void adagradTensor(const TensorTask& task) {
   using namespace adagrad;
   float* param = task.slot[kParam];
@@ -35,7 +35,7 @@ void adagradTensor(const TensorTask& task) {
     V g = xorBits(V::load(grad + i), V::broadcast(gradSign));
     if (WithDecay) g = fma(p, V::broadcast(weightDecay), g);
     V acc = fma(g, g, V::load(sum + i));
-    V std = sqrt(acc) + V::broadcast(eps);
+    V std = EpsInside ? sqrt(acc + V::broadcast(eps)) : sqrt(acc) + V::broadcast(eps);
     p = p + (V::broadcast(negClr) * g) / std;
     acc.store(sum + i);
     p.store(param + i);
@@ -45,7 +45,9 @@ void adagradTensor(const TensorTask& task) {
 }  // namespace
 
 void adagradStep(const TensorTask& task) {
-  (task.flags & kFlagWeightDecay) ? adagradTensor<true>(task) : adagradTensor<false>(task);
+  withFlags(task.flags, [&](auto decay, auto epsInside) {
+    adagradTensor<decltype(decay)::value, decltype(epsInside)::value>(task);
+  }, kFlagWeightDecay, kFlagEpsInsideSqrt);
 }
 
 }  // namespace SIMD_OPTIM_NS

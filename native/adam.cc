@@ -8,12 +8,12 @@
 //   v  = fma((1 - beta2) * g, g, v * beta2)
 //   vm = max(vm, v)                              (amsgrad; NaN-propagating, as torch.maximum)
 //   d  = sqrt(amsgrad ? vm : v) / biasCorrection2Sqrt + eps
+//   d  = sqrt((amsgrad ? vm : v) / biasCorrection2 + eps)       (epsInsideSqrt)
 //   p  = p + (negStepSize * m) / d
 //
 // fma(a, b, c) is a*b + c rounded once, where PyTorch's vectorized CPU kernels fuse it.
-//
-// negStepSize = fl(-lr / (1 - beta1^t)) and biasCorrection2Sqrt = fl(sqrt(1 - beta2^t)) are
-// computed in float64 on the TypeScript side and rounded once.
+// negStepSize = fl(-lr / (1 - beta1^t)), biasCorrection2 = fl(1 - beta2^t) and
+// biasCorrection2Sqrt = fl(sqrt(1 - beta2^t)) are computed in float64 on the TypeScript side.
 #include "kernels.h"
 #include "simd.h"
 
@@ -21,7 +21,7 @@ namespace simd_optim {
 namespace SIMD_OPTIM_NS {
 namespace {
 
-template <bool CoupledDecay, bool DecoupledDecay, bool Amsgrad>
+template <bool CoupledDecay, bool DecoupledDecay, bool Amsgrad, bool EpsInside>
 void adamTensor(const TensorTask& task) {
   using namespace adam;
   float* param = task.slot[kParam];
@@ -34,9 +34,10 @@ void adamTensor(const TensorTask& task) {
   const float beta1 = s[kBeta1], oneMinusBeta1 = s[kOneMinusBeta1];
   const float beta2 = s[kBeta2], oneMinusBeta2 = s[kOneMinusBeta2];
   const float weightDecay = s[kWeightDecay], decayFactor = s[kDecayFactor];
-  const float negStepSize = s[kNegStepSize];
-  const float eps = s[kEps];
+  const float negStepSize = s[kNegStepSize], eps = s[kEps];
+  // Divisions by these constants take Markstein's route where the level has an FMA.
   const ConstantDivisor byBiasCorrection2Sqrt(s[kBiasCorrection2Sqrt]);
+  const ConstantDivisor byBiasCorrection2(s[kBiasCorrection2]);
   const float gradSign = (task.flags & kFlagMaximize) ? -0.0f : 0.0f;
 
   forEachBlock(task.length, [&](auto tag, size_t i) {
@@ -56,8 +57,8 @@ void adamTensor(const TensorTask& task) {
       vHat = maxJs(V::load(maxExpAvgSq + i), v);
       vHat.store(maxExpAvgSq + i);
     }
-    // sqrt(vHat) / biasCorrection2Sqrt, bit for bit, without the divider where the level has an FMA.
-    V denom = divideByConstant(sqrt(vHat), byBiasCorrection2Sqrt) + V::broadcast(eps);
+    V denom = EpsInside ? sqrt(divideByConstant(vHat, byBiasCorrection2) + V::broadcast(eps))
+                        : divideByConstant(sqrt(vHat), byBiasCorrection2Sqrt) + V::broadcast(eps);
     p = p + (V::broadcast(negStepSize) * m) / denom;
     m.store(expAvg + i);
     v.store(expAvgSq + i);
@@ -68,14 +69,11 @@ void adamTensor(const TensorTask& task) {
 }  // namespace
 
 void adamStep(const TensorTask& task) {
-  const bool amsgrad = task.flags & adam::kFlagAmsgrad;
-  if (task.flags & adam::kFlagDecoupledDecay) {
-    amsgrad ? adamTensor<false, true, true>(task) : adamTensor<false, true, false>(task);
-  } else if (task.flags & kFlagWeightDecay) {
-    amsgrad ? adamTensor<true, false, true>(task) : adamTensor<true, false, false>(task);
-  } else {
-    amsgrad ? adamTensor<false, false, true>(task) : adamTensor<false, false, false>(task);
-  }
+  withFlags(task.flags, [&](auto decoupled, auto coupled, auto amsgrad, auto epsInside) {
+    // The optimizers set one kind of decay; should both be set, the decoupled one wins.
+    adamTensor<decltype(coupled)::value && !decltype(decoupled)::value, decltype(decoupled)::value,
+               decltype(amsgrad)::value, decltype(epsInside)::value>(task);
+  }, kFlagDecoupledDecay, kFlagWeightDecay, adam::kFlagAmsgrad, kFlagEpsInsideSqrt);
 }
 
 }  // namespace SIMD_OPTIM_NS

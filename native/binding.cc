@@ -121,6 +121,63 @@ Napi::Value Step(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// reduce(reductionId, arrays, count): one number from the first `count` Float32Arrays of `arrays`
+// (the gradients): a sum over the 16 float64 lanes, a maximum, or 1/0 for "any NaN or infinity".
+Napi::Value Reduce(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  napi_env raw = env;
+  if (info.Length() != 3) return fail(env, true, "reduce: expected 3 arguments");
+  uint32_t op = 0, count = 0;
+  if (napi_get_value_uint32(raw, info[0], &op) != napi_ok || op >= kReduceCount) {
+    return fail(env, false, "reduce: unknown reduction");
+  }
+  if (napi_get_value_uint32(raw, info[2], &count) != napi_ok) return fail(env, true, "reduce: count must be a number");
+  bool isArray = false;
+  uint32_t arrayLength = 0;
+  if (napi_is_array(raw, info[1], &isArray) != napi_ok || !isArray) return fail(env, true, "reduce: arrays must be an Array");
+  napi_get_array_length(raw, info[1], &arrayLength);
+  if (arrayLength < count) return fail(env, false, "reduce: arrays is too short");
+  thread_local std::vector<Float32View> views;
+  views.resize(count);
+  for (uint32_t t = 0; t < count; ++t) {
+    napi_value element;
+    if (napi_get_element(raw, info[1], t, &element) != napi_ok || !readFloat32Array(raw, element, &views[t])) {
+      return fail(env, true, "reduce: arrays[" + std::to_string(t) + "] must be a Float32Array");
+    }
+  }
+  const Reductions& r = reductions();
+  double result = 0;
+  switch (ReduceId(op)) {
+    case kSumSquares:
+    case kSumAbs: {
+      double lanes[16] = {};
+      for (const Float32View& v : views) (op == kSumSquares ? r.sumSquares : r.sumAbs)(v.data, v.length, lanes);
+      result = combineLanes(lanes);
+      break;
+    }
+    case kMaxAbs: {
+      float lanes[16] = {};
+      for (const Float32View& v : views) r.maxAbs(v.data, v.length, lanes);
+      result = combineMaxLanes(lanes);
+      break;
+    }
+    case kNonFinite:
+      for (const Float32View& v : views) {
+        if (v.length > 0 && r.nonFinite(v.data, v.length)) {
+          result = 1;
+          break;
+        }
+      }
+      break;
+    case kReadPass:
+      for (const Float32View& v : views) result += v.length > 0 ? r.readPass(v.data, v.length) : 0.0f;
+      break;
+    default:
+      break;
+  }
+  return Napi::Number::New(env, result);
+}
+
 Napi::Value AvailableIsas(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Array names = Napi::Array::New(env);
@@ -148,6 +205,7 @@ Napi::Value CurrentIsa(const Napi::CallbackInfo& info) {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("step", Napi::Function::New(env, Step, "step"));
+  exports.Set("reduce", Napi::Function::New(env, Reduce, "reduce"));
   exports.Set("availableIsas", Napi::Function::New(env, AvailableIsas, "availableIsas"));
   exports.Set("selectIsa", Napi::Function::New(env, SelectIsa, "selectIsa"));
   exports.Set("currentIsa", Napi::Function::New(env, CurrentIsa, "currentIsa"));

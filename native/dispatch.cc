@@ -20,10 +20,18 @@ namespace {
 
 struct KernelTable {
   KernelFn fn[kKernelCount];
+  Reductions reductions;
 };
 
-#define SIMD_OPTIM_TABLE(ns) \
-  KernelTable { { ns::adamStep, ns::adagradStep, ns::rmspropStep, ns::sgdStep, ns::trafficStep, ns::fmaProbeStep } }
+#define SIMD_OPTIM_TABLE(ns)                                                                          \
+  KernelTable {                                                                                       \
+    {                                                                                                 \
+      ns::adamStep, ns::adagradStep, ns::rmspropStep, ns::sgdStep, ns::trafficStep, ns::fmaProbeStep, \
+          ns::adadeltaStep, ns::adamaxStep, ns::nadamStep, ns::radamStep, ns::lionStep,               \
+          ns::scaleStep, ns::clampStep                                                                \
+    }                                                                                                 \
+    , { ns::sumSquares, ns::sumAbs, ns::maxAbs, ns::nonFinite, ns::readPass }                         \
+  }
 
 const KernelTable kScalarTable = SIMD_OPTIM_TABLE(scalar);
 #if SIMD_OPTIM_X86
@@ -121,11 +129,6 @@ uint32_t adamSlots(uint32_t flags) {
   return (flags & kFlagAmsgrad) ? m | bit(kMaxExpAvgSq) : m;
 }
 
-uint32_t adagradSlots(uint32_t) {
-  using namespace adagrad;
-  return bit(kParam) | bit(kGrad) | bit(kSum);
-}
-
 uint32_t rmspropSlots(uint32_t flags) {
   using namespace rmsprop;
   uint32_t m = bit(kParam) | bit(kGrad) | bit(kSquareAvg);
@@ -142,6 +145,12 @@ uint32_t sgdSlots(uint32_t flags) {
 
 uint32_t fmaProbeSlots(uint32_t) { return 0x7; }
 
+// Kernels whose every slot is always used.
+template <uint32_t Slots>
+uint32_t allSlots(uint32_t) {
+  return (1u << Slots) - 1;
+}
+
 uint32_t trafficSlots(uint32_t flags) {
   uint32_t reads = traffic::readsOf(flags);
   return reads > kMaxSlots ? (1u << kMaxSlots) - 1 : (1u << reads) - 1;
@@ -149,11 +158,18 @@ uint32_t trafficSlots(uint32_t flags) {
 
 const KernelLayout kLayouts[kKernelCount] = {
     {"adam", adam::kSlots, adam::kScalars, adamSlots},
-    {"adagrad", adagrad::kSlots, adagrad::kScalars, adagradSlots},
+    {"adagrad", adagrad::kSlots, adagrad::kScalars, allSlots<adagrad::kSlots>},
     {"rmsprop", rmsprop::kSlots, rmsprop::kScalars, rmspropSlots},
     {"sgd", sgd::kSlots, sgd::kScalars, sgdSlots},
     {"traffic", kMaxSlots, traffic::kScalars, trafficSlots},
     {"fmaProbe", fma_probe::kSlots, 0, fmaProbeSlots},
+    {"adadelta", adadelta::kSlots, adadelta::kScalars, allSlots<adadelta::kSlots>},
+    {"adamax", adamax::kSlots, adamax::kScalars, allSlots<adamax::kSlots>},
+    {"nadam", nadam::kSlots, nadam::kScalars, allSlots<nadam::kSlots>},
+    {"radam", radam::kSlots, radam::kScalars, allSlots<radam::kSlots>},
+    {"lion", lion::kSlots, lion::kScalars, allSlots<lion::kSlots>},
+    {"scale", 1, scale::kScalars, allSlots<1>},
+    {"clamp", 1, clamp::kScalars, allSlots<1>},
 };
 
 }  // namespace
@@ -185,5 +201,25 @@ bool selectIsa(Isa isa) {
 Isa currentIsa() { return gCurrent.load(std::memory_order_relaxed); }
 
 KernelFn kernelFor(KernelId id) { return gTable.load(std::memory_order_relaxed)->fn[id]; }
+
+const Reductions& reductions() { return gTable.load(std::memory_order_relaxed)->reductions; }
+
+float combineMaxLanes(float* lanes) {
+  for (size_t width = 8; width >= 1; width /= 2) {
+    for (size_t j = 0; j < width; ++j) {
+      const float a = lanes[j], b = lanes[j + width];
+      // Math.max: NaN wins, +0 over -0 (the lanes hold |x|, so only NaN matters).
+      lanes[j] = (a != a || b != b) ? a + b : (a > b ? a : b);
+    }
+  }
+  return lanes[0];
+}
+
+double combineLanes(double* lanes) {
+  for (size_t width = 8; width >= 1; width /= 2) {
+    for (size_t j = 0; j < width; ++j) lanes[j] = lanes[j] + lanes[j + width];
+  }
+  return lanes[0];
+}
 
 }  // namespace simd_optim

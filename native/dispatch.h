@@ -2,6 +2,7 @@
 // can run, and which one is in use.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 #include "kernels.h"
@@ -25,5 +26,22 @@ bool selectIsa(Isa isa);
 Isa currentIsa();
 
 KernelFn kernelFor(KernelId id);
+
+// The gradient reductions of the current level (native/gradients.cc).
+struct Reductions {
+  void (*sumSquares)(const float* x, size_t length, double* lanes);
+  void (*sumAbs)(const float* x, size_t length, double* lanes);
+  void (*maxAbs)(const float* x, size_t length, float* lanes);
+  bool (*nonFinite)(const float* x, size_t length);
+  float (*readPass)(const float* x, size_t length);
+};
+
+const Reductions& reductions();
+
+// The fixed combination of the 16 lanes: lanes[j] += lanes[j + w] for w = 8, 4, 2, 1.
+double combineLanes(double* lanes);
+
+// The same tree for the maximum of |x| (NaN if any lane is NaN).
+float combineMaxLanes(float* lanes);
 
 }  // namespace simd_optim

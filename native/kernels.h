@@ -24,19 +24,26 @@ struct TensorTask {
 
 using KernelFn = void (*)(const TensorTask& task);
 
-enum KernelId : uint32_t { kAdam, kAdagrad, kRmsprop, kSgd, kTraffic, kFmaProbe, kKernelCount };
+enum KernelId : uint32_t {
+  kAdam, kAdagrad, kRmsprop, kSgd, kTraffic, kFmaProbe, kAdadelta, kAdamax, kNadam, kRadam, kLion,
+  kScale, kClamp, kKernelCount
+};
+
+// Reductions over a list of arrays (native/gradients.cc), run by the binding's reduce().
+enum ReduceId : uint32_t { kSumSquares, kSumAbs, kMaxAbs, kNonFinite, kReadPass, kReduceCount };
 
 // Flags shared by every optimizer kernel.
 constexpr uint32_t kFlagMaximize = 1u << 0;      // negate the gradient first
 constexpr uint32_t kFlagWeightDecay = 1u << 1;   // g += weightDecay * p (L2, "coupled")
+constexpr uint32_t kFlagDecoupledDecay = 1u << 2;  // p *= 1 - lr * weightDecay (AdamW, Lion, ...)
+constexpr uint32_t kFlagEpsInsideSqrt = 1u << 7;   // sqrt(v + eps) instead of sqrt(v) + eps
 
 namespace adam {
 enum Slot { kParam, kGrad, kExpAvg, kExpAvgSq, kMaxExpAvgSq, kSlots };
 enum Scalar {
   kBeta1, kOneMinusBeta1, kBeta2, kOneMinusBeta2, kWeightDecay, kDecayFactor, kNegStepSize,
-  kBiasCorrection2Sqrt, kEps, kScalars
+  kBiasCorrection2Sqrt, kEps, kBiasCorrection2, kScalars
 };
-constexpr uint32_t kFlagDecoupledDecay = 1u << 2;  // AdamW: p *= 1 - lr * weightDecay
 constexpr uint32_t kFlagAmsgrad = 1u << 3;
 }  // namespace adam
 
@@ -68,6 +75,46 @@ constexpr uint32_t readsOf(uint32_t flags) { return flags & 0xFF; }
 constexpr uint32_t writesOf(uint32_t flags) { return (flags >> 8) & 0xFF; }
 }  // namespace traffic
 
+namespace adadelta {
+enum Slot { kParam, kGrad, kSquareAvg, kAccDelta, kSlots };
+enum Scalar { kRho, kOneMinusRho, kWeightDecay, kNegLr, kEps, kScalars };
+}  // namespace adadelta
+
+namespace adamax {
+enum Slot { kParam, kGrad, kExpAvg, kExpInf, kSlots };
+enum Scalar { kBeta1, kOneMinusBeta1, kBeta2, kWeightDecay, kNegClr, kEps, kScalars };
+}  // namespace adamax
+
+namespace nadam {
+enum Slot { kParam, kGrad, kExpAvg, kExpAvgSq, kSlots };
+enum Scalar {
+  kBeta1, kOneMinusBeta1, kBeta2, kOneMinusBeta2, kWeightDecay, kDecayFactor, kBiasCorrection2, kEps,
+  kGradCoefficient, kExpAvgCoefficient, kScalars
+};
+}  // namespace nadam
+
+namespace radam {
+enum Slot { kParam, kGrad, kExpAvg, kExpAvgSq, kSlots };
+enum Scalar {
+  kBeta1, kOneMinusBeta1, kBeta2, kOneMinusBeta2, kWeightDecay, kDecayFactor, kBiasCorrection1, kLr, kEps,
+  kBiasCorrection2Sqrt, kRect, kScalars
+};
+constexpr uint32_t kFlagRectified = 1u << 3;  // rho_t > 5: the adaptive, rectified update
+}  // namespace radam
+
+namespace lion {
+enum Slot { kParam, kGrad, kExpAvg, kSlots };
+enum Scalar { kBeta1, kOneMinusBeta1, kBeta2, kOneMinusBeta2, kDecayFactor, kNegLr, kScalars };
+}  // namespace lion
+
+// Gradient clipping: slot 0 = slot 0 * scalar 0 (scale), or clamped to [scalar 0, scalar 1].
+namespace scale {
+enum Scalar { kFactor, kScalars };
+}  // namespace scale
+namespace clamp {
+enum Scalar { kLow, kHigh, kScalars };
+}  // namespace clamp
+
 // For the tests: slot 0 = fma(slot 0, slot 1, slot 2), elementwise.
 namespace fma_probe {
 enum Slot { kA, kB, kC, kSlots };
@@ -91,6 +138,18 @@ const KernelLayout& kernelLayout(KernelId id);
   void sgdStep(const TensorTask& task);     \
   void trafficStep(const TensorTask& task); \
   void fmaProbeStep(const TensorTask& task); \
+  void adadeltaStep(const TensorTask& task); \
+  void adamaxStep(const TensorTask& task);   \
+  void nadamStep(const TensorTask& task);    \
+  void radamStep(const TensorTask& task);    \
+  void lionStep(const TensorTask& task);     \
+  void scaleStep(const TensorTask& task);    \
+  void clampStep(const TensorTask& task);    \
+  void sumSquares(const float* x, size_t length, double* lanes); \
+  void sumAbs(const float* x, size_t length, double* lanes);     \
+  void maxAbs(const float* x, size_t length, float* lanes);      \
+  bool nonFinite(const float* x, size_t length);                 \
+  float readPass(const float* x, size_t length);                 \
   }
 
 SIMD_OPTIM_DECLARE_KERNELS(scalar)

@@ -5,7 +5,7 @@
 //   g   = fma(p, weightDecay, g)                 (weightDecay != 0)
 //   sq  = fma((1 - alpha) * g, g, sq * alpha)
 //   ga  = fma(g, 1 - alpha, ga * alpha)          (centered)
-//   avg = sqrt(centered ? fma(-ga, ga, sq) : sq) + eps
+//   avg = sqrt(centered ? fma(-ga, ga, sq) : sq) + eps     (epsInsideSqrt: sqrt(... + eps))
 //   buf = buf * momentum + g / avg;  p = fma(buf, negLr, p)   (momentum > 0)
 //   p   = p + (negLr * g) / avg                                (momentum == 0)
 //
@@ -17,7 +17,7 @@ namespace simd_optim {
 namespace SIMD_OPTIM_NS {
 namespace {
 
-template <bool WithDecay, bool Centered, bool WithMomentum>
+template <bool WithDecay, bool Centered, bool WithMomentum, bool EpsInside>
 void rmspropTensor(const TensorTask& task) {
   using namespace rmsprop;
   float* param = task.slot[kParam];
@@ -49,7 +49,7 @@ void rmspropTensor(const TensorTask& task) {
       ga.store(gradAvg + i);
       avg = fma(xorBits(ga, V::broadcast(-0.0f)), ga, sq);
     }
-    avg = sqrt(avg) + V::broadcast(eps);
+    avg = EpsInside ? sqrt(avg + V::broadcast(eps)) : sqrt(avg) + V::broadcast(eps);
     if (WithMomentum) {
       V buf = V::load(momentumBuffer + i) * V::broadcast(momentum) + g / avg;
       buf.store(momentumBuffer + i);
@@ -61,20 +61,13 @@ void rmspropTensor(const TensorTask& task) {
   });
 }
 
-template <bool WithDecay>
-void rmspropWithDecay(const TensorTask& task) {
-  const bool centered = task.flags & rmsprop::kFlagCentered;
-  if (task.flags & rmsprop::kFlagMomentum) {
-    centered ? rmspropTensor<WithDecay, true, true>(task) : rmspropTensor<WithDecay, false, true>(task);
-  } else {
-    centered ? rmspropTensor<WithDecay, true, false>(task) : rmspropTensor<WithDecay, false, false>(task);
-  }
-}
-
 }  // namespace
 
 void rmspropStep(const TensorTask& task) {
-  (task.flags & kFlagWeightDecay) ? rmspropWithDecay<true>(task) : rmspropWithDecay<false>(task);
+  withFlags(task.flags, [&](auto decay, auto centered, auto momentum, auto epsInside) {
+    rmspropTensor<decltype(decay)::value, decltype(centered)::value, decltype(momentum)::value,
+                  decltype(epsInside)::value>(task);
+  }, kFlagWeightDecay, rmsprop::kFlagCentered, rmsprop::kFlagMomentum, kFlagEpsInsideSqrt);
 }
 
 }  // namespace SIMD_OPTIM_NS

@@ -48,21 +48,15 @@ void sgdTensor(const TensorTask& task) {
   });
 }
 
-template <bool WithDecay>
-void sgdWithDecay(const TensorTask& task) {
-  if (!(task.flags & sgd::kFlagMomentum)) return sgdTensor<WithDecay, false, false, false>(task);
-  const bool first = task.flags & sgd::kFlagFirstStep;
-  if (task.flags & sgd::kFlagNesterov) {
-    first ? sgdTensor<WithDecay, true, true, true>(task) : sgdTensor<WithDecay, true, true, false>(task);
-  } else {
-    first ? sgdTensor<WithDecay, true, false, true>(task) : sgdTensor<WithDecay, true, false, false>(task);
-  }
-}
-
 }  // namespace
 
 void sgdStep(const TensorTask& task) {
-  (task.flags & kFlagWeightDecay) ? sgdWithDecay<true>(task) : sgdWithDecay<false>(task);
+  withFlags(task.flags, [&](auto decay, auto momentum, auto nesterov, auto firstStep) {
+    // Nesterov and the first step only mean something with momentum: fewer loops to compile.
+    constexpr bool withMomentum = decltype(momentum)::value;
+    sgdTensor<decltype(decay)::value, withMomentum, withMomentum && decltype(nesterov)::value,
+              withMomentum && decltype(firstStep)::value>(task);
+  }, kFlagWeightDecay, sgd::kFlagMomentum, sgd::kFlagNesterov, sgd::kFlagFirstStep);
 }
 
 }  // namespace SIMD_OPTIM_NS

@@ -20,6 +20,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 
 #if defined(SIMD_OPTIM_TARGET_AVX512)
 #define SIMD_OPTIM_NS avx512
@@ -152,6 +153,12 @@ inline ScalarF divideByConstant(ScalarF x, const ConstantDivisor& d) {
 }
 
 
+// |x|: clears the sign bit (NaN stays NaN).
+inline ScalarF abs(ScalarF a) { return {bitsFloat(floatBits(a.v) & 0x7FFFFFFFu)}; }
+
+// 1 for x > 0, -1 for x < 0, x itself for +-0 and NaN (JavaScript's Math.sign).
+inline ScalarF sign(ScalarF a) { return {a.v > 0 ? 1.0f : a.v < 0 ? -1.0f : a.v}; }
+
 // XOR of the bit patterns: with a mask of -0.0f it negates, with +0.0f it is the identity.
 inline ScalarF xorBits(ScalarF a, ScalarF mask) {
   return {bitsFloat(floatBits(a.v) ^ floatBits(mask.v))};
@@ -163,6 +170,13 @@ inline ScalarF maxJs(ScalarF a, ScalarF b) {
   if (a.v != a.v || b.v != b.v) return {bitsFloat(0xFFFFFFFFu)};
   if (a.v == b.v) return {bitsFloat(floatBits(a.v) & floatBits(b.v))};
   return {a.v > b.v ? a.v : b.v};
+}
+
+// JavaScript's Math.min: NaN if either is NaN, -0 is smaller than +0.
+inline ScalarF minJs(ScalarF a, ScalarF b) {
+  if (a.v != a.v || b.v != b.v) return {bitsFloat(0xFFFFFFFFu)};
+  if (a.v == b.v) return {bitsFloat(floatBits(a.v) | floatBits(b.v))};
+  return {a.v < b.v ? a.v : b.v};
 }
 
 #if defined(SIMD_OPTIM_TARGET_AVX512)
@@ -201,6 +215,17 @@ inline VecF divideByConstant(VecF x, const ConstantDivisor& d) {
   return {_mm512_mask_blend_ps(safe, _mm512_div_ps(x.v, c), result)};
 }
 
+inline VecF abs(VecF a) {
+  return {_mm512_castsi512_ps(_mm512_and_si512(_mm512_castps_si512(a.v), _mm512_set1_epi32(0x7FFFFFFF)))};
+}
+
+inline VecF sign(VecF a) {
+  const __mmask16 positive = _mm512_cmp_ps_mask(a.v, _mm512_setzero_ps(), _CMP_GT_OQ);
+  const __mmask16 negative = _mm512_cmp_ps_mask(a.v, _mm512_setzero_ps(), _CMP_LT_OQ);
+  __m512 r = _mm512_mask_blend_ps(positive, a.v, _mm512_set1_ps(1.0f));
+  return {_mm512_mask_blend_ps(negative, r, _mm512_set1_ps(-1.0f))};
+}
+
 // AVX-512F alone has no float XOR/AND (those are AVX-512DQ); the integer forms are equivalent.
 inline VecF xorBits(VecF a, VecF mask) {
   return {_mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(a.v), _mm512_castps_si512(mask.v)))};
@@ -213,6 +238,15 @@ inline VecF maxJs(VecF a, VecF b) {
   __mmask16 unordered = _mm512_cmp_ps_mask(a.v, b.v, _CMP_UNORD_Q);
   larger = _mm512_mask_blend_ps(equal, larger, _mm512_castsi512_ps(both));
   return {_mm512_mask_blend_ps(unordered, larger, _mm512_castsi512_ps(_mm512_set1_epi32(-1)))};
+}
+
+inline VecF minJs(VecF a, VecF b) {
+  __m512 smaller = _mm512_min_ps(a.v, b.v);  // a < b ? a : b
+  __m512i either = _mm512_or_si512(_mm512_castps_si512(a.v), _mm512_castps_si512(b.v));
+  __mmask16 equal = _mm512_cmp_ps_mask(a.v, b.v, _CMP_EQ_OQ);
+  __mmask16 unordered = _mm512_cmp_ps_mask(a.v, b.v, _CMP_UNORD_Q);
+  smaller = _mm512_mask_blend_ps(equal, smaller, _mm512_castsi512_ps(either));
+  return {_mm512_mask_blend_ps(unordered, smaller, _mm512_castsi512_ps(_mm512_set1_epi32(-1)))};
 }
 
 #elif defined(SIMD_OPTIM_TARGET_AVX2)
@@ -250,6 +284,14 @@ inline VecF divideByConstant(VecF x, const ConstantDivisor& d) {
   return {_mm256_blendv_ps(_mm256_div_ps(x.v, c), result, safe)};
 }
 inline VecF xorBits(VecF a, VecF mask) { return {_mm256_xor_ps(a.v, mask.v)}; }
+inline VecF abs(VecF a) { return {_mm256_and_ps(a.v, _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF)))}; }
+
+inline VecF sign(VecF a) {
+  const __m256 positive = _mm256_cmp_ps(a.v, _mm256_setzero_ps(), _CMP_GT_OQ);
+  const __m256 negative = _mm256_cmp_ps(a.v, _mm256_setzero_ps(), _CMP_LT_OQ);
+  __m256 r = _mm256_blendv_ps(a.v, _mm256_set1_ps(1.0f), positive);
+  return {_mm256_blendv_ps(r, _mm256_set1_ps(-1.0f), negative)};
+}
 
 inline VecF maxJs(VecF a, VecF b) {
   __m256 larger = _mm256_max_ps(a.v, b.v);  // a > b ? a : b
@@ -257,6 +299,14 @@ inline VecF maxJs(VecF a, VecF b) {
   __m256 unordered = _mm256_cmp_ps(a.v, b.v, _CMP_UNORD_Q);
   larger = _mm256_blendv_ps(larger, _mm256_and_ps(a.v, b.v), equal);
   return {_mm256_or_ps(larger, unordered)};  // all-ones lanes are NaN
+}
+
+inline VecF minJs(VecF a, VecF b) {
+  __m256 smaller = _mm256_min_ps(a.v, b.v);  // a < b ? a : b
+  __m256 equal = _mm256_cmp_ps(a.v, b.v, _CMP_EQ_OQ);
+  __m256 unordered = _mm256_cmp_ps(a.v, b.v, _CMP_UNORD_Q);
+  smaller = _mm256_blendv_ps(smaller, _mm256_or_ps(a.v, b.v), equal);
+  return {_mm256_or_ps(smaller, unordered)};
 }
 
 #elif defined(SIMD_OPTIM_TARGET_SSE2)
@@ -276,6 +326,14 @@ inline VecF operator*(VecF a, VecF b) { return {_mm_mul_ps(a.v, b.v)}; }
 inline VecF operator/(VecF a, VecF b) { return {_mm_div_ps(a.v, b.v)}; }
 inline VecF sqrt(VecF a) { return {_mm_sqrt_ps(a.v)}; }
 inline VecF xorBits(VecF a, VecF mask) { return {_mm_xor_ps(a.v, mask.v)}; }
+inline VecF abs(VecF a) { return {_mm_and_ps(a.v, _mm_castsi128_ps(_mm_set1_epi32(0x7FFFFFFF)))}; }
+
+inline VecF sign(VecF a) {
+  const __m128 positive = _mm_cmpgt_ps(a.v, _mm_setzero_ps());
+  const __m128 negative = _mm_cmplt_ps(a.v, _mm_setzero_ps());
+  const __m128 unit = _mm_or_ps(_mm_and_ps(positive, _mm_set1_ps(1.0f)), _mm_and_ps(negative, _mm_set1_ps(-1.0f)));
+  return {_mm_or_ps(unit, _mm_andnot_ps(_mm_or_ps(positive, negative), a.v))};
+}
 
 inline __m128d selectPd(__m128d mask, __m128d yes, __m128d no) {
   return _mm_or_pd(_mm_and_pd(mask, yes), _mm_andnot_pd(mask, no));
@@ -332,6 +390,14 @@ inline VecF maxJs(VecF a, VecF b) {
   return {_mm_or_ps(larger, unordered)};  // all-ones lanes are NaN
 }
 
+inline VecF minJs(VecF a, VecF b) {
+  __m128 smaller = _mm_min_ps(a.v, b.v);  // a < b ? a : b
+  __m128 equal = _mm_cmpeq_ps(a.v, b.v);
+  __m128 unordered = _mm_cmpunord_ps(a.v, b.v);
+  smaller = _mm_or_ps(_mm_and_ps(equal, _mm_or_ps(a.v, b.v)), _mm_andnot_ps(equal, smaller));
+  return {_mm_or_ps(smaller, unordered)};
+}
+
 #elif defined(SIMD_OPTIM_TARGET_NEON)
 
 struct VecF {
@@ -367,11 +433,24 @@ inline VecF divideByConstant(VecF x, const ConstantDivisor& d) {
 inline VecF xorBits(VecF a, VecF mask) {
   return {vreinterpretq_f32_u32(veorq_u32(vreinterpretq_u32_f32(a.v), vreinterpretq_u32_f32(mask.v)))};
 }
+inline VecF abs(VecF a) { return {vabsq_f32(a.v)}; }
+
+inline VecF sign(VecF a) {
+  const uint32x4_t positive = vcgtq_f32(a.v, vdupq_n_f32(0.0f));
+  const uint32x4_t negative = vcltq_f32(a.v, vdupq_n_f32(0.0f));
+  float32x4_t r = vbslq_f32(positive, vdupq_n_f32(1.0f), a.v);
+  return {vbslq_f32(negative, vdupq_n_f32(-1.0f), r)};
+}
 
 inline VecF maxJs(VecF a, VecF b) {
   uint32x4_t ordered = vandq_u32(vceqq_f32(a.v, a.v), vceqq_f32(b.v, b.v));
   // FMAX already orders -0 below +0; only the NaN bits are made to match the scalar version.
   return {vreinterpretq_f32_u32(vorrq_u32(vreinterpretq_u32_f32(vmaxq_f32(a.v, b.v)), vmvnq_u32(ordered)))};
+}
+
+inline VecF minJs(VecF a, VecF b) {
+  uint32x4_t ordered = vandq_u32(vceqq_f32(a.v, a.v), vceqq_f32(b.v, b.v));
+  return {vreinterpretq_f32_u32(vorrq_u32(vreinterpretq_u32_f32(vminq_f32(a.v, b.v)), vmvnq_u32(ordered)))};
 }
 
 #else  // scalar level: the "vector" is one lane
@@ -396,6 +475,22 @@ inline void prefetchStreams(size_t i, const Streams*... streams) {
                                                      kPrefetchDistance * sizeof(float)),
                       Write),
    ...);
+}
+
+// Turns run-time flag bits into compile-time constants: calls f(bool_constant<flags & bit0>,
+// bool_constant<flags & bit1>, ...), so each combination gets its own loop without branches.
+template <class F>
+inline void withFlags(uint32_t, F&& f) {
+  f();
+}
+
+template <class F, class... Bits>
+inline void withFlags(uint32_t flags, F&& f, uint32_t bit, Bits... rest) {
+  if (flags & bit) {
+    withFlags(flags, [&](auto... more) { f(std::true_type{}, more...); }, rest...);
+  } else {
+    withFlags(flags, [&](auto... more) { f(std::false_type{}, more...); }, rest...);
+  }
 }
 
 template <class T>

@@ -6,8 +6,9 @@
 import { describe, expect, test } from 'vitest';
 
 import {
-  Adagrad, Adam, AdamW, RMSprop, SGD,
-  adagradUpdate, adamUpdate, adamwUpdate, rmspropUpdate, sgdUpdate,
+  Adadelta, Adagrad, Adam, Adamax, AdamW, Lion, NAdam, RAdam, RMSprop, SGD,
+  adadeltaUpdate, adagradUpdate, adamaxUpdate, adamUpdate, adamwUpdate, lionUpdate, nadamUpdate, radamUpdate,
+  rmspropUpdate, sgdUpdate,
 } from '../lib/index.js';
 import { availableIsas, backend, useBackend } from '../lib/backend.js';
 import { adversarial, describeBitDifference, normal, rng, unalignedCopy } from './helpers.js';
@@ -29,6 +30,7 @@ function cases(): Case[] {
   const adamHypers = [
     {}, { weightDecay: 0.1 }, { amsgrad: true }, { maximize: true, weightDecay: 0.5, amsgrad: true },
     { betas: [0, 0] as [number, number], eps: 0 }, { lr: 0 }, { lr: 10, betas: [0.5, 0.25] as [number, number], eps: 1 },
+    { epsInsideSqrt: true }, { epsInsideSqrt: true, amsgrad: true, weightDecay: 0.1, eps: 0 },
   ];
   for (const h of adamHypers) {
     const ams = h.amsgrad === true;
@@ -43,7 +45,7 @@ function cases(): Case[] {
       update: ([p, g, m, v, vm], t) => adamwUpdate(p!, g!, m!, v!, ams ? vm! : null, { ...h, step: t }),
     });
   }
-  for (const h of [{}, { weightDecay: 0.1, lrDecay: 0.1 }, { maximize: true, eps: 0, lr: 3 }]) {
+  for (const h of [{}, { weightDecay: 0.1, lrDecay: 0.1 }, { maximize: true, eps: 0, lr: 3 }, { epsInsideSqrt: true }]) {
     list.push({
       name: `adagradUpdate ${JSON.stringify(h)}`,
       state: ['sum'],
@@ -54,7 +56,7 @@ function cases(): Case[] {
     for (const momentum of [0, 0.9]) {
       for (const weightDecay of [0, 0.25]) {
         for (const maximize of [false, true]) {
-          const h = { centered, momentum, weightDecay, maximize, eps: maximize ? 0 : 1e-8 };
+          const h = { centered, momentum, weightDecay, maximize, eps: maximize ? 0 : 1e-8, epsInsideSqrt: weightDecay > 0 };
           list.push({
             name: `rmspropUpdate ${JSON.stringify(h)}`,
             state: ['squareAvg', centered ? 'gradAvg' : null, momentum ? 'momentumBuffer' : null],
@@ -74,6 +76,45 @@ function cases(): Case[] {
       name: `sgdUpdate ${JSON.stringify(h)}`,
       state: [withBuffer ? 'momentumBuffer' : null],
       update: ([p, g, buf], t) => sgdUpdate(p!, g!, withBuffer ? buf! : null, { ...h, step: t }),
+    });
+  }
+  for (const h of [{}, { weightDecay: 0.1, maximize: true }, { rho: 1, eps: 0, lr: 0.5 }]) {
+    list.push({
+      name: `adadeltaUpdate ${JSON.stringify(h)}`,
+      state: ['squareAvg', 'accDelta'],
+      update: ([p, g, sq, acc]) => adadeltaUpdate(p!, g!, sq!, acc!, h),
+    });
+  }
+  for (const h of [{}, { weightDecay: 0.1, maximize: true }, { betas: [0, 0] as [number, number], eps: 0 }]) {
+    list.push({
+      name: `adamaxUpdate ${JSON.stringify(h)}`,
+      state: ['expAvg', 'expInf'],
+      update: ([p, g, m, u], t) => adamaxUpdate(p!, g!, m!, u!, { ...h, step: t }),
+    });
+  }
+  for (const h of [{}, { weightDecay: 0.1 }, { weightDecay: 0.1, decoupledWeightDecay: true, maximize: true }, { momentumDecay: 0.5, eps: 0 }]) {
+    let muProduct = 1;
+    list.push({
+      name: `nadamUpdate ${JSON.stringify(h)}`,
+      state: ['expAvg', 'expAvgSq'],
+      update: ([p, g, m, v], t) => {
+        if (t === 1) muProduct = 1;
+        muProduct = nadamUpdate(p!, g!, m!, v!, { ...h, step: t, muProduct });
+      },
+    });
+  }
+  for (const h of [{}, { weightDecay: 0.1 }, { weightDecay: 0.1, decoupledWeightDecay: true, maximize: true }, { eps: 0 }]) {
+    list.push({
+      name: `radamUpdate ${JSON.stringify(h)} (steps 4 to 6: across the rectification switch)`,
+      state: ['expAvg', 'expAvgSq'],
+      update: ([p, g, m, v], t) => radamUpdate(p!, g!, m!, v!, { ...h, step: t + 3 }),
+    });
+  }
+  for (const h of [{}, { weightDecay: 0.5, maximize: true }, { betas: [0, 1 - 2 ** -24] as [number, number], lr: 1 }]) {
+    list.push({
+      name: `lionUpdate ${JSON.stringify(h)}`,
+      state: ['expAvg'],
+      update: ([p, g, m]) => lionUpdate(p!, g!, m!, h),
     });
   }
   return list;
@@ -173,6 +214,11 @@ describe.skipIf(!nativeRun)('native vs fallback, bit for bit', () => {
       (p: Float32Array[]) => new RMSprop(p, { centered: true, momentum: 0.9, weightDecay: 0.1 }),
       (p: Float32Array[]) => new SGD(p, { momentum: 0.9, nesterov: true, weightDecay: 0.1 }),
       (p: Float32Array[]) => new SGD(p, { momentum: 0.8, dampening: 0.5 }),
+      (p: Float32Array[]) => new Adadelta(p, { weightDecay: 0.1 }),
+      (p: Float32Array[]) => new Adamax(p, { maximize: true }),
+      (p: Float32Array[]) => new NAdam(p, { decoupledWeightDecay: true, weightDecay: 0.1 }),
+      (p: Float32Array[]) => new RAdam(p, { betas: [0.9, 0.8] }),
+      (p: Float32Array[]) => new Lion(p, { weightDecay: 0.1 }),
     ];
     for (const make of optimizers) {
       const random = rng(42);

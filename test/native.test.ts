@@ -3,7 +3,9 @@
 import { describe, expect, test } from 'vitest';
 
 import { backend, nativeAddon } from '../lib/backend.js';
-import { ADAGRAD, ADAM, FMA_PROBE, KernelId, RMSPROP, SGD, TRAFFIC } from '../lib/kernels.js';
+import {
+  ADADELTA, ADAGRAD, ADAM, ADAMAX, CLAMP, FMA_PROBE, KernelId, LION, NADAM, RADAM, RMSPROP, SCALE, SGD, TRAFFIC,
+} from '../lib/kernels.js';
 
 describe.skipIf(backend !== 'native')('native binding', () => {
   const addon = nativeAddon!;
@@ -16,6 +18,13 @@ describe.skipIf(backend !== 'native')('native binding', () => {
       sgd: { id: KernelId.Sgd, slots: SGD.slots, scalars: SGD.scalars },
       traffic: { id: KernelId.Traffic, slots: TRAFFIC.slots, scalars: TRAFFIC.scalars },
       fmaProbe: { id: KernelId.FmaProbe, slots: FMA_PROBE.slots, scalars: FMA_PROBE.scalars },
+      adadelta: { id: KernelId.Adadelta, slots: ADADELTA.slots, scalars: ADADELTA.scalars },
+      adamax: { id: KernelId.Adamax, slots: ADAMAX.slots, scalars: ADAMAX.scalars },
+      nadam: { id: KernelId.Nadam, slots: NADAM.slots, scalars: NADAM.scalars },
+      radam: { id: KernelId.Radam, slots: RADAM.slots, scalars: RADAM.scalars },
+      lion: { id: KernelId.Lion, slots: LION.slots, scalars: LION.scalars },
+      scale: { id: KernelId.Scale, slots: SCALE.slots, scalars: SCALE.scalars },
+      clamp: { id: KernelId.Clamp, slots: CLAMP.slots, scalars: CLAMP.scalars },
     });
   });
 

@@ -12,6 +12,11 @@ const { adamKernelJs } = require(dist + 'adam.js');
 const { adagradKernelJs } = require(dist + 'adagrad.js');
 const { rmspropKernelJs } = require(dist + 'rmsprop.js');
 const { sgdKernelJs } = require(dist + 'sgd.js');
+const { adadeltaKernelJs } = require(dist + 'adadelta.js');
+const { adamaxKernelJs } = require(dist + 'adamax.js');
+const { nadamKernelJs } = require(dist + 'nadam.js');
+const { radamKernelJs } = require(dist + 'radam.js');
+const { lionKernelJs } = require(dist + 'lion.js');
 const { fmaf } = require(dist + 'float32.js');
 const K = require(dist + 'kernels.js');
 
@@ -27,12 +32,19 @@ function values(n, wild) {
   return a;
 }
 
+const EPS_INSIDE = K.FLAG_EPS_INSIDE_SQRT;
+const every = (bits) => Array.from({ length: 1 << bits }, (_, f) => f);
 const kernels = [
-  { id: K.KernelId.Adam, js: adamKernelJs, L: K.ADAM, flags: [0, 1, 2, 4, 8, 15, 8 | 2, 8 | 4 | 1],
-    scalars: () => [0.9, 0.1, 0.999, 0.001, 0.01, 0.99999, -0.001 / (1 - 0.9 ** 3), Math.sqrt(1 - 0.999 ** 3), 1e-8] },
-  { id: K.KernelId.Adagrad, js: adagradKernelJs, L: K.ADAGRAD, flags: [0, 1, 2, 3], scalars: () => [0.1, -0.01, 1e-10] },
-  { id: K.KernelId.Rmsprop, js: rmspropKernelJs, L: K.RMSPROP, flags: Array.from({ length: 16 }, (_, f) => f),
+  { id: K.KernelId.Adam, js: adamKernelJs, L: K.ADAM, flags: [...every(4), ...every(4).map((f) => f | EPS_INSIDE)],
+    scalars: () => [0.9, 0.1, 0.999, 0.001, 0.01, 0.99999, -0.001 / (1 - 0.9 ** 3), Math.sqrt(1 - 0.999 ** 3), 1e-8, 1 - 0.999 ** 3] },
+  { id: K.KernelId.Adagrad, js: adagradKernelJs, L: K.ADAGRAD, flags: [0, 1, 2, 3, EPS_INSIDE, EPS_INSIDE | 3], scalars: () => [0.1, -0.01, 1e-10] },
+  { id: K.KernelId.Rmsprop, js: rmspropKernelJs, L: K.RMSPROP, flags: [...every(4), ...every(4).map((f) => f | EPS_INSIDE)],
     scalars: () => [0.99, 0.01, 0.1, 0.9, -0.01, 1e-8] },
+  { id: K.KernelId.Adadelta, js: adadeltaKernelJs, L: K.ADADELTA, flags: every(2), scalars: () => [0.9, 0.1, 0.1, -1, 1e-6] },
+  { id: K.KernelId.Adamax, js: adamaxKernelJs, L: K.ADAMAX, flags: every(2), scalars: () => [0.9, 0.1, 0.999, 0.1, -0.002 / (1 - 0.9 ** 2), 1e-8] },
+  { id: K.KernelId.Nadam, js: nadamKernelJs, L: K.NADAM, flags: every(3), scalars: () => [0.9, 0.1, 0.999, 0.001, 0.1, 0.9998, 1 - 0.999 ** 2, 1e-8, -0.02, -0.3] },
+  { id: K.KernelId.Radam, js: radamKernelJs, L: K.RADAM, flags: every(4), scalars: () => [0.9, 0.1, 0.999, 0.001, 0.1, 0.9999, 1 - 0.9 ** 7, 1e-3, 1e-8, Math.sqrt(1 - 0.999 ** 7), 0.12] },
+  { id: K.KernelId.Lion, js: lionKernelJs, L: K.LION, flags: [0, 1, 4, 5], scalars: () => [0.9, 0.1, 0.99, 0.01, 0.99, -1e-4] },
   { id: K.KernelId.Sgd, js: sgdKernelJs, L: K.SGD, flags: [0, 1, 2, 4, 4 | 8, 4 | 16, 4 | 8 | 16, 7],
     scalars: () => [0.1, 0.9, 0.7, -0.01] },
 ];

@@ -25,9 +25,11 @@ for level in "${LEVELS[@]}"; do
     AVX512) extra=(-mavx512f) ;;
     *) extra=() ;;
   esac
-  for src in adam adagrad rmsprop sgd probes; do
-    "$CXX" "${FLAGS[@]}" "${extra[@]}" -DSIMD_OPTIM_TARGET_$level -c "$root/native/$src.cc" -o "$out/$src.$level.o"
-    objects+=("$out/$src.$level.o")
+  for src in "$root"/native/*.cc; do
+    name="$(basename "$src" .cc)"
+    case $name in binding | dispatch) continue ;; esac
+    "$CXX" "${FLAGS[@]}" "${extra[@]}" -DSIMD_OPTIM_TARGET_$level -c "$src" -o "$out/$name.$level.o"
+    objects+=("$out/$name.$level.o")
   done
 done
 "$CXX" "${FLAGS[@]}" -static "$root/native/dispatch.cc" "$here/harness.cc" "${objects[@]}" -o "$out/harness"

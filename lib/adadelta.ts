@@ -1,0 +1,145 @@
+/**
+ * Adadelta (torch.optim.Adadelta).
+ *
+ * The float32 specification: every line is one IEEE float32 operation, in this order; the native
+ * kernels (native/adadelta.cc) compute the same bits at every instruction-set level.
+ *
+ *   g     = maximize ? -grad : grad
+ *   g     = fma(p, weightDecay, g)                   weightDecay != 0   (grad.add(p, alpha=wd))
+ *   sq    = fma((1 - rho) * g, g, sq * rho)          (sq.mul_(rho).addcmul_(g, g, value=1-rho))
+ *   std   = sqrt(sq + eps)
+ *   delta = (sqrt(acc + eps) / std) * g
+ *   acc   = fma((1 - rho) * delta, delta, acc * rho)
+ *   p     = fma(delta, -lr, p)                       (p.add_(delta, alpha=-lr))
+ *
+ * fma(a, b, c) is a*b + c rounded once, where PyTorch's vectorized CPU kernels fuse (see
+ * lib/adam.ts); 1 - rho and -lr are computed in float64 and rounded once.
+ */
+import { fmaf } from './float32.js';
+import { ADADELTA, FLAG_MAXIMIZE, FLAG_WEIGHT_DECAY, KernelId, type Slot } from './kernels.js';
+import { bool, num, type OptionSpec } from './options.js';
+import {
+  functionalUpdate, Optimizer, type BufferUse, type OptimizerDefinition, type ParamGroup, type ParamGroupInit,
+  type StateRecord, type StepOptions,
+} from './optimizer.js';
+
+const f = Math.fround;
+
+/** Options of Adadelta, PyTorch's names in camelCase. */
+export interface AdadeltaOptions {
+  /** Coefficient that scales delta before it is applied. Default 1.0. */
+  lr?: number;
+  /** Coefficient of the running averages of squared gradients and updates. Default 0.9. */
+  rho?: number;
+  /** Added inside the square roots for numerical stability. Default 1e-6. */
+  eps?: number;
+  /** L2 penalty added to the gradient. Default 0. */
+  weightDecay?: number;
+  /** Maximize the objective instead of minimizing it. Default false. */
+  maximize?: boolean;
+}
+
+/** Per-param state of Adadelta. */
+export interface AdadeltaState {
+  step: number;
+  squareAvg: Float32Array;
+  accDelta: Float32Array;
+}
+
+const SPEC: OptionSpec<AdadeltaOptions> = {
+  options: {
+    lr: [1.0, num({ min: 0 })],
+    rho: [0.9, num({ min: 0, max: 1 })],
+    eps: [1e-6, num({ min: 0 })],
+    weightDecay: [0, num({ min: 0 })],
+    maximize: [false, bool],
+  },
+};
+
+function adadeltaScalars(o: Required<AdadeltaOptions>, s: Float32Array, at: number): number {
+  s[at + ADADELTA.rho] = o.rho;
+  s[at + ADADELTA.oneMinusRho] = 1 - o.rho;
+  s[at + ADADELTA.weightDecay] = o.weightDecay;
+  s[at + ADADELTA.negLr] = -o.lr;
+  s[at + ADADELTA.eps] = o.eps;
+  return (o.maximize ? FLAG_MAXIMIZE : 0) | (o.weightDecay !== 0 ? FLAG_WEIGHT_DECAY : 0);
+}
+
+/** The TypeScript kernel: the executable specification of native/adadelta.cc. @internal */
+export function adadeltaKernelJs(arrays: readonly Slot[], scalars: Float32Array, flags: Uint32Array, count: number): void {
+  for (let t = 0; t < count; t++) {
+    const a = t * ADADELTA.slots, at = t * ADADELTA.scalars;
+    const param = arrays[a + ADADELTA.param]!, grad = arrays[a + ADADELTA.grad]!;
+    const squareAvg = arrays[a + ADADELTA.squareAvg]!, accDelta = arrays[a + ADADELTA.accDelta]!;
+    const rho = scalars[at + ADADELTA.rho]!, oneMinusRho = scalars[at + ADADELTA.oneMinusRho]!;
+    const weightDecay = scalars[at + ADADELTA.weightDecay]!, negLr = scalars[at + ADADELTA.negLr]!;
+    const eps = scalars[at + ADADELTA.eps]!;
+    const maximize = (flags[t]! & FLAG_MAXIMIZE) !== 0;
+    const decay = (flags[t]! & FLAG_WEIGHT_DECAY) !== 0;
+    for (let i = 0; i < param.length; i++) {
+      let p = param[i]!;
+      let g = maximize ? -grad[i]! : grad[i]!;
+      if (decay) g = fmaf(p, weightDecay, g);
+      const sq = fmaf(f(oneMinusRho * g), g, f(squareAvg[i]! * rho));
+      const std = f(Math.sqrt(f(sq + eps)));
+      const acc = accDelta[i]!;
+      const delta = f(f(f(Math.sqrt(f(acc + eps))) / std) * g);
+      p = fmaf(delta, negLr, p);
+      squareAvg[i] = sq;
+      accDelta[i] = fmaf(f(oneMinusRho * delta), delta, f(acc * rho));
+      param[i] = p;
+    }
+  }
+}
+
+const KERNEL = { id: KernelId.Adadelta, js: adadeltaKernelJs, slots: ADADELTA.slots, scalars: ADADELTA.scalars } as const;
+const DEFINITION: OptimizerDefinition<AdadeltaOptions> = { name: 'Adadelta', kernel: KERNEL, spec: SPEC, bufferNames: ['square_avg', 'acc_delta'] };
+
+/**
+ * Adadelta (Zeiler), with PyTorch's options and defaults. Updates the params in place.
+ * @example
+ * const opt = new Adadelta([w, b]);
+ * opt.step([gw, gb]);
+ */
+export class Adadelta extends Optimizer<AdadeltaOptions, AdadeltaState> {
+  /**
+   * @param params - the parameters to optimize (distinct, non-overlapping), or parameter groups.
+   * @param options - lr 1.0, rho 0.9, eps 1e-6, weightDecay 0, maximize false; and skipNonFinite.
+   * @throws TypeError or RangeError naming the offending argument.
+   */
+  constructor(params: readonly Float32Array[] | readonly ParamGroupInit<AdadeltaOptions>[], options?: AdadeltaOptions & StepOptions) {
+    super(DEFINITION, params, options);
+  }
+
+  protected bufferUse(): readonly BufferUse[] {
+    return ['required', 'required'];
+  }
+
+  protected prepare(_record: StateRecord, group: ParamGroup<AdadeltaOptions>, _length: number, scalars: Float32Array, offset: number): number {
+    return adadeltaScalars(group, scalars, offset);
+  }
+
+  protected describeState(record: StateRecord): AdadeltaState {
+    return { step: record.step, squareAvg: record.buffers[0]!, accDelta: record.buffers[1]! };
+  }
+}
+
+/**
+ * One Adadelta update of one tensor whose state the caller keeps. Updates param, squareAvg and
+ * accDelta in place.
+ * @throws TypeError or RangeError naming the offending argument; nothing is written then.
+ */
+export function adadeltaUpdate(
+  param: Float32Array,
+  grad: Float32Array,
+  squareAvg: Float32Array,
+  accDelta: Float32Array,
+  hyper: AdadeltaOptions & { step?: number },
+): void {
+  functionalUpdate('adadeltaUpdate', SPEC, KERNEL, hyper, [
+    { name: 'param', value: param, written: true },
+    { name: 'grad', value: grad, written: false },
+    { name: 'squareAvg', value: squareAvg, written: true },
+    { name: 'accDelta', value: accDelta, written: true },
+  ], (o, s) => adadeltaScalars(o, s, 0));
+}

@@ -1,0 +1,101 @@
+// NAdam and Lion have no PyTorch 1.13 reference trajectory (1.13's NAdam has a bug fixed in 2.x,
+// and Lion is not in torch.optim): they are checked against independent float64 re-computations
+// of their published formulas, on each backend and ISA level.
+import { describe, expect, test } from 'vitest';
+
+import { Lion, NAdam } from '../lib/index.js';
+import { backendsUnderTest, normal, rng } from './helpers.js';
+
+const N = 257;
+const STEPS = 60;
+
+/** Max of |ours - ref| / (1e-6 + 1e-5 |ref|): at most 1 within the golden tolerance. */
+function worst(ours: Float32Array, ref: Float64Array): number {
+  let w = 0;
+  for (let i = 0; i < ref.length; i++) w = Math.max(w, Math.abs(ours[i]! - ref[i]!) / (1e-6 + 1e-5 * Math.abs(ref[i]!)));
+  return w;
+}
+
+function data(seed: number): { init: Float32Array; grads: Float32Array[] } {
+  const random = rng(seed);
+  return { init: normal(random, N), grads: Array.from({ length: STEPS }, () => normal(random, N, 0.3)) };
+}
+
+/** PyTorch 2.x NAdam (torch/optim/nadam.py, _single_tensor_nadam), in float64. */
+function nadamReference(init: Float32Array, grads: Float32Array[], o: { lr: number; beta1: number; beta2: number; eps: number; wd: number; psi: number; decoupled: boolean }) {
+  const p = Float64Array.from(init), m = new Float64Array(N), v = new Float64Array(N);
+  let muProduct = 1;
+  grads.forEach((grad, s) => {
+    const t = s + 1;
+    const bc2 = 1 - o.beta2 ** t;
+    const mu = o.beta1 * (1 - 0.5 * 0.96 ** (t * o.psi));
+    const muNext = o.beta1 * (1 - 0.5 * 0.96 ** ((t + 1) * o.psi));
+    muProduct *= mu;
+    for (let i = 0; i < N; i++) {
+      let g = grad[i]!;
+      if (o.decoupled) p[i] = p[i]! * (1 - o.lr * o.wd);
+      else g += o.wd * p[i]!;
+      m[i] = o.beta1 * m[i]! + (1 - o.beta1) * g;
+      v[i] = o.beta2 * v[i]! + (1 - o.beta2) * g * g;
+      const denom = Math.sqrt(v[i]! / bc2) + o.eps;
+      p[i] = p[i]! - (o.lr * (1 - mu) * g) / ((1 - muProduct) * denom) - (o.lr * muNext * m[i]!) / ((1 - muProduct * muNext) * denom);
+    }
+  });
+  return { p, m, v, muProduct };
+}
+
+/** Lion (Chen et al. 2023, Algorithm 2), in float64. */
+function lionReference(init: Float32Array, grads: Float32Array[], o: { lr: number; beta1: number; beta2: number; wd: number }) {
+  const p = Float64Array.from(init), m = new Float64Array(N);
+  for (const grad of grads) {
+    for (let i = 0; i < N; i++) {
+      const g = grad[i]!;
+      const c = o.beta1 * m[i]! + (1 - o.beta1) * g;
+      p[i] = p[i]! - o.lr * (Math.sign(c) + o.wd * p[i]!);
+      m[i] = o.beta2 * m[i]! + (1 - o.beta2) * g;
+    }
+  }
+  return { p, m };
+}
+
+describe.each(backendsUnderTest())('on $label', ({ activate }) => {
+  test.each([
+    { weightDecay: 0, decoupledWeightDecay: false },
+    { weightDecay: 0.05, decoupledWeightDecay: false },
+    { weightDecay: 0.05, decoupledWeightDecay: true, momentumDecay: 0.01, lr: 0.01 },
+  ])('NAdam %o follows the PyTorch 2.x formula', (options) => {
+    activate();
+    const { init, grads } = data(11);
+    const param = init.slice();
+    const opt = new NAdam([param], options);
+    for (const g of grads) opt.step([g]);
+    const ref = nadamReference(init, grads, {
+      lr: options.lr ?? 2e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, wd: options.weightDecay,
+      psi: options.momentumDecay ?? 4e-3, decoupled: options.decoupledWeightDecay,
+    });
+    const state = opt.state.get(param)!;
+    expect(worst(param, ref.p)).toBeLessThanOrEqual(1);
+    expect(worst(state.expAvg, ref.m)).toBeLessThanOrEqual(1);
+    expect(worst(state.expAvgSq, ref.v)).toBeLessThanOrEqual(1);
+    expect(Math.abs(state.muProduct - ref.muProduct)).toBeLessThan(1e-6);
+    expect(state.step).toBe(STEPS);
+    // The update really moved the params: a wrong formula cannot pass by doing nothing.
+    expect(worst(param, Float64Array.from(init))).toBeGreaterThan(100);
+  });
+
+  test.each([
+    { lr: 1e-3, weightDecay: 0 },
+    { lr: 1e-3, weightDecay: 0.5, betas: [0.95, 0.98] as [number, number] },
+  ])('Lion %o follows the paper', (options) => {
+    activate();
+    const { init, grads } = data(12);
+    const param = init.slice();
+    const opt = new Lion([param], options);
+    for (const g of grads) opt.step([g]);
+    const [beta1, beta2] = options.betas ?? [0.9, 0.99];
+    const ref = lionReference(init, grads, { lr: options.lr, beta1, beta2, wd: options.weightDecay });
+    expect(worst(param, ref.p)).toBeLessThanOrEqual(1);
+    expect(worst(opt.state.get(param)!.expAvg, ref.m)).toBeLessThanOrEqual(1);
+    expect(worst(param, Float64Array.from(init))).toBeGreaterThan(100);
+  });
+});
