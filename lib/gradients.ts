@@ -142,7 +142,7 @@ export function clipGradNorm(grads: readonly Float32Array[], maxNorm: number, op
       throw new RangeError(`${where}: the total norm of order ${normType} is ${total}`);
     }
     const clipCoef = maxNorm / (total + 1e-6);
-    if (clipCoef < 1 && count > 0) {
+    if (Number.isFinite(total) && clipCoef < 1 && count > 0) {
       scalars[0] = clipCoef;
       runKernel(KernelId.Scale, scaleJs, slots, scalars, flagWords, count);
     }

@@ -77,7 +77,9 @@ Napi::Value Step(const Napi::CallbackInfo& info) {
   if (!readTypedArray<float, napi_float32_array>(raw, info[2], &scalars, &scalarsLength)) {
     return fail(env, true, "step: scalars must be a Float32Array");
   }
-  if (uint64_t(scalarsLength) < uint64_t(count) * layout.scalars) return fail(env, false, "step: scalars is too short");
+  if (uint64_t(scalarsLength) < uint64_t(count) * layout.scalars + layout.sharedScalars) {
+    return fail(env, false, "step: scalars is too short");
+  }
 
   uint32_t* flags = nullptr;
   size_t flagsLength = 0;
@@ -215,7 +217,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
     Napi::Object entry = Napi::Object::New(env);
     entry.Set("id", Napi::Number::New(env, id));
     entry.Set("slots", Napi::Number::New(env, layout.slots));
-    entry.Set("scalars", Napi::Number::New(env, layout.scalars));
+    entry.Set("scalars", Napi::Number::New(env, layout.scalars + layout.sharedScalars));
     layouts.Set(layout.name, entry);
   }
   exports.Set("layouts", layouts);

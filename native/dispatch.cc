@@ -157,19 +157,19 @@ uint32_t trafficSlots(uint32_t flags) {
 }
 
 const KernelLayout kLayouts[kKernelCount] = {
-    {"adam", adam::kSlots, adam::kScalars, adamSlots},
-    {"adagrad", adagrad::kSlots, adagrad::kScalars, allSlots<adagrad::kSlots>},
-    {"rmsprop", rmsprop::kSlots, rmsprop::kScalars, rmspropSlots},
-    {"sgd", sgd::kSlots, sgd::kScalars, sgdSlots},
-    {"traffic", kMaxSlots, traffic::kScalars, trafficSlots},
-    {"fmaProbe", fma_probe::kSlots, 0, fmaProbeSlots},
-    {"adadelta", adadelta::kSlots, adadelta::kScalars, allSlots<adadelta::kSlots>},
-    {"adamax", adamax::kSlots, adamax::kScalars, allSlots<adamax::kSlots>},
-    {"nadam", nadam::kSlots, nadam::kScalars, allSlots<nadam::kSlots>},
-    {"radam", radam::kSlots, radam::kScalars, allSlots<radam::kSlots>},
-    {"lion", lion::kSlots, lion::kScalars, allSlots<lion::kSlots>},
-    {"scale", 1, scale::kScalars, allSlots<1>},
-    {"clamp", 1, clamp::kScalars, allSlots<1>},
+    {"adam", adam::kSlots, adam::kScalars, 0, adamSlots},
+    {"adagrad", adagrad::kSlots, adagrad::kScalars, 0, allSlots<adagrad::kSlots>},
+    {"rmsprop", rmsprop::kSlots, rmsprop::kScalars, 0, rmspropSlots},
+    {"sgd", sgd::kSlots, sgd::kScalars, 0, sgdSlots},
+    {"traffic", kMaxSlots, traffic::kScalars, 0, trafficSlots},
+    {"fmaProbe", fma_probe::kSlots, 0, 0, fmaProbeSlots},
+    {"adadelta", adadelta::kSlots, adadelta::kScalars, 0, allSlots<adadelta::kSlots>},
+    {"adamax", adamax::kSlots, adamax::kScalars, 0, allSlots<adamax::kSlots>},
+    {"nadam", nadam::kSlots, nadam::kScalars, 0, allSlots<nadam::kSlots>},
+    {"radam", radam::kSlots, radam::kScalars, 0, allSlots<radam::kSlots>},
+    {"lion", lion::kSlots, lion::kScalars, 0, allSlots<lion::kSlots>},
+    {"scale", 1, 0, scale::kScalars, allSlots<1>},
+    {"clamp", 1, 0, clamp::kScalars, allSlots<1>},
 };
 
 }  // namespace

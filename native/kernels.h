@@ -107,7 +107,8 @@ enum Slot { kParam, kGrad, kExpAvg, kSlots };
 enum Scalar { kBeta1, kOneMinusBeta1, kBeta2, kOneMinusBeta2, kDecayFactor, kNegLr, kScalars };
 }  // namespace lion
 
-// Gradient clipping: slot 0 = slot 0 * scalar 0 (scale), or clamped to [scalar 0, scalar 1].
+// Gradient clipping: slot 0 = slot 0 * scalar 0 (scale), or clamped to [scalar 0, scalar 1]; the
+// scalars are shared by all tensors of the call.
 namespace scale {
 enum Scalar { kFactor, kScalars };
 }  // namespace scale
@@ -123,7 +124,8 @@ enum Slot { kA, kB, kC, kSlots };
 struct KernelLayout {
   const char* name;
   uint32_t slots;
-  uint32_t scalars;
+  uint32_t scalars;  // per tensor: tensor t's are at scalars + t * this
+  uint32_t sharedScalars;  // when scalars is 0: how many at the start every tensor reads
   // Which slots must be present for these flags (bit i = slot i). Checked before any kernel runs.
   uint32_t (*requiredSlots)(uint32_t flags);
 };
