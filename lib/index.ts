@@ -17,3 +17,4 @@ export { NAdam, nadamUpdate, type NAdamOptions, type NAdamState } from './nadam.
 export { RAdam, radamUpdate, type RAdamOptions, type RAdamState } from './radam.js';
 export { Lion, lionUpdate, type LionOptions, type LionState } from './lion.js';
 export { clipGradNorm, clipGradValue, type ClipGradNormOptions } from './gradients.js';
+export { saveCheckpoint, loadCheckpoint, saveCheckpointAsync, loadCheckpointAsync, type Checkpointable } from './checkpoint.js';
