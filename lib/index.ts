@@ -18,3 +18,8 @@ export { RAdam, radamUpdate, type RAdamOptions, type RAdamState } from './radam.
 export { Lion, lionUpdate, type LionOptions, type LionState } from './lion.js';
 export { clipGradNorm, clipGradValue, type ClipGradNormOptions } from './gradients.js';
 export { saveCheckpoint, loadCheckpoint, saveCheckpointAsync, loadCheckpointAsync, type Checkpointable } from './checkpoint.js';
+export {
+  LRScheduler, StepLR, MultiStepLR, ExponentialLR, ConstantLR, LinearLR, PolynomialLR, CosineAnnealingLR, LambdaLR,
+  InverseTimeLR, InverseSqrtLR, type SchedulableOptimizer, type SchedulerStateDict,
+} from './lr-scheduler.js';
+export { CosineAnnealingWarmRestarts, OneCycleLR, CyclicLR, SequentialLR, ReduceLROnPlateau } from './lr-scheduler-cyclic.js';

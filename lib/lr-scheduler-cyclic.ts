@@ -1,0 +1,401 @@
+/**
+ * The schedules with phases, cycles or feedback: CosineAnnealingWarmRestarts, OneCycleLR, CyclicLR,
+ * SequentialLR and ReduceLROnPlateau, as torch.optim.lr_scheduler computes them. OneCycleLR and
+ * CyclicLR also cycle the momentum (betas[0] of the Adam family, momentum of SGD and RMSprop)
+ * when cycleMomentum is true.
+ */
+import { LRScheduler, options, perGroup, type SchedulableOptimizer, type SchedulerStateDict } from './lr-scheduler.js';
+import { booleanOption, numberOption } from './validate.js';
+
+type Group = { lr: number; initialLr?: number; betas?: readonly number[]; momentum?: number };
+
+function momentumKind(where: string, optimizer: SchedulableOptimizer): 'betas' | 'momentum' {
+  const group = optimizer.paramGroups[0] as Group;
+  if (Array.isArray(group.betas)) return 'betas';
+  if (typeof group.momentum === 'number') return 'momentum';
+  throw new RangeError(`${where}: options.cycleMomentum needs an optimizer with momentum or betas`);
+}
+
+function setMomentum(group: Group, kind: 'betas' | 'momentum', value: number): void {
+  if (kind === 'betas') group.betas = Object.freeze([value, group.betas![1]!]);
+  else group.momentum = value;
+}
+
+function oneOf<T extends string>(where: string, name: string, value: unknown, allowed: readonly T[], fallback: T): T {
+  if (value === undefined) return fallback;
+  if (!allowed.includes(value as T)) throw new RangeError(`${where}: ${name} must be one of ${allowed.map((a) => `'${a}'`).join(', ')}, got ${String(value)}`);
+  return value as T;
+}
+
+/** SGDR (Loshchilov & Hutter): cosine annealing restarted every t0, t0*tMult, t0*tMult^2, ... epochs. */
+export class CosineAnnealingWarmRestarts extends LRScheduler {
+  private readonly t0: number;
+  private readonly tMult: number;
+  private readonly etaMin: number;
+  /** @param options - t0 (required, whole number >= 1), tMult 1 (whole number >= 1), etaMin 0. */
+  constructor(optimizer: SchedulableOptimizer, opts: { t0: number; tMult?: number; etaMin?: number }) {
+    super('CosineAnnealingWarmRestarts', optimizer);
+    const o = options(this.name, opts, ['t0', 'tMult', 'etaMin']);
+    if (o['t0'] === undefined) throw new TypeError(`${this.name}: options.t0 is required`);
+    this.t0 = numberOption(this.name, 'options.t0', o['t0'], 1, { min: 1, integer: true });
+    this.tMult = numberOption(this.name, 'options.tMult', o['tMult'], 1, { min: 1, integer: true });
+    this.etaMin = numberOption(this.name, 'options.etaMin', o['etaMin'], 0, { min: 0 });
+    this.initialStep();
+  }
+  protected lrAt(epoch: number, base: number): number {
+    // PyTorch's T_cur and T_i for a whole epoch, without its float logarithm.
+    let period = this.t0;
+    let current = epoch;
+    if (this.tMult === 1) {
+      current = epoch % this.t0;
+    } else {
+      while (current >= period) {
+        current -= period;
+        period *= this.tMult;
+      }
+    }
+    return this.etaMin + ((base - this.etaMin) * (1 + Math.cos((Math.PI * current) / period))) / 2;
+  }
+}
+
+interface Phase {
+  end: number;
+  startLr: number[];
+  endLr: number[];
+  startMomentum: number;
+  endMomentum: number;
+}
+
+/** The 1cycle policy (Smith & Topin): up from maxLr/divFactor to maxLr, then down to a minimum. */
+export class OneCycleLR extends LRScheduler {
+  readonly totalSteps: number;
+  private readonly phases: Phase[];
+  private readonly anneal: (start: number, end: number, pct: number) => number;
+  private readonly momentumKind: 'betas' | 'momentum' | null;
+  private momentumNow = 0;
+
+  /**
+   * @param options - maxLr (required, a number or one per group), totalSteps (or epochs and
+   *   stepsPerEpoch), pctStart 0.3, annealStrategy 'cos' | 'linear', cycleMomentum true,
+   *   baseMomentum 0.85, maxMomentum 0.95, divFactor 25, finalDivFactor 1e4, threePhase false.
+   */
+  constructor(
+    optimizer: SchedulableOptimizer,
+    opts: {
+      maxLr: number | readonly number[]; totalSteps?: number; epochs?: number; stepsPerEpoch?: number; pctStart?: number;
+      annealStrategy?: 'cos' | 'linear'; cycleMomentum?: boolean; baseMomentum?: number; maxMomentum?: number;
+      divFactor?: number; finalDivFactor?: number; threePhase?: boolean;
+    },
+  ) {
+    super('OneCycleLR', optimizer);
+    const w = this.name;
+    const o = options(w, opts, ['maxLr', 'totalSteps', 'epochs', 'stepsPerEpoch', 'pctStart', 'annealStrategy', 'cycleMomentum',
+      'baseMomentum', 'maxMomentum', 'divFactor', 'finalDivFactor', 'threePhase']);
+    const maxLr = perGroup(w, 'options.maxLr', o['maxLr'], this.groups.length);
+    if (o['totalSteps'] !== undefined) {
+      this.totalSteps = numberOption(w, 'options.totalSteps', o['totalSteps'], 1, { min: 1, integer: true });
+    } else if (o['epochs'] !== undefined && o['stepsPerEpoch'] !== undefined) {
+      this.totalSteps = numberOption(w, 'options.epochs', o['epochs'], 1, { min: 1, integer: true }) *
+        numberOption(w, 'options.stepsPerEpoch', o['stepsPerEpoch'], 1, { min: 1, integer: true });
+    } else {
+      throw new TypeError(`${w}: options.totalSteps, or options.epochs and options.stepsPerEpoch, are required`);
+    }
+    const pctStart = numberOption(w, 'options.pctStart', o['pctStart'], 0.3, { min: 0, max: 1 });
+    const strategy = oneOf(w, 'options.annealStrategy', o['annealStrategy'], ['cos', 'linear'] as const, 'cos');
+    const divFactor = numberOption(w, 'options.divFactor', o['divFactor'], 25, { above: 0 });
+    const finalDivFactor = numberOption(w, 'options.finalDivFactor', o['finalDivFactor'], 1e4, { above: 0 });
+    const threePhase = booleanOption(w, 'options.threePhase', o['threePhase'], false);
+    const cycleMomentum = booleanOption(w, 'options.cycleMomentum', o['cycleMomentum'], true);
+    const baseMomentum = numberOption(w, 'options.baseMomentum', o['baseMomentum'], 0.85, { min: 0, below: 1 });
+    const maxMomentum = numberOption(w, 'options.maxMomentum', o['maxMomentum'], 0.95, { min: 0, below: 1 });
+    this.anneal = strategy === 'cos'
+      ? (start, end, pct) => end + ((start - end) / 2) * (Math.cos(Math.PI * pct) + 1)
+      : (start, end, pct) => (end - start) * pct + start;
+    const initial = maxLr.map((m) => m / divFactor);
+    const min = initial.map((i) => i / finalDivFactor);
+    // As PyTorch: the schedule's own initial lr replaces the group's.
+    initial.forEach((lr, i) => {
+      this.groups[i]!.initialLr = lr;
+      this.baseLrs[i] = lr;
+    });
+    const total = this.totalSteps;
+    this.phases = threePhase
+      ? [
+          { end: pctStart * total - 1, startLr: initial, endLr: maxLr, startMomentum: maxMomentum, endMomentum: baseMomentum },
+          { end: 2 * pctStart * total - 2, startLr: maxLr, endLr: initial, startMomentum: baseMomentum, endMomentum: maxMomentum },
+          { end: total - 1, startLr: initial, endLr: min, startMomentum: maxMomentum, endMomentum: maxMomentum },
+        ]
+      : [
+          { end: pctStart * total - 1, startLr: initial, endLr: maxLr, startMomentum: maxMomentum, endMomentum: baseMomentum },
+          { end: total - 1, startLr: maxLr, endLr: min, startMomentum: baseMomentum, endMomentum: maxMomentum },
+        ];
+    this.momentumKind = cycleMomentum ? momentumKind(w, optimizer) : null;
+    this.initialStep();
+  }
+
+  /** @throws RangeError past totalSteps steps, as PyTorch (nothing changes then). */
+  override step(): void {
+    if (this.lastEpoch + 1 > this.totalSteps) {
+      throw new RangeError(`OneCycleLR: tried to step ${this.lastEpoch + 1} times; options.totalSteps is ${this.totalSteps}`);
+    }
+    super.step();
+  }
+
+  override apply(): void {
+    super.apply();
+    if (this.momentumKind) this.groups.forEach((g) => setMomentum(g, this.momentumKind!, this.momentumNow));
+  }
+
+  protected lrAt(epoch: number, _base: number, group: number): number {
+    let start = 0;
+    for (let i = 0; i < this.phases.length; i++) {
+      const phase = this.phases[i]!;
+      if (epoch <= phase.end || i === this.phases.length - 1) {
+        const pct = (epoch - start) / (phase.end - start);
+        this.momentumNow = this.anneal(phase.startMomentum, phase.endMomentum, pct);
+        return this.anneal(phase.startLr[group]!, phase.endLr[group]!, pct);
+      }
+      start = phase.end;
+    }
+    return this.baseLrs[group]!; // not reached: the last phase always matches
+  }
+}
+
+/** Cyclical learning rates (Smith): triangular, triangular2 or exp_range cycles between baseLr and maxLr. */
+export class CyclicLR extends LRScheduler {
+  private readonly maxLrs: number[];
+  private readonly totalSize: number;
+  private readonly stepRatio: number;
+  private readonly mode: 'triangular' | 'triangular2' | 'exp_range';
+  private readonly gamma: number;
+  private readonly momentumKind: 'betas' | 'momentum' | null;
+  private readonly baseMomentum: number;
+  private readonly maxMomentum: number;
+
+  /**
+   * @param options - baseLr and maxLr (required, a number or one per group), stepSizeUp 2000,
+   *   stepSizeDown (stepSizeUp), mode 'triangular' | 'triangular2' | 'exp_range', gamma 1,
+   *   cycleMomentum true, baseMomentum 0.8, maxMomentum 0.9.
+   */
+  constructor(
+    optimizer: SchedulableOptimizer,
+    opts: {
+      baseLr: number | readonly number[]; maxLr: number | readonly number[]; stepSizeUp?: number; stepSizeDown?: number;
+      mode?: 'triangular' | 'triangular2' | 'exp_range'; gamma?: number; cycleMomentum?: boolean; baseMomentum?: number; maxMomentum?: number;
+    },
+  ) {
+    super('CyclicLR', optimizer);
+    const w = this.name;
+    const o = options(w, opts, ['baseLr', 'maxLr', 'stepSizeUp', 'stepSizeDown', 'mode', 'gamma', 'cycleMomentum', 'baseMomentum', 'maxMomentum']);
+    const baseLr = perGroup(w, 'options.baseLr', o['baseLr'], this.groups.length);
+    this.maxLrs = perGroup(w, 'options.maxLr', o['maxLr'], this.groups.length);
+    const up = numberOption(w, 'options.stepSizeUp', o['stepSizeUp'], 2000, { above: 0 });
+    const down = numberOption(w, 'options.stepSizeDown', o['stepSizeDown'], up, { above: 0 });
+    this.totalSize = up + down;
+    this.stepRatio = up / this.totalSize;
+    this.mode = oneOf(w, 'options.mode', o['mode'], ['triangular', 'triangular2', 'exp_range'] as const, 'triangular');
+    this.gamma = numberOption(w, 'options.gamma', o['gamma'], 1, { min: 0 });
+    const cycleMomentum = booleanOption(w, 'options.cycleMomentum', o['cycleMomentum'], true);
+    this.baseMomentum = numberOption(w, 'options.baseMomentum', o['baseMomentum'], 0.8, { min: 0, below: 1 });
+    this.maxMomentum = numberOption(w, 'options.maxMomentum', o['maxMomentum'], 0.9, { min: 0, below: 1 });
+    this.momentumKind = cycleMomentum ? momentumKind(w, optimizer) : null;
+    baseLr.forEach((lr, i) => {
+      this.groups[i]!.lr = lr;
+      this.baseLrs[i] = lr;
+    });
+    this.initialStep();
+  }
+
+  private position(epoch: number): { cycle: number; scaleFactor: number; scale: number } {
+    const cycle = Math.floor(1 + epoch / this.totalSize);
+    const x = 1 + epoch / this.totalSize - cycle;
+    const scaleFactor = x <= this.stepRatio ? x / this.stepRatio : (x - 1) / (this.stepRatio - 1);
+    const scale = this.mode === 'triangular' ? 1 : this.mode === 'triangular2' ? 1 / 2 ** (cycle - 1) : this.gamma ** epoch;
+    return { cycle, scaleFactor, scale };
+  }
+
+  override apply(): void {
+    super.apply();
+    if (!this.momentumKind) return;
+    const { scaleFactor, scale } = this.position(this.lastEpoch);
+    const momentum = this.maxMomentum - (this.maxMomentum - this.baseMomentum) * scaleFactor * scale;
+    this.groups.forEach((g) => setMomentum(g, this.momentumKind!, momentum));
+  }
+
+  protected lrAt(epoch: number, base: number, group: number): number {
+    const { scaleFactor, scale } = this.position(epoch);
+    return base + (this.maxLrs[group]! - base) * scaleFactor * scale;
+  }
+}
+
+/** Runs schedulers one after the other: scheduler i from milestone i-1 on, restarted at its epoch 0. */
+export class SequentialLR extends LRScheduler {
+  private readonly schedulers: LRScheduler[];
+  private readonly milestones: number[];
+
+  /** @param options - schedulers (on this optimizer), milestones (one fewer, increasing whole numbers). */
+  constructor(optimizer: SchedulableOptimizer, opts: { schedulers: readonly LRScheduler[]; milestones: readonly number[] }) {
+    super('SequentialLR', optimizer);
+    const w = this.name;
+    const o = options(w, opts, ['schedulers', 'milestones']);
+    const schedulers = o['schedulers'];
+    if (!Array.isArray(schedulers) || schedulers.length === 0 || !schedulers.every((s) => s instanceof LRScheduler)) {
+      throw new TypeError(`${w}: options.schedulers must be a non-empty array of schedulers`);
+    }
+    schedulers.forEach((s: LRScheduler, i) => {
+      if (s.optimizer !== optimizer) throw new RangeError(`${w}: options.schedulers[${i}] belongs to another optimizer`);
+    });
+    const milestones = o['milestones'];
+    if (!Array.isArray(milestones) || milestones.length !== schedulers.length - 1) {
+      throw new RangeError(`${w}: options.milestones must have ${schedulers.length - 1} entries, one fewer than the schedulers`);
+    }
+    this.milestones = milestones.map((m: unknown, i) => numberOption(w, `options.milestones[${i}]`, m, 0, { min: 1, integer: true }));
+    this.milestones.forEach((m, i) => {
+      if (i > 0 && m <= this.milestones[i - 1]!) throw new RangeError(`${w}: options.milestones must increase`);
+    });
+    this.schedulers = schedulers as LRScheduler[];
+    // As PyTorch: back to the initial rates, then only the first scheduler at its epoch 0.
+    this.groups.forEach((g) => (g.lr = g.initialLr!));
+    this.schedulers.forEach((s) => (s.lastEpoch = -1));
+    this.lastEpoch = 0;
+    this.activate(0, 0);
+  }
+
+  private activate(index: number, epoch: number): void {
+    const scheduler = this.schedulers[index]!;
+    scheduler.lastEpoch = epoch;
+    scheduler.apply();
+    this.lastLr = scheduler.getLastLr();
+  }
+
+  override step(): void {
+    this.lastEpoch++;
+    const index = this.milestones.filter((m) => m <= this.lastEpoch).length;
+    const restart = index > 0 && this.milestones[index - 1] === this.lastEpoch;
+    this.activate(index, restart ? 0 : this.schedulers[index]!.lastEpoch + 1);
+  }
+
+  override apply(): void {
+    const index = this.milestones.filter((m) => m <= this.lastEpoch).length;
+    this.activate(index, this.schedulers[index]!.lastEpoch);
+  }
+
+  protected lrAt(): number {
+    return 0; // not used: the active scheduler sets the rates
+  }
+
+  protected override extraState(): Record<string, unknown> {
+    return { schedulers: this.schedulers.map((s) => s.stateDict()) };
+  }
+
+  protected override checkExtraState(where: string, state: SchedulerStateDict): void {
+    const list = state['schedulers'];
+    if (!Array.isArray(list) || list.length !== this.schedulers.length) throw new RangeError(`${where}: schedulers must have ${this.schedulers.length} entries`);
+  }
+
+  protected override loadExtraState(state: SchedulerStateDict): void {
+    (state['schedulers'] as SchedulerStateDict[]).forEach((s, i) => this.schedulers[i]!.loadStateDict(s));
+  }
+}
+
+/** Divides the lr by 1/factor when a metric has stopped improving for `patience` epochs. */
+export class ReduceLROnPlateau {
+  readonly optimizer: SchedulableOptimizer;
+  lastEpoch = 0;
+  best: number;
+  numBadEpochs = 0;
+  cooldownCounter = 0;
+  private readonly mode: 'min' | 'max';
+  private readonly factor: number;
+  private readonly patience: number;
+  private readonly threshold: number;
+  private readonly thresholdMode: 'rel' | 'abs';
+  private readonly cooldown: number;
+  private readonly minLrs: number[];
+  private readonly eps: number;
+  private lastLr: number[];
+
+  /**
+   * @param options - mode 'min' | 'max', factor 0.1 (< 1), patience 10, threshold 1e-4,
+   *   thresholdMode 'rel' | 'abs', cooldown 0, minLr 0 (or one per group), eps 1e-8.
+   */
+  constructor(
+    optimizer: SchedulableOptimizer,
+    opts: {
+      mode?: 'min' | 'max'; factor?: number; patience?: number; threshold?: number; thresholdMode?: 'rel' | 'abs';
+      cooldown?: number; minLr?: number | readonly number[]; eps?: number;
+    } = {},
+  ) {
+    const w = 'ReduceLROnPlateau';
+    const groups = optimizer?.paramGroups;
+    if (!Array.isArray(groups) || groups.length === 0) throw new TypeError(`${w}: optimizer must be an optimizer of this package`);
+    const o = options(w, opts, ['mode', 'factor', 'patience', 'threshold', 'thresholdMode', 'cooldown', 'minLr', 'eps']);
+    this.optimizer = optimizer;
+    this.mode = oneOf(w, 'options.mode', o['mode'], ['min', 'max'] as const, 'min');
+    this.factor = numberOption(w, 'options.factor', o['factor'], 0.1, { min: 0, below: 1 });
+    this.patience = numberOption(w, 'options.patience', o['patience'], 10, { min: 0, integer: true });
+    this.threshold = numberOption(w, 'options.threshold', o['threshold'], 1e-4, { min: 0 });
+    this.thresholdMode = oneOf(w, 'options.thresholdMode', o['thresholdMode'], ['rel', 'abs'] as const, 'rel');
+    this.cooldown = numberOption(w, 'options.cooldown', o['cooldown'], 0, { min: 0, integer: true });
+    this.minLrs = perGroup(w, 'options.minLr', o['minLr'], groups.length, 0);
+    this.eps = numberOption(w, 'options.eps', o['eps'], 1e-8, { min: 0 });
+    this.best = this.mode === 'min' ? Infinity : -Infinity;
+    this.lastLr = groups.map((g) => g.lr);
+  }
+
+  private isBetter(a: number): boolean {
+    if (this.mode === 'min') return this.thresholdMode === 'rel' ? a < this.best * (1 - this.threshold) : a < this.best - this.threshold;
+    return this.thresholdMode === 'rel' ? a > this.best * (this.threshold + 1) : a > this.best + this.threshold;
+  }
+
+  /** Records this epoch's metric (a loss for mode 'min'), and lowers the lr when it stalls. */
+  step(metric: number): void {
+    if (typeof metric !== 'number') throw new TypeError('ReduceLROnPlateau.step: metric must be a number');
+    this.lastEpoch++;
+    if (this.isBetter(metric)) {
+      this.best = metric;
+      this.numBadEpochs = 0;
+    } else {
+      this.numBadEpochs++;
+    }
+    if (this.cooldownCounter > 0) {
+      this.cooldownCounter--;
+      this.numBadEpochs = 0;
+    }
+    if (this.numBadEpochs > this.patience) {
+      (this.optimizer.paramGroups as { lr: number }[]).forEach((g, i) => {
+        const newLr = Math.max(g.lr * this.factor, this.minLrs[i]!);
+        if (g.lr - newLr > this.eps) g.lr = newLr;
+      });
+      this.cooldownCounter = this.cooldown;
+      this.numBadEpochs = 0;
+    }
+    this.lastLr = this.optimizer.paramGroups.map((g) => g.lr);
+  }
+
+  /** The lr of each group after the last step. */
+  getLastLr(): number[] {
+    return [...this.lastLr];
+  }
+
+  /** The scheduler's counters as plain data. */
+  stateDict(): SchedulerStateDict {
+    return {
+      scheduler: 'ReduceLROnPlateau', lastEpoch: this.lastEpoch, baseLrs: [], lastLr: [...this.lastLr],
+      best: this.best, numBadEpochs: this.numBadEpochs, cooldownCounter: this.cooldownCounter,
+    };
+  }
+
+  /** Restores the counters (checked first). */
+  loadStateDict(state: SchedulerStateDict): void {
+    const w = 'ReduceLROnPlateau.loadStateDict';
+    if (state === null || typeof state !== 'object' || state.scheduler !== 'ReduceLROnPlateau') throw new RangeError(`${w}: not a ReduceLROnPlateau state dict`);
+    const lastEpoch = numberOption(w, 'lastEpoch', state.lastEpoch, 0, { min: 0, integer: true });
+    const numBadEpochs = numberOption(w, 'numBadEpochs', state['numBadEpochs'], 0, { min: 0, integer: true });
+    const cooldownCounter = numberOption(w, 'cooldownCounter', state['cooldownCounter'], 0, { min: 0, integer: true });
+    const best = state['best'];
+    if (typeof best !== 'number') throw new TypeError(`${w}: best must be a number`);
+    Object.assign(this, { lastEpoch, numBadEpochs, cooldownCounter, best });
+    this.lastLr = this.optimizer.paramGroups.map((g) => g.lr);
+  }
+}

@@ -1,0 +1,301 @@
+/**
+ * Learning-rate schedules, as torch.optim.lr_scheduler: a scheduler wraps an optimizer and sets
+ * each parameter group's lr; call `sched.step()` after `opt.step()`. Constructing one sets the
+ * epoch-0 rate, as PyTorch does. Rates come from PyTorch's closed forms (its
+ * _get_closed_form_lr), evaluated in float64 from the group's initial lr, so they do not drift.
+ * Like PyTorch, the first scheduler on an optimizer records each group's lr as `initialLr` in the
+ * group, and every scheduler takes its base rates from there.
+ */
+import { checkOptionsObject, numberOption } from './validate.js';
+
+/** What a scheduler needs of an optimizer: its parameter groups, each with an lr. */
+export interface SchedulableOptimizer {
+  readonly paramGroups: readonly { lr: number }[];
+}
+
+/** A scheduler's state as plain data. */
+export interface SchedulerStateDict {
+  scheduler: string;
+  lastEpoch: number;
+  baseLrs: number[];
+  lastLr: number[];
+  [key: string]: unknown;
+}
+
+type Group = { lr: number; initialLr?: number; [key: string]: unknown };
+
+/** A number, or one per parameter group. @internal */
+export function perGroup(where: string, name: string, value: unknown, groups: number, fallback?: number, rule = { min: 0 }): number[] {
+  if (Array.isArray(value)) {
+    if (value.length !== groups) throw new RangeError(`${where}: ${name} has ${value.length} entries, the optimizer ${groups} groups`);
+    return value.map((v, i) => numberOption(where, `${name}[${i}]`, v, 0, rule));
+  }
+  if (value === undefined && fallback === undefined) throw new TypeError(`${where}: ${name} is required`);
+  return new Array<number>(groups).fill(numberOption(where, name, value, fallback ?? 0, rule));
+}
+
+function checkOptimizer(where: string, optimizer: unknown): Group[] {
+  const groups = (optimizer as SchedulableOptimizer | null)?.paramGroups;
+  if (!Array.isArray(groups) || groups.length === 0 || !groups.every((g) => typeof (g as Group)?.lr === 'number')) {
+    throw new TypeError(`${where}: optimizer must be an optimizer of this package (paramGroups with an lr each)`);
+  }
+  return groups as Group[];
+}
+
+/** Base of the epoch-indexed schedulers. */
+export abstract class LRScheduler {
+  /** The optimizer whose groups' lr this scheduler sets. */
+  readonly optimizer: SchedulableOptimizer;
+  /** The number of `step` calls so far (0 right after construction, as in PyTorch). */
+  lastEpoch = -1;
+  /** Each group's initial lr. */
+  readonly baseLrs: number[];
+  protected lastLr: number[] = [];
+  protected readonly groups: Group[];
+
+  protected constructor(protected readonly name: string, optimizer: SchedulableOptimizer) {
+    this.groups = checkOptimizer(name, optimizer);
+    this.optimizer = optimizer;
+    for (const g of this.groups) g.initialLr ??= g.lr;
+    this.baseLrs = this.groups.map((g) => g.initialLr!);
+  }
+
+  /** Subclasses call this at the end of their constructors: PyTorch's initial step to epoch 0. */
+  protected initialStep(): void {
+    this.step();
+  }
+
+  /** Moves to the next epoch (or iteration) and sets every group's lr. */
+  step(): void {
+    this.lastEpoch++;
+    this.apply();
+  }
+
+  /** Sets the groups' lr (and momentum, for the cyclic schedules) for lastEpoch. @internal */
+  apply(): void {
+    this.lastLr = this.baseLrs.map((base, i) => this.lrAt(this.lastEpoch, base, i));
+    this.lastLr.forEach((lr, i) => (this.groups[i]!.lr = lr));
+  }
+
+  /** The lr of group i at `epoch`: PyTorch's closed form. */
+  protected abstract lrAt(epoch: number, baseLr: number, group: number): number;
+
+  /** The lr this scheduler last set, per group. */
+  getLastLr(): number[] {
+    return [...this.lastLr];
+  }
+
+  /** The scheduler's state as plain data (without the optimizer, or functions). */
+  stateDict(): SchedulerStateDict {
+    return { scheduler: this.name, lastEpoch: this.lastEpoch, baseLrs: [...this.baseLrs], lastLr: [...this.lastLr], ...this.extraState() };
+  }
+
+  /**
+   * Restores a state from stateDict (checked first: the kind, the number of groups, the numbers).
+   * Sets the groups' lr to the restored epoch's.
+   */
+  loadStateDict(state: SchedulerStateDict): void {
+    const where = `${this.name}.loadStateDict`;
+    if (state === null || typeof state !== 'object') throw new TypeError(`${where}: the state dict must be an object`);
+    if (state.scheduler !== this.name) throw new RangeError(`${where}: the state dict is of ${String(state.scheduler)}, not ${this.name}`);
+    const lastEpoch = numberOption(where, 'lastEpoch', state.lastEpoch, 0, { min: 0, integer: true });
+    if (!Array.isArray(state.baseLrs)) throw new TypeError(`${where}: baseLrs must be an array`);
+    const baseLrs = perGroup(where, 'baseLrs', state.baseLrs, this.groups.length);
+    this.checkExtraState(where, state);
+    this.lastEpoch = lastEpoch;
+    baseLrs.forEach((b, i) => (this.baseLrs[i] = b));
+    this.loadExtraState(state);
+    this.apply();
+  }
+
+  /** More state for stateDict (ReduceLROnPlateau's counters, SequentialLR's schedulers). */
+  protected extraState(): Record<string, unknown> {
+    return {};
+  }
+
+  protected checkExtraState(_where: string, _state: SchedulerStateDict): void {}
+
+  protected loadExtraState(_state: SchedulerStateDict): void {}
+}
+
+/** The options object of a scheduler: known names only. @internal */
+export function options(where: string, value: unknown, known: readonly string[]): Record<string, unknown> {
+  return checkOptionsObject(where, 'options', value, known);
+}
+
+/** lr = base * gamma^floor(epoch / stepSize). */
+export class StepLR extends LRScheduler {
+  private readonly stepSize: number;
+  private readonly gamma: number;
+  /** @param options - stepSize (required, a whole number >= 1), gamma 0.1. */
+  constructor(optimizer: SchedulableOptimizer, opts: { stepSize: number; gamma?: number }) {
+    super('StepLR', optimizer);
+    const o = options(this.name, opts, ['stepSize', 'gamma']);
+    if (o['stepSize'] === undefined) throw new TypeError('StepLR: options.stepSize is required');
+    this.stepSize = numberOption(this.name, 'options.stepSize', o['stepSize'], 1, { min: 1, integer: true });
+    this.gamma = numberOption(this.name, 'options.gamma', o['gamma'], 0.1, { min: 0 });
+    this.initialStep();
+  }
+  protected lrAt(epoch: number, base: number): number {
+    return base * this.gamma ** Math.floor(epoch / this.stepSize);
+  }
+}
+
+/** lr = base * gamma^(number of milestones <= epoch). */
+export class MultiStepLR extends LRScheduler {
+  private readonly milestones: number[];
+  private readonly gamma: number;
+  /** @param options - milestones (required, whole numbers; a repeated one counts twice), gamma 0.1. */
+  constructor(optimizer: SchedulableOptimizer, opts: { milestones: readonly number[]; gamma?: number }) {
+    super('MultiStepLR', optimizer);
+    const o = options(this.name, opts, ['milestones', 'gamma']);
+    if (!Array.isArray(o['milestones'])) throw new TypeError('MultiStepLR: options.milestones must be an array of whole numbers');
+    this.milestones = (o['milestones'] as unknown[])
+      .map((m, i) => numberOption(this.name, `options.milestones[${i}]`, m, 0, { min: 0, integer: true }))
+      .sort((a, b) => a - b);
+    this.gamma = numberOption(this.name, 'options.gamma', o['gamma'], 0.1, { min: 0 });
+    this.initialStep();
+  }
+  protected lrAt(epoch: number, base: number): number {
+    return base * this.gamma ** this.milestones.filter((m) => m <= epoch).length;
+  }
+}
+
+/** lr = base * gamma^epoch. */
+export class ExponentialLR extends LRScheduler {
+  private readonly gamma: number;
+  /** @param options - gamma (required). */
+  constructor(optimizer: SchedulableOptimizer, opts: { gamma: number }) {
+    super('ExponentialLR', optimizer);
+    const o = options(this.name, opts, ['gamma']);
+    if (o['gamma'] === undefined) throw new TypeError('ExponentialLR: options.gamma is required');
+    this.gamma = numberOption(this.name, 'options.gamma', o['gamma'], 1, { min: 0 });
+    this.initialStep();
+  }
+  protected lrAt(epoch: number, base: number): number {
+    return base * this.gamma ** epoch;
+  }
+}
+
+/** lr = base * factor until totalIters, then base. */
+export class ConstantLR extends LRScheduler {
+  private readonly factor: number;
+  private readonly totalIters: number;
+  /** @param options - factor 1/3 (in [0, 1]), totalIters 5. */
+  constructor(optimizer: SchedulableOptimizer, opts: { factor?: number; totalIters?: number } = {}) {
+    super('ConstantLR', optimizer);
+    const o = options(this.name, opts, ['factor', 'totalIters']);
+    this.factor = numberOption(this.name, 'options.factor', o['factor'], 1 / 3, { min: 0, max: 1 });
+    this.totalIters = numberOption(this.name, 'options.totalIters', o['totalIters'], 5, { min: 0, integer: true });
+    this.initialStep();
+  }
+  protected lrAt(epoch: number, base: number): number {
+    return base * (this.factor + (epoch >= this.totalIters ? 1 : 0) * (1 - this.factor));
+  }
+}
+
+/** Linear warm-up (or decay): lr = base * (start + (end - start) * min(epoch, totalIters) / totalIters). */
+export class LinearLR extends LRScheduler {
+  private readonly startFactor: number;
+  private readonly endFactor: number;
+  private readonly totalIters: number;
+  /** @param options - startFactor 1/3 (in (0, 1]), endFactor 1 (in [0, 1]), totalIters 5. */
+  constructor(optimizer: SchedulableOptimizer, opts: { startFactor?: number; endFactor?: number; totalIters?: number } = {}) {
+    super('LinearLR', optimizer);
+    const o = options(this.name, opts, ['startFactor', 'endFactor', 'totalIters']);
+    this.startFactor = numberOption(this.name, 'options.startFactor', o['startFactor'], 1 / 3, { above: 0, max: 1 });
+    this.endFactor = numberOption(this.name, 'options.endFactor', o['endFactor'], 1, { min: 0, max: 1 });
+    this.totalIters = numberOption(this.name, 'options.totalIters', o['totalIters'], 5, { min: 1, integer: true });
+    this.initialStep();
+  }
+  protected lrAt(epoch: number, base: number): number {
+    return base * (this.startFactor + ((this.endFactor - this.startFactor) * Math.min(this.totalIters, epoch)) / this.totalIters);
+  }
+}
+
+/** lr = base * (1 - min(epoch, totalIters) / totalIters)^power. */
+export class PolynomialLR extends LRScheduler {
+  private readonly totalIters: number;
+  private readonly power: number;
+  /** @param options - totalIters 5, power 1. */
+  constructor(optimizer: SchedulableOptimizer, opts: { totalIters?: number; power?: number } = {}) {
+    super('PolynomialLR', optimizer);
+    const o = options(this.name, opts, ['totalIters', 'power']);
+    this.totalIters = numberOption(this.name, 'options.totalIters', o['totalIters'], 5, { min: 1, integer: true });
+    this.power = numberOption(this.name, 'options.power', o['power'], 1, { min: 0 });
+    this.initialStep();
+  }
+  protected lrAt(epoch: number, base: number): number {
+    return base * (1 - Math.min(this.totalIters, epoch) / this.totalIters) ** this.power;
+  }
+}
+
+/** lr = etaMin + (base - etaMin) (1 + cos(pi epoch / tMax)) / 2. */
+export class CosineAnnealingLR extends LRScheduler {
+  private readonly tMax: number;
+  private readonly etaMin: number;
+  /** @param options - tMax (required, >= 1), etaMin 0. */
+  constructor(optimizer: SchedulableOptimizer, opts: { tMax: number; etaMin?: number }) {
+    super('CosineAnnealingLR', optimizer);
+    const o = options(this.name, opts, ['tMax', 'etaMin']);
+    if (o['tMax'] === undefined) throw new TypeError('CosineAnnealingLR: options.tMax is required');
+    this.tMax = numberOption(this.name, 'options.tMax', o['tMax'], 1, { above: 0 });
+    this.etaMin = numberOption(this.name, 'options.etaMin', o['etaMin'], 0, { min: 0 });
+    this.initialStep();
+  }
+  protected lrAt(epoch: number, base: number): number {
+    return this.etaMin + ((base - this.etaMin) * (1 + Math.cos((Math.PI * epoch) / this.tMax))) / 2;
+  }
+}
+
+/** lr = base * lrLambda(epoch), one function for all groups or one per group. */
+export class LambdaLR extends LRScheduler {
+  private readonly lambdas: ((epoch: number) => number)[];
+  /** @param options - lrLambda (required): a function of the epoch, or one per group. */
+  constructor(optimizer: SchedulableOptimizer, opts: { lrLambda: ((epoch: number) => number) | readonly ((epoch: number) => number)[] }) {
+    super('LambdaLR', optimizer);
+    const o = options(this.name, opts, ['lrLambda']);
+    const given = o['lrLambda'];
+    const list = Array.isArray(given) ? given : new Array<unknown>(this.groups.length).fill(given);
+    if (list.length !== this.groups.length || !list.every((fn) => typeof fn === 'function')) {
+      throw new TypeError(`LambdaLR: options.lrLambda must be a function or one function per group (${this.groups.length})`);
+    }
+    this.lambdas = list as ((epoch: number) => number)[];
+    this.initialStep();
+  }
+  protected lrAt(epoch: number, base: number, group: number): number {
+    const factor = this.lambdas[group]!(epoch);
+    if (typeof factor !== 'number' || !Number.isFinite(factor)) {
+      throw new RangeError(`LambdaLR: lrLambda${this.lambdas.length > 1 ? `[${group}]` : ''}(${epoch}) returned ${String(factor)}, not a finite number`);
+    }
+    return base * factor;
+  }
+}
+
+/** The lecture notes' 1/t decay: lr = base / (1 + k epoch). */
+export class InverseTimeLR extends LRScheduler {
+  private readonly k: number;
+  /** @param options - k (required, >= 0): the decay rate. */
+  constructor(optimizer: SchedulableOptimizer, opts: { k: number }) {
+    super('InverseTimeLR', optimizer);
+    const o = options(this.name, opts, ['k']);
+    if (o['k'] === undefined) throw new TypeError('InverseTimeLR: options.k is required');
+    this.k = numberOption(this.name, 'options.k', o['k'], 0, { min: 0 });
+    this.initialStep();
+  }
+  protected lrAt(epoch: number, base: number): number {
+    return base / (1 + this.k * epoch);
+  }
+}
+
+/** lr = base / sqrt(epoch + 1). */
+export class InverseSqrtLR extends LRScheduler {
+  constructor(optimizer: SchedulableOptimizer, opts: Record<string, never> = {}) {
+    super('InverseSqrtLR', optimizer);
+    options(this.name, opts, []);
+    this.initialStep();
+  }
+  protected lrAt(epoch: number, base: number): number {
+    return base / Math.sqrt(epoch + 1);
+  }
+}
