@@ -74,27 +74,32 @@ function adagradScalars(o: Required<AdagradOptions>, t: number, s: Float32Array,
   return (o.maximize ? FLAG_MAXIMIZE : 0) | (o.weightDecay !== 0 ? FLAG_WEIGHT_DECAY : 0) | (o.epsInsideSqrt ? FLAG_EPS_INSIDE_SQRT : 0);
 }
 
+// The loop lives in its own function with typed-array parameters: V8 then knows the element
+// kind of every array; reading them out of the Slot list in the loop halves the speed.
+function adagradTensor(param: Float32Array, grad: Float32Array, sum: Float32Array, s: Float32Array, at: number, flags: number): void {
+  const weightDecay = s[at + ADAGRAD.weightDecay]!;
+  const negClr = s[at + ADAGRAD.negClr]!;
+  const eps = s[at + ADAGRAD.eps]!;
+  const maximize = (flags & FLAG_MAXIMIZE) !== 0;
+  const decay = (flags & FLAG_WEIGHT_DECAY) !== 0;
+  const epsInside = (flags & FLAG_EPS_INSIDE_SQRT) !== 0;
+  for (let i = 0; i < param.length; i++) {
+    let p = param[i]!;
+    let g = maximize ? -grad[i]! : grad[i]!;
+    if (decay) g = fmaf(p, weightDecay, g);
+    const acc = fmaf(g, g, sum[i]!);
+    const std = epsInside ? f(Math.sqrt(f(acc + eps))) : f(f(Math.sqrt(acc)) + eps);
+    p = f(p + f(f(negClr * g) / std));
+    sum[i] = acc;
+    param[i] = p;
+  }
+}
+
 /** The TypeScript kernel: the executable specification of native/adagrad.cc. @internal */
 export function adagradKernelJs(arrays: readonly Slot[], scalars: Float32Array, flags: Uint32Array, count: number): void {
   for (let t = 0; t < count; t++) {
-    const a = t * ADAGRAD.slots, at = t * ADAGRAD.scalars;
-    const param = arrays[a + ADAGRAD.param]!, grad = arrays[a + ADAGRAD.grad]!, sum = arrays[a + ADAGRAD.sum]!;
-    const weightDecay = scalars[at + ADAGRAD.weightDecay]!;
-    const negClr = scalars[at + ADAGRAD.negClr]!;
-    const eps = scalars[at + ADAGRAD.eps]!;
-    const maximize = (flags[t]! & FLAG_MAXIMIZE) !== 0;
-    const decay = (flags[t]! & FLAG_WEIGHT_DECAY) !== 0;
-    const epsInside = (flags[t]! & FLAG_EPS_INSIDE_SQRT) !== 0;
-    for (let i = 0; i < param.length; i++) {
-      let p = param[i]!;
-      let g = maximize ? -grad[i]! : grad[i]!;
-      if (decay) g = fmaf(p, weightDecay, g);
-      const acc = fmaf(g, g, sum[i]!);
-      const std = epsInside ? f(Math.sqrt(f(acc + eps))) : f(f(Math.sqrt(acc)) + eps);
-      p = f(p + f(f(negClr * g) / std));
-      sum[i] = acc;
-      param[i] = p;
-    }
+    const a = t * ADAGRAD.slots;
+    adagradTensor(arrays[a + ADAGRAD.param]!, arrays[a + ADAGRAD.grad]!, arrays[a + ADAGRAD.sum]!, scalars, t * ADAGRAD.scalars, flags[t]!);
   }
 }
 

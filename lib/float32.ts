@@ -5,6 +5,7 @@
  * @internal
  */
 
+const fround = Math.fround;
 const FLT_MAX = 3.4028234663852886e38;
 /** Halfway between FLT_MAX and 2^128: float64 sums at or beyond it round to infinity. */
 const OVERFLOW_MIDPOINT = 3.4028235677973366e38;
@@ -20,26 +21,21 @@ const OVERFLOW_MIDPOINT = 3.4028235677973366e38;
  * operations for almost every input.
  */
 export function fmaf(a: number, b: number, c: number): number {
+  // Written compactly on purpose: V8 inlines at most 920 bytes of bytecode into a function, and a
+  // kernel loop with four fmaf calls must fit (each call not inlined costs a call per element).
   const p = a * b;
   const s = p + c;
-  const t = s * 268435457; // 2^28 + 1
-  if (t - (t - s) !== s) return Math.fround(s); // more than 25 significant bits: not a midpoint
-  // s is a float, a float midpoint, or in the subnormal or overflow range. When s is exact (as
+  const t = s * 268435457; // 2^28 + 1: a Veltkamp split of s at 25 significant bits
+  if (t - (t - s) !== s) return fround(s); // more bits (or NaN, infinity): not a midpoint
+  // s is a float, a float midpoint, or subnormal or near overflow as a float32. If s is exact (as
   // for most sums of two floats of similar size), rounding it is rounding a*b + c.
   const bb = s - p;
-  const e = p - (s - bb) + (c - bb); // s + e === a*b + c exactly
-  if (e === 0) return Math.fround(s);
-  const r = Math.fround(s);
-  const d = s - r;
-  if (d === 0) return r; // s is a float
-  if (r === Infinity || r === -Infinity) {
-    // Only a sum just short of the overflow midpoint stays finite.
-    const below = s > 0 ? e < 0 : e > 0;
-    return (s === OVERFLOW_MIDPOINT || s === -OVERFLOW_MIDPOINT) && below ? (s > 0 ? FLT_MAX : -FLT_MAX) : r;
-  }
-  const other = r + 2 * d; // the float on the other side of s, if s is a midpoint
-  if (Math.fround(other) !== other) return r;
-  const upper = other > r ? other : r;
-  const lower = other > r ? r : other;
-  return e > 0 ? upper : lower;
+  const e = p - (s - bb) + (c - bb); // s + e === a*b + c exactly (TwoSum)
+  const r = fround(s);
+  if (e === 0) return r;
+  // r infinite: only a sum just short of the overflow midpoint (e and s of opposite signs) stays finite.
+  if (r - r !== 0) return s * e < 0 && (s < 0 ? -s : s) === OVERFLOW_MIDPOINT ? (s > 0 ? FLT_MAX : -FLT_MAX) : r;
+  const o = r + 2 * (s - r); // the float on the other side of s if s is a midpoint (r if s is a float)
+  // Not a midpoint (or a float): r is right. A midpoint: the neighbour on the side of the error.
+  return fround(o) !== o ? r : e > 0 === o > r ? o : r;
 }

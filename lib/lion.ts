@@ -60,26 +60,31 @@ function lionScalars(o: Required<LionOptions>, s: Float32Array, at: number): num
   return (o.maximize ? FLAG_MAXIMIZE : 0) | (o.weightDecay !== 0 ? FLAG_DECOUPLED_DECAY : 0);
 }
 
+// The loop lives in its own function with typed-array parameters: V8 then knows the element
+// kind of every array; reading them out of the Slot list in the loop halves the speed.
+function lionTensor(param: Float32Array, grad: Float32Array, expAvg: Float32Array, s: Float32Array, at: number, flags: number): void {
+  const beta1 = s[at + LION.beta1]!, oneMinusBeta1 = s[at + LION.oneMinusBeta1]!;
+  const beta2 = s[at + LION.beta2]!, oneMinusBeta2 = s[at + LION.oneMinusBeta2]!;
+  const decayFactor = s[at + LION.decayFactor]!, negLr = s[at + LION.negLr]!;
+  const maximize = (flags & FLAG_MAXIMIZE) !== 0;
+  const decay = (flags & FLAG_DECOUPLED_DECAY) !== 0;
+  for (let i = 0; i < param.length; i++) {
+    let p = param[i]!;
+    const g = maximize ? -grad[i]! : grad[i]!;
+    const m = expAvg[i]!;
+    const c = fmaf(g, oneMinusBeta1, f(m * beta1));
+    if (decay) p = f(p * decayFactor);
+    p = fmaf(Math.sign(c), negLr, p);
+    expAvg[i] = fmaf(g, oneMinusBeta2, f(m * beta2));
+    param[i] = p;
+  }
+}
+
 /** The TypeScript kernel: the executable specification of native/lion.cc. @internal */
 export function lionKernelJs(arrays: readonly Slot[], scalars: Float32Array, flags: Uint32Array, count: number): void {
   for (let t = 0; t < count; t++) {
-    const a = t * LION.slots, s = t * LION.scalars;
-    const param = arrays[a + LION.param]!, grad = arrays[a + LION.grad]!, expAvg = arrays[a + LION.expAvg]!;
-    const beta1 = scalars[s + LION.beta1]!, oneMinusBeta1 = scalars[s + LION.oneMinusBeta1]!;
-    const beta2 = scalars[s + LION.beta2]!, oneMinusBeta2 = scalars[s + LION.oneMinusBeta2]!;
-    const decayFactor = scalars[s + LION.decayFactor]!, negLr = scalars[s + LION.negLr]!;
-    const maximize = (flags[t]! & FLAG_MAXIMIZE) !== 0;
-    const decay = (flags[t]! & FLAG_DECOUPLED_DECAY) !== 0;
-    for (let i = 0; i < param.length; i++) {
-      let p = param[i]!;
-      const g = maximize ? -grad[i]! : grad[i]!;
-      const m = expAvg[i]!;
-      const c = fmaf(g, oneMinusBeta1, f(m * beta1));
-      if (decay) p = f(p * decayFactor);
-      p = fmaf(Math.sign(c), negLr, p);
-      expAvg[i] = fmaf(g, oneMinusBeta2, f(m * beta2));
-      param[i] = p;
-    }
+    const a = t * LION.slots;
+    lionTensor(arrays[a + LION.param]!, arrays[a + LION.grad]!, arrays[a + LION.expAvg]!, scalars, t * LION.scalars, flags[t]!);
   }
 }
 

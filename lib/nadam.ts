@@ -95,35 +95,38 @@ function nadamScalars(o: Required<NAdamOptions>, t: number, muProductBefore: num
   return flags;
 }
 
+// The loop lives in its own function with typed-array parameters: V8 then knows the element
+// kind of every array; reading them out of the Slot list in the loop halves the speed.
+function nadamTensor(param: Float32Array, grad: Float32Array, expAvg: Float32Array, expAvgSq: Float32Array, s: Float32Array, at: number, flags: number): void {
+  const beta1 = s[at + NADAM.beta1]!, oneMinusBeta1 = s[at + NADAM.oneMinusBeta1]!;
+  const beta2 = s[at + NADAM.beta2]!, oneMinusBeta2 = s[at + NADAM.oneMinusBeta2]!;
+  const weightDecay = s[at + NADAM.weightDecay]!, decayFactor = s[at + NADAM.decayFactor]!;
+  const biasCorrection2 = s[at + NADAM.biasCorrection2]!, eps = s[at + NADAM.eps]!;
+  const gradCoefficient = s[at + NADAM.gradCoefficient]!, expAvgCoefficient = s[at + NADAM.expAvgCoefficient]!;
+  const maximize = (flags & FLAG_MAXIMIZE) !== 0;
+  const decoupled = (flags & FLAG_DECOUPLED_DECAY) !== 0;
+  const coupled = !decoupled && (flags & FLAG_WEIGHT_DECAY) !== 0;
+  for (let i = 0; i < param.length; i++) {
+    let p = param[i]!;
+    let g = maximize ? -grad[i]! : grad[i]!;
+    if (decoupled) p = f(p * decayFactor);
+    if (coupled) g = fmaf(p, weightDecay, g);
+    const m = fmaf(g, oneMinusBeta1, f(expAvg[i]! * beta1));
+    const v = fmaf(f(oneMinusBeta2 * g), g, f(expAvgSq[i]! * beta2));
+    const denom = f(f(Math.sqrt(f(v / biasCorrection2))) + eps);
+    p = f(p + f(f(gradCoefficient * g) / denom));
+    p = f(p + f(f(expAvgCoefficient * m) / denom));
+    expAvg[i] = m;
+    expAvgSq[i] = v;
+    param[i] = p;
+  }
+}
+
 /** The TypeScript kernel: the executable specification of native/nadam.cc. @internal */
 export function nadamKernelJs(arrays: readonly Slot[], scalars: Float32Array, flags: Uint32Array, count: number): void {
   for (let t = 0; t < count; t++) {
-    const a = t * NADAM.slots, s = t * NADAM.scalars;
-    const param = arrays[a + NADAM.param]!, grad = arrays[a + NADAM.grad]!;
-    const expAvg = arrays[a + NADAM.expAvg]!, expAvgSq = arrays[a + NADAM.expAvgSq]!;
-    const beta1 = scalars[s + NADAM.beta1]!, oneMinusBeta1 = scalars[s + NADAM.oneMinusBeta1]!;
-    const beta2 = scalars[s + NADAM.beta2]!, oneMinusBeta2 = scalars[s + NADAM.oneMinusBeta2]!;
-    const weightDecay = scalars[s + NADAM.weightDecay]!, decayFactor = scalars[s + NADAM.decayFactor]!;
-    const biasCorrection2 = scalars[s + NADAM.biasCorrection2]!, eps = scalars[s + NADAM.eps]!;
-    const gradCoefficient = scalars[s + NADAM.gradCoefficient]!, expAvgCoefficient = scalars[s + NADAM.expAvgCoefficient]!;
-    const fl = flags[t]!;
-    const maximize = (fl & FLAG_MAXIMIZE) !== 0;
-    const decoupled = (fl & FLAG_DECOUPLED_DECAY) !== 0;
-    const coupled = !decoupled && (fl & FLAG_WEIGHT_DECAY) !== 0;
-    for (let i = 0; i < param.length; i++) {
-      let p = param[i]!;
-      let g = maximize ? -grad[i]! : grad[i]!;
-      if (decoupled) p = f(p * decayFactor);
-      if (coupled) g = fmaf(p, weightDecay, g);
-      const m = fmaf(g, oneMinusBeta1, f(expAvg[i]! * beta1));
-      const v = fmaf(f(oneMinusBeta2 * g), g, f(expAvgSq[i]! * beta2));
-      const denom = f(f(Math.sqrt(f(v / biasCorrection2))) + eps);
-      p = f(p + f(f(gradCoefficient * g) / denom));
-      p = f(p + f(f(expAvgCoefficient * m) / denom));
-      expAvg[i] = m;
-      expAvgSq[i] = v;
-      param[i] = p;
-    }
+    const a = t * NADAM.slots;
+    nadamTensor(arrays[a + NADAM.param]!, arrays[a + NADAM.grad]!, arrays[a + NADAM.expAvg]!, arrays[a + NADAM.expAvgSq]!, scalars, t * NADAM.scalars, flags[t]!);
   }
 }
 

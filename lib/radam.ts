@@ -88,39 +88,42 @@ function radamScalars(o: Required<RAdamOptions>, t: number, s: Float32Array, at:
   return flags;
 }
 
+// The loop lives in its own function with typed-array parameters: V8 then knows the element
+// kind of every array; reading them out of the Slot list in the loop halves the speed.
+function radamTensor(param: Float32Array, grad: Float32Array, expAvg: Float32Array, expAvgSq: Float32Array, s: Float32Array, at: number, flags: number): void {
+  const beta1 = s[at + RADAM.beta1]!, oneMinusBeta1 = s[at + RADAM.oneMinusBeta1]!;
+  const beta2 = s[at + RADAM.beta2]!, oneMinusBeta2 = s[at + RADAM.oneMinusBeta2]!;
+  const weightDecay = s[at + RADAM.weightDecay]!, decayFactor = s[at + RADAM.decayFactor]!;
+  const biasCorrection1 = s[at + RADAM.biasCorrection1]!, lr = s[at + RADAM.lr]!;
+  const eps = s[at + RADAM.eps]!, biasCorrection2Sqrt = s[at + RADAM.biasCorrection2Sqrt]!;
+  const rect = s[at + RADAM.rect]!;
+  const maximize = (flags & FLAG_MAXIMIZE) !== 0;
+  const decoupled = (flags & FLAG_DECOUPLED_DECAY) !== 0;
+  const coupled = !decoupled && (flags & FLAG_WEIGHT_DECAY) !== 0;
+  const rectified = (flags & RADAM.flagRectified) !== 0;
+  for (let i = 0; i < param.length; i++) {
+    let p = param[i]!;
+    let g = maximize ? -grad[i]! : grad[i]!;
+    if (decoupled) p = f(p * decayFactor);
+    if (coupled) g = fmaf(p, weightDecay, g);
+    const m = fmaf(g, oneMinusBeta1, f(expAvg[i]! * beta1));
+    const v = fmaf(f(oneMinusBeta2 * g), g, f(expAvgSq[i]! * beta2));
+    let step = f(f(m / biasCorrection1) * lr);
+    if (rectified) {
+  const adaptive = f(f(1 / f(f(Math.sqrt(v)) + eps)) * biasCorrection2Sqrt);
+      step = f(f(step * adaptive) * rect);
+    }
+    expAvg[i] = m;
+    expAvgSq[i] = v;
+    param[i] = f(p - step);
+  }
+}
+
 /** The TypeScript kernel: the executable specification of native/radam.cc. @internal */
 export function radamKernelJs(arrays: readonly Slot[], scalars: Float32Array, flags: Uint32Array, count: number): void {
   for (let t = 0; t < count; t++) {
-    const a = t * RADAM.slots, s = t * RADAM.scalars;
-    const param = arrays[a + RADAM.param]!, grad = arrays[a + RADAM.grad]!;
-    const expAvg = arrays[a + RADAM.expAvg]!, expAvgSq = arrays[a + RADAM.expAvgSq]!;
-    const beta1 = scalars[s + RADAM.beta1]!, oneMinusBeta1 = scalars[s + RADAM.oneMinusBeta1]!;
-    const beta2 = scalars[s + RADAM.beta2]!, oneMinusBeta2 = scalars[s + RADAM.oneMinusBeta2]!;
-    const weightDecay = scalars[s + RADAM.weightDecay]!, decayFactor = scalars[s + RADAM.decayFactor]!;
-    const biasCorrection1 = scalars[s + RADAM.biasCorrection1]!, lr = scalars[s + RADAM.lr]!;
-    const eps = scalars[s + RADAM.eps]!, biasCorrection2Sqrt = scalars[s + RADAM.biasCorrection2Sqrt]!;
-    const rect = scalars[s + RADAM.rect]!;
-    const fl = flags[t]!;
-    const maximize = (fl & FLAG_MAXIMIZE) !== 0;
-    const decoupled = (fl & FLAG_DECOUPLED_DECAY) !== 0;
-    const coupled = !decoupled && (fl & FLAG_WEIGHT_DECAY) !== 0;
-    const rectified = (fl & RADAM.flagRectified) !== 0;
-    for (let i = 0; i < param.length; i++) {
-      let p = param[i]!;
-      let g = maximize ? -grad[i]! : grad[i]!;
-      if (decoupled) p = f(p * decayFactor);
-      if (coupled) g = fmaf(p, weightDecay, g);
-      const m = fmaf(g, oneMinusBeta1, f(expAvg[i]! * beta1));
-      const v = fmaf(f(oneMinusBeta2 * g), g, f(expAvgSq[i]! * beta2));
-      let step = f(f(m / biasCorrection1) * lr);
-      if (rectified) {
-        const adaptive = f(f(1 / f(f(Math.sqrt(v)) + eps)) * biasCorrection2Sqrt);
-        step = f(f(step * adaptive) * rect);
-      }
-      expAvg[i] = m;
-      expAvgSq[i] = v;
-      param[i] = f(p - step);
-    }
+    const a = t * RADAM.slots;
+    radamTensor(arrays[a + RADAM.param]!, arrays[a + RADAM.grad]!, arrays[a + RADAM.expAvg]!, arrays[a + RADAM.expAvgSq]!, scalars, t * RADAM.scalars, flags[t]!);
   }
 }
 

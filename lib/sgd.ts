@@ -85,32 +85,35 @@ function sgdScalars(o: Required<SGDOptions>, firstStep: boolean, s: Float32Array
   return flags;
 }
 
+// The loop lives in its own function with typed-array parameters: V8 then knows the element
+// kind of every array; reading them out of the Slot list in the loop halves the speed.
+function sgdTensor(param: Float32Array, grad: Float32Array, buffer: Float32Array | null, s: Float32Array, at: number, flags: number): void {
+  const weightDecay = s[at + LAYOUT.weightDecay]!, momentum = s[at + LAYOUT.momentum]!;
+  const oneMinusDampening = s[at + LAYOUT.oneMinusDampening]!, negLr = s[at + LAYOUT.negLr]!;
+  const maximize = (flags & FLAG_MAXIMIZE) !== 0;
+  const decay = (flags & FLAG_WEIGHT_DECAY) !== 0;
+  const useMomentum = buffer !== null && (flags & LAYOUT.flagMomentum) !== 0;
+  const nesterov = (flags & LAYOUT.flagNesterov) !== 0;
+  const firstStep = (flags & LAYOUT.flagFirstStep) !== 0;
+  for (let i = 0; i < param.length; i++) {
+    let p = param[i]!;
+    let g = maximize ? -grad[i]! : grad[i]!;
+    if (decay) g = fmaf(p, weightDecay, g);
+    if (useMomentum) {
+      const buf = firstStep ? g : fmaf(g, oneMinusDampening, f(buffer[i]! * momentum));
+      buffer[i] = buf;
+      g = nesterov ? fmaf(buf, momentum, g) : buf;
+    }
+    p = fmaf(g, negLr, p);
+    param[i] = p;
+  }
+}
+
 /** The TypeScript kernel: the executable specification of native/sgd.cc. @internal */
 export function sgdKernelJs(arrays: readonly Slot[], scalars: Float32Array, flags: Uint32Array, count: number): void {
   for (let t = 0; t < count; t++) {
-    const a = t * LAYOUT.slots, at = t * LAYOUT.scalars;
-    const param = arrays[a + LAYOUT.param]!, grad = arrays[a + LAYOUT.grad]!;
-    const buffer = arrays[a + LAYOUT.momentumBuffer] ?? null;
-    const weightDecay = scalars[at + LAYOUT.weightDecay]!, momentum = scalars[at + LAYOUT.momentum]!;
-    const oneMinusDampening = scalars[at + LAYOUT.oneMinusDampening]!, negLr = scalars[at + LAYOUT.negLr]!;
-    const fl = flags[t]!;
-    const maximize = (fl & FLAG_MAXIMIZE) !== 0;
-    const decay = (fl & FLAG_WEIGHT_DECAY) !== 0;
-    const useMomentum = buffer !== null && (fl & LAYOUT.flagMomentum) !== 0;
-    const nesterov = (fl & LAYOUT.flagNesterov) !== 0;
-    const firstStep = (fl & LAYOUT.flagFirstStep) !== 0;
-    for (let i = 0; i < param.length; i++) {
-      let p = param[i]!;
-      let g = maximize ? -grad[i]! : grad[i]!;
-      if (decay) g = fmaf(p, weightDecay, g);
-      if (useMomentum) {
-        const buf = firstStep ? g : fmaf(g, oneMinusDampening, f(buffer[i]! * momentum));
-        buffer[i] = buf;
-        g = nesterov ? fmaf(buf, momentum, g) : buf;
-      }
-      p = fmaf(g, negLr, p);
-      param[i] = p;
-    }
+    const a = t * LAYOUT.slots;
+    sgdTensor(arrays[a + LAYOUT.param]!, arrays[a + LAYOUT.grad]!, arrays[a + LAYOUT.momentumBuffer] ?? null, scalars, t * LAYOUT.scalars, flags[t]!);
   }
 }
 

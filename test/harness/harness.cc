@@ -35,6 +35,28 @@ int main(int argc, char** argv) {
     auto floats = [&](size_t n) { std::vector<float> v(n); std::memcpy(v.data(), &data[at], n * 4); at += n * 4; return v; };
     while (at < data.size()) {
       const uint32_t id = word(), flags = word(), length = word(), slots = word(), scalarCount = word(), present = word();
+      if (id >= 1000) {  // a reduction: one array, a float64 result
+        std::vector<float> x = floats(length);
+        double expected;
+        std::memcpy(&expected, &data[at], 8);
+        at += 8;
+        const Reductions& r = reductions();
+        double got = 0;
+        double lanes[16] = {};
+        float maxLanes[16] = {};
+        switch (id - 1000) {
+          case kSumSquares: r.sumSquares(x.data(), length, lanes); got = combineLanes(lanes); break;
+          case kSumAbs: r.sumAbs(x.data(), length, lanes); got = combineLanes(lanes); break;
+          case kMaxAbs: r.maxAbs(x.data(), length, maxLanes); got = combineMaxLanes(maxLanes); break;
+          case kNonFinite: got = length > 0 && r.nonFinite(x.data(), length) ? 1 : 0; break;
+        }
+        ++records;
+        if (!(got == expected || (got != got && expected != expected)) && failures++ < 20) {
+          std::printf("%s reduction %u n %u: %a, spec %a\n", isaName(Isa(level)), id - 1000, length, got, expected);
+        }
+        (void)flags; (void)slots; (void)scalarCount; (void)present;
+        continue;
+      }
       std::vector<float> scalars = floats(scalarCount);
       std::vector<std::vector<float>> arrays, expected;
       for (uint32_t k = 0; k < slots; ++k) arrays.push_back(floats(length));

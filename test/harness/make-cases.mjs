@@ -17,6 +17,7 @@ const { adamaxKernelJs } = require(dist + 'adamax.js');
 const { nadamKernelJs } = require(dist + 'nadam.js');
 const { radamKernelJs } = require(dist + 'radam.js');
 const { lionKernelJs } = require(dist + 'lion.js');
+const G = require(dist + 'gradients.js');
 const { fmaf } = require(dist + 'float32.js');
 const K = require(dist + 'kernels.js');
 
@@ -69,6 +70,34 @@ for (const k of kernels) {
         records++;
       }
     }
+  }
+}
+// Clipping's scale and clamp (scalars shared by the tensors of a call).
+for (const n of [1, 5, 16, 17, 1003]) {
+  for (const wild of [false, true]) {
+    const x = values(n, wild);
+    const scaled = x.map((v) => Math.fround(v * Math.fround(0.3)));
+    u32(K.KernelId.Scale, 0, n, 1, 1, 1);
+    f32(new Float32Array([0.3]));
+    [x, scaled].forEach(f32);
+    const clamped = x.map((v) => Math.min(Math.max(v, -0.5), 0.5));
+    u32(K.KernelId.Clamp, 0, n, 1, 2, 1);
+    f32(new Float32Array([-0.5, 0.5]));
+    [x, clamped].forEach(f32);
+    records += 2;
+  }
+}
+// The reductions (id 1000 + ReduceId): one array in, the float64 result out.
+for (const n of [0, 1, 15, 16, 17, 33, 1003, 4099]) {
+  for (const wild of [false, true]) {
+    const x = values(n, wild);
+    const results = [G.sumSquaresJs([x], 1), G.sumAbsJs([x], 1), G.maxAbsJs([x], 1), G.nonFiniteJs([x], 1)];
+    results.forEach((r, op) => {
+      u32(1000 + op, 0, n, 1, 0, 1);
+      f32(x);
+      chunks.push(new Uint8Array(new Float64Array([r]).buffer));
+      records++;
+    });
   }
 }
 // The fused multiply-add itself, through the probe kernel.

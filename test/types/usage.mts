@@ -16,3 +16,16 @@ const i: Isa = isa;
 // @ts-expect-error unknown option names are type errors too
 new Adam([w], { learningRate: 0.1 });
 export { step, b, i };
+
+// Issue-3 API: groups, schedules, checkpoints, clipping.
+import { NAdam, OneCycleLR, ReduceLROnPlateau, clipGradNorm, saveCheckpoint, type OptimizerStateDict } from 'simd-optim';
+const grouped = new NAdam([{ params: [w], weightDecay: 0.1 }, { params: [new Float32Array(2)] }], { lr: 1e-3, skipNonFinite: true });
+const applied: boolean = grouped.step([new Float32Array(4), null]);
+grouped.paramGroups[0]!.lr = 0.01;
+const sched = new OneCycleLR(grouped, { maxLr: 0.1, totalSteps: 100 });
+const lrs: number[] = sched.getLastLr();
+new ReduceLROnPlateau(grouped, { patience: 2 }).step(0.5);
+const dict: OptimizerStateDict = grouped.stateDict();
+const norm: number = clipGradNorm([new Float32Array(4)], 1, { normType: Infinity });
+saveCheckpoint('/dev/null', grouped);
+export { applied, lrs, dict, norm };
