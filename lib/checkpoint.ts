@@ -146,6 +146,14 @@ function decode(file: string, bytes: Uint8Array): OptimizerStateDict {
   return { optimizer: String(metadata['optimizer']), state, paramGroups };
 }
 
+function checkArguments(where: string, file: unknown, optimizer: unknown): void {
+  if (typeof file !== 'string' || file === '') throw new TypeError(`${where}: path must be a non-empty string, got ${typeof file}`);
+  const o = optimizer as Partial<Checkpointable> | null;
+  if (!o || typeof o.stateDict !== 'function' || typeof o.loadStateDict !== 'function') {
+    throw new TypeError(`${where}: optimizer must be an optimizer of this package (with stateDict and loadStateDict)`);
+  }
+}
+
 function temporaryName(file: string): string {
   return path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
 }
@@ -169,6 +177,7 @@ function syncDirectory(file: string): void {
  * @throws the file system's error; the previous file, if any, is then left as it was.
  */
 export function saveCheckpoint(file: string, optimizer: Checkpointable): void {
+  checkArguments('saveCheckpoint', file, optimizer);
   const { header, chunks } = encode(optimizer.stateDict());
   const tmp = temporaryName(file);
   try {
@@ -196,11 +205,13 @@ export function saveCheckpoint(file: string, optimizer: Checkpointable): void {
  *   state does not fit the optimizer.
  */
 export function loadCheckpoint(file: string, optimizer: Checkpointable): void {
+  checkArguments('loadCheckpoint', file, optimizer);
   optimizer.loadStateDict(decode(file, fs.readFileSync(file)));
 }
 
 /** saveCheckpoint without blocking the event loop (the state is captured when it is called). */
 export async function saveCheckpointAsync(file: string, optimizer: Checkpointable): Promise<void> {
+  checkArguments('saveCheckpointAsync', file, optimizer);
   const { header, chunks } = encode(optimizer.stateDict());
   const tmp = temporaryName(file);
   try {
@@ -221,5 +232,6 @@ export async function saveCheckpointAsync(file: string, optimizer: Checkpointabl
 
 /** loadCheckpoint that reads the file without blocking the event loop. */
 export async function loadCheckpointAsync(file: string, optimizer: Checkpointable): Promise<void> {
+  checkArguments('loadCheckpointAsync', file, optimizer);
   optimizer.loadStateDict(decode(file, await fs.promises.readFile(file)));
 }

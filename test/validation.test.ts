@@ -4,8 +4,9 @@
 import { describe, expect, test } from 'vitest';
 
 import {
-  Adagrad, Adam, AdamW, RMSprop, SGD,
-  adagradUpdate, adamUpdate, adamwUpdate, rmspropUpdate, sgdUpdate,
+  Adadelta, Adagrad, Adam, Adamax, AdamW, Lion, NAdam, RAdam, RMSprop, SGD,
+  adadeltaUpdate, adagradUpdate, adamaxUpdate, adamUpdate, adamwUpdate, lionUpdate, nadamUpdate, radamUpdate,
+  rmspropUpdate, sgdUpdate, loadCheckpoint, saveCheckpoint,
 } from '../lib/index.js';
 import { backendsUnderTest, firstBitDifference } from './helpers.js';
 
@@ -20,6 +21,11 @@ const CLASSES: [string, Ctor][] = [
   ['Adagrad', Adagrad as unknown as Ctor],
   ['RMSprop', RMSprop as unknown as Ctor],
   ['SGD', SGD as unknown as Ctor],
+  ['Adadelta', Adadelta as unknown as Ctor],
+  ['Adamax', Adamax as unknown as Ctor],
+  ['NAdam', NAdam as unknown as Ctor],
+  ['RAdam', RAdam as unknown as Ctor],
+  ['Lion', Lion as unknown as Ctor],
 ];
 
 /** Every Float32Array reachable from the optimizer, copied. */
@@ -70,8 +76,17 @@ describe.each(backendsUnderTest())('on $label', ({ activate }) => {
       expectThrowsNaming(() => new Optim(p, { weightDecay: -0.1 }), RangeError, 'weightDecay');
       expectThrowsNaming(() => new Optim(p, { maximize: 1 }), TypeError, 'maximize');
       expectThrowsNaming(() => new Optim(p, 5 as never), TypeError, 'options');
-      if (name !== 'SGD') expectThrowsNaming(() => new Optim(p, { eps: -1e-8 }), RangeError, 'eps');
+      if (name !== 'SGD' && name !== 'Lion') expectThrowsNaming(() => new Optim(p, { eps: -1e-8 }), RangeError, 'eps');
+      expectThrowsNaming(() => new Optim(p, { skipNonFinite: 'yes' }), TypeError, 'skipNonFinite');
+      if (['Adam', 'AdamW', 'Adamax', 'NAdam', 'RAdam', 'Lion'].includes(name)) {
+        expectThrowsNaming(() => new Optim(p, { betas: [1, 0.999] }), RangeError, 'betas[0]');
+        expectThrowsNaming(() => new Optim(p, { betas: [0.9, Infinity] }), RangeError, 'betas[1]');
+      }
+      if (name === 'Adadelta') expectThrowsNaming(() => new Optim(p, { rho: 1.5 }), RangeError, 'rho');
+      if (name === 'NAdam') expectThrowsNaming(() => new Optim(p, { momentumDecay: -1 }), RangeError, 'momentumDecay');
+      if (name === 'NAdam' || name === 'RAdam') expectThrowsNaming(() => new Optim(p, { decoupledWeightDecay: 1 }), TypeError, 'decoupledWeightDecay');
       if (name === 'Adam' || name === 'AdamW') {
+        expectThrowsNaming(() => new Optim(p, { epsInsideSqrt: 0 }), TypeError, 'epsInsideSqrt');
         expectThrowsNaming(() => new Optim(p, { betas: [1, 0.999] }), RangeError, 'betas[0]');
         expectThrowsNaming(() => new Optim(p, { betas: [0.9, -0.1] }), RangeError, 'betas[1]');
         expectThrowsNaming(() => new Optim(p, { betas: [0.9, 1] }), RangeError, 'betas[1]');
@@ -175,6 +190,28 @@ describe.each(backendsUnderTest())('on $label', ({ activate }) => {
       expectThrowsNaming(() => rmspropUpdate(param, grad, sq, null, sq, { momentum: 0.9 }), RangeError, 'momentumBuffer');
       expectThrowsNaming(() => rmspropUpdate(param, grad, sq, null, null, { alpha: -1 }), RangeError, 'hyper.alpha');
       expect(Array.from(param)).toEqual([1, 2, 3]);
+    });
+
+    test('the updates of Adadelta, Adamax, NAdam, RAdam and Lion', () => {
+      activate();
+      const param = p(), grad = p(), a = p(), b = p();
+      expectThrowsNaming(() => adadeltaUpdate(param, grad, a, a, {}), RangeError, 'accDelta');
+      expectThrowsNaming(() => adadeltaUpdate(param, grad, a, b, { rho: 2 }), RangeError, 'hyper.rho');
+      expectThrowsNaming(() => adamaxUpdate(param, grad, a, b, {} as never), TypeError, 'hyper.step');
+      expectThrowsNaming(() => adamaxUpdate(param, grad, a, new Float32Array(2), { step: 1 }), RangeError, 'expInf');
+      expectThrowsNaming(() => nadamUpdate(param, grad, a, b, { step: 1, muProduct: NaN }), RangeError, 'hyper.muProduct');
+      expectThrowsNaming(() => nadamUpdate(param, grad, a, b, { step: 0, muProduct: 1 }), RangeError, 'hyper.step');
+      expectThrowsNaming(() => radamUpdate(param, b, a, b, { step: 1 }), RangeError, 'expAvgSq');
+      expectThrowsNaming(() => lionUpdate(param, grad, [1, 2, 3] as never, {}), TypeError, 'expAvg');
+      expectThrowsNaming(() => lionUpdate(param, grad, a, { lr: -1 }), RangeError, 'hyper.lr');
+      expect(Array.from(param)).toEqual([1, 2, 3]);
+    });
+
+    test('checkpoints name a bad optimizer or path', () => {
+      activate();
+      expectThrowsNaming(() => saveCheckpoint('/tmp/x.safetensors', {} as never), TypeError, 'optimizer');
+      expectThrowsNaming(() => loadCheckpoint('/tmp/x.safetensors', null as never), TypeError, 'optimizer');
+      expectThrowsNaming(() => saveCheckpoint(42 as never, new SGD([p()])), TypeError, 'path');
     });
 
     test('sgdUpdate', () => {
