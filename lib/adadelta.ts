@@ -110,6 +110,8 @@ export function adadeltaKernelJs(arrays: readonly Slot[], scalars: Float32Array,
 }
 
 const KERNEL = { id: KernelId.Adadelta, js: adadeltaKernelJs, slots: ADADELTA.slots, scalars: ADADELTA.scalars } as const;
+const BOTH_REQUIRED: readonly BufferUse[] = Object.freeze(['required', 'required']);
+
 const DEFINITION: OptimizerDefinition<AdadeltaOptions> = { name: 'Adadelta', kernel: KERNEL, spec: SPEC, bufferNames: ['square_avg', 'acc_delta'] };
 
 /**
@@ -129,7 +131,7 @@ export class Adadelta extends Optimizer<AdadeltaOptions, AdadeltaState> {
   }
 
   protected bufferUse(): readonly BufferUse[] {
-    return ['required', 'required'];
+    return BOTH_REQUIRED;
   }
 
   protected prepare(_record: StateRecord, group: ParamGroup<AdadeltaOptions>, _length: number, scalars: Float32Array, offset: number): number {

@@ -105,6 +105,8 @@ export function adagradKernelJs(arrays: readonly Slot[], scalars: Float32Array, 
 
 const ADAGRAD_KERNEL = { id: KernelId.Adagrad, js: adagradKernelJs, slots: ADAGRAD.slots, scalars: ADAGRAD.scalars } as const;
 
+const REQUIRED: readonly BufferUse[] = Object.freeze(['required']);
+
 const DEFINITION: OptimizerDefinition<AdagradOptions> = { name: 'Adagrad', kernel: ADAGRAD_KERNEL, spec: SPEC, bufferNames: ['sum'] };
 
 /**
@@ -126,7 +128,7 @@ export class Adagrad extends Optimizer<AdagradOptions, AdagradState> {
   }
 
   protected bufferUse(): readonly BufferUse[] {
-    return ['required'];
+    return REQUIRED;
   }
 
   protected override createBuffer(_k: number, length: number, group: ParamGroup<AdagradOptions>): Float32Array {

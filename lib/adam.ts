@@ -182,7 +182,7 @@ export class AdamFamily extends Optimizer<AdamOptions, AdamState> {
   }
 
   protected bufferUse(group: ParamGroup<AdamOptions>): readonly BufferUse[] {
-    return group.amsgrad ? ['required', 'required', 'required'] : ['required', 'required', 'unused'];
+    return group.amsgrad ? WITH_MAX : WITHOUT_MAX;
   }
 
   protected prepare(record: StateRecord, group: ParamGroup<AdamOptions>, _length: number, scalars: Float32Array, offset: number): number {
@@ -196,6 +196,10 @@ export class AdamFamily extends Optimizer<AdamOptions, AdamState> {
     return state;
   }
 }
+
+// Constants: bufferUse runs for every param on every step.
+const WITH_MAX: readonly BufferUse[] = Object.freeze(['required', 'required', 'required']);
+const WITHOUT_MAX: readonly BufferUse[] = Object.freeze(['required', 'required', 'unused']);
 
 const ADAM_DEFINITION: OptimizerDefinition<AdamOptions> = {
   name: 'Adam', kernel: ADAM_KERNEL, spec: ADAM_SPEC, bufferNames: ['exp_avg', 'exp_avg_sq', 'max_exp_avg_sq'],

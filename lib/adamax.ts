@@ -96,6 +96,8 @@ export function adamaxKernelJs(arrays: readonly Slot[], scalars: Float32Array, f
 }
 
 const KERNEL = { id: KernelId.Adamax, js: adamaxKernelJs, slots: ADAMAX.slots, scalars: ADAMAX.scalars } as const;
+const BOTH_REQUIRED: readonly BufferUse[] = Object.freeze(['required', 'required']);
+
 const DEFINITION: OptimizerDefinition<AdamaxOptions> = { name: 'Adamax', kernel: KERNEL, spec: SPEC, bufferNames: ['exp_avg', 'exp_inf'] };
 
 /**
@@ -115,7 +117,7 @@ export class Adamax extends Optimizer<AdamaxOptions, AdamaxState> {
   }
 
   protected bufferUse(): readonly BufferUse[] {
-    return ['required', 'required'];
+    return BOTH_REQUIRED;
   }
 
   protected prepare(record: StateRecord, group: ParamGroup<AdamaxOptions>, _length: number, scalars: Float32Array, offset: number): number {

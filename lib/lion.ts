@@ -89,6 +89,8 @@ export function lionKernelJs(arrays: readonly Slot[], scalars: Float32Array, fla
 }
 
 const KERNEL = { id: KernelId.Lion, js: lionKernelJs, slots: LION.slots, scalars: LION.scalars } as const;
+const REQUIRED: readonly BufferUse[] = Object.freeze(['required']);
+
 const DEFINITION: OptimizerDefinition<LionOptions> = { name: 'Lion', kernel: KERNEL, spec: SPEC, bufferNames: ['exp_avg'] };
 
 /**
@@ -108,7 +110,7 @@ export class Lion extends Optimizer<LionOptions, LionState> {
   }
 
   protected bufferUse(): readonly BufferUse[] {
-    return ['required'];
+    return REQUIRED;
   }
 
   protected prepare(_record: StateRecord, group: ParamGroup<LionOptions>, _length: number, scalars: Float32Array, offset: number): number {

@@ -131,6 +131,8 @@ export function nadamKernelJs(arrays: readonly Slot[], scalars: Float32Array, fl
 }
 
 const KERNEL = { id: KernelId.Nadam, js: nadamKernelJs, slots: NADAM.slots, scalars: NADAM.scalars } as const;
+const BOTH_REQUIRED: readonly BufferUse[] = Object.freeze(['required', 'required']);
+
 const DEFINITION: OptimizerDefinition<NAdamOptions> = {
   name: 'NAdam', kernel: KERNEL, spec: SPEC, bufferNames: ['exp_avg', 'exp_avg_sq'], scalarState: { mu_product: 1 },
 };
@@ -153,7 +155,7 @@ export class NAdam extends Optimizer<NAdamOptions, NAdamState> {
   }
 
   protected bufferUse(): readonly BufferUse[] {
-    return ['required', 'required'];
+    return BOTH_REQUIRED;
   }
 
   protected prepare(record: StateRecord, group: ParamGroup<NAdamOptions>, _length: number, scalars: Float32Array, offset: number): number {

@@ -128,6 +128,8 @@ export function radamKernelJs(arrays: readonly Slot[], scalars: Float32Array, fl
 }
 
 const KERNEL = { id: KernelId.Radam, js: radamKernelJs, slots: RADAM.slots, scalars: RADAM.scalars } as const;
+const BOTH_REQUIRED: readonly BufferUse[] = Object.freeze(['required', 'required']);
+
 const DEFINITION: OptimizerDefinition<RAdamOptions> = { name: 'RAdam', kernel: KERNEL, spec: SPEC, bufferNames: ['exp_avg', 'exp_avg_sq'] };
 
 /**
@@ -148,7 +150,7 @@ export class RAdam extends Optimizer<RAdamOptions, RAdamState> {
   }
 
   protected bufferUse(): readonly BufferUse[] {
-    return ['required', 'required'];
+    return BOTH_REQUIRED;
   }
 
   protected prepare(record: StateRecord, group: ParamGroup<RAdamOptions>, _length: number, scalars: Float32Array, offset: number): number {

@@ -151,6 +151,14 @@ export function rmspropKernelJs(arrays: readonly Slot[], scalars: Float32Array, 
 
 const RMSPROP_KERNEL = { id: KernelId.Rmsprop, js: rmspropKernelJs, slots: RMSPROP.slots, scalars: RMSPROP.scalars } as const;
 
+// Constants: bufferUse runs for every param on every step. Index: centered + 2 * momentum.
+const USES: readonly (readonly BufferUse[])[] = [
+  Object.freeze(['required', 'unused', 'unused']),
+  Object.freeze(['required', 'required', 'unused']),
+  Object.freeze(['required', 'unused', 'required']),
+  Object.freeze(['required', 'required', 'required']),
+];
+
 const DEFINITION: OptimizerDefinition<RMSpropOptions> = {
   name: 'RMSprop', kernel: RMSPROP_KERNEL, spec: SPEC, bufferNames: ['square_avg', 'grad_avg', 'momentum_buffer'],
 };
@@ -174,7 +182,7 @@ export class RMSprop extends Optimizer<RMSpropOptions, RMSpropState> {
   }
 
   protected bufferUse(group: ParamGroup<RMSpropOptions>): readonly BufferUse[] {
-    return ['required', group.centered ? 'required' : 'unused', group.momentum > 0 ? 'required' : 'unused'];
+    return USES[(group.centered ? 1 : 0) + (group.momentum > 0 ? 2 : 0)]!;
   }
 
   protected prepare(_record: StateRecord, group: ParamGroup<RMSpropOptions>, _length: number, scalars: Float32Array, offset: number): number {

@@ -119,6 +119,10 @@ export function sgdKernelJs(arrays: readonly Slot[], scalars: Float32Array, flag
 
 const SGD_KERNEL = { id: KernelId.Sgd, js: sgdKernelJs, slots: LAYOUT.slots, scalars: LAYOUT.scalars } as const;
 
+// Constants: bufferUse runs for every param on every step.
+const OPTIONAL: readonly BufferUse[] = Object.freeze(['optional']);
+const UNUSED: readonly BufferUse[] = Object.freeze(['unused']);
+
 const DEFINITION: OptimizerDefinition<SGDOptions> = {
   name: 'SGD', kernel: SGD_KERNEL, spec: SPEC, bufferNames: ['momentum_buffer'], countsSteps: false,
 };
@@ -145,7 +149,7 @@ export class SGD extends Optimizer<SGDOptions, SGDState> {
   // PyTorch creates the momentum buffer on the first step that uses momentum, as a copy of the
   // gradient; a state dict may lack it.
   protected bufferUse(group: ParamGroup<SGDOptions>): readonly BufferUse[] {
-    return [group.momentum !== 0 ? 'optional' : 'unused'];
+    return group.momentum !== 0 ? OPTIONAL : UNUSED;
   }
 
   protected prepare(record: StateRecord, group: ParamGroup<SGDOptions>, length: number, scalars: Float32Array, offset: number): number {
