@@ -3,7 +3,7 @@
 // of their published formulas, on each backend and ISA level.
 import { describe, expect, test } from 'vitest';
 
-import { Lion, NAdam } from '../lib/index.js';
+import { Adagrad, Adam, AdamW, Lion, NAdam, RMSprop } from '../lib/index.js';
 import { backendsUnderTest, normal, rng } from './helpers.js';
 
 const N = 257;
@@ -59,6 +59,32 @@ function lionReference(init: Float32Array, grads: Float32Array[], o: { lr: numbe
 }
 
 describe.each(backendsUnderTest())('on $label', ({ activate }) => {
+  test('epsInsideSqrt puts eps under the root of the bias-corrected second moment', () => {
+    activate();
+    const { init, grads } = data(13);
+    const g = grads[0]!;
+    const eps = 0.01; // large, so inside and outside the root differ visibly
+    const ref = (p: number, gi: number, denom: number, lr: number) => p - (lr * gi) / denom;
+    const cases: [string, (p: Float32Array[]) => { step(g: Float32Array[]): boolean }, (p: number, gi: number) => number][] = [
+      // Step 1: m_hat = g and v_hat = g^2 for Adam; sum = g^2 for Adagrad; sq = (1 - alpha) g^2 for RMSprop.
+      ['Adam', (p) => new Adam(p, { lr: 0.1, eps, epsInsideSqrt: true }), (p, gi) => ref(p, gi, Math.sqrt(gi * gi + eps), 0.1)],
+      ['AdamW', (p) => new AdamW(p, { lr: 0.1, eps, epsInsideSqrt: true, weightDecay: 0 }), (p, gi) => ref(p, gi, Math.sqrt(gi * gi + eps), 0.1)],
+      ['Adagrad', (p) => new Adagrad(p, { lr: 0.1, eps, epsInsideSqrt: true }), (p, gi) => ref(p, gi, Math.sqrt(gi * gi + eps), 0.1)],
+      ['RMSprop', (p) => new RMSprop(p, { lr: 0.1, eps, epsInsideSqrt: true }), (p, gi) => ref(p, gi, Math.sqrt(0.01 * gi * gi + eps), 0.1)],
+    ];
+    for (const [name, make, expected] of cases) {
+      const param = init.slice();
+      make([param]).step([g]);
+      const want = Float64Array.from(init, (p, i) => expected(p, g[i]!));
+      expect(worst(param, want), name).toBeLessThanOrEqual(1);
+    }
+    // The test can tell: with eps outside the root, Adam lands elsewhere.
+    const outside = init.slice();
+    new Adam([outside], { lr: 0.1, eps }).step([g]);
+    expect(worst(outside, Float64Array.from(init, (p, i) => ref(p, g[i]!, Math.sqrt(g[i]! * g[i]!) + eps, 0.1)))).toBeLessThanOrEqual(1);
+    expect(worst(outside, Float64Array.from(init, (p, i) => ref(p, g[i]!, Math.sqrt(g[i]! * g[i]! + eps), 0.1)))).toBeGreaterThan(1);
+  });
+
   test.each([
     { weightDecay: 0, decoupledWeightDecay: false },
     { weightDecay: 0.05, decoupledWeightDecay: false },
