@@ -23,3 +23,8 @@ export {
   InverseTimeLR, InverseSqrtLR, type SchedulableOptimizer, type SchedulerStateDict,
 } from './lr-scheduler.js';
 export { CosineAnnealingWarmRestarts, OneCycleLR, CyclicLR, SequentialLR, ReduceLROnPlateau } from './lr-scheduler-cyclic.js';
+export {
+  numericalGradient, gradcheck, type GradcheckOptions, type GradcheckReport, type CoordinateCheck,
+  type DirectionalReport, type DirectionCheck, type Tensor,
+} from './gradcheck.js';
+export { checkDirectional } from './gradcheck-directional.js';
