@@ -32,7 +32,12 @@ int main(int argc, char** argv) {
     ++levels;
     size_t at = 0;
     auto word = [&]() { uint32_t v; std::memcpy(&v, &data[at], 4); at += 4; return v; };
-    auto floats = [&](size_t n) { std::vector<float> v(n); std::memcpy(v.data(), &data[at], n * 4); at += n * 4; return v; };
+    auto floats = [&](size_t n) {
+      std::vector<float> v(n);
+      if (n > 0) std::memcpy(v.data(), &data[at], n * 4);
+      at += n * 4;
+      return v;
+    };
     while (at < data.size()) {
       const uint32_t id = word(), flags = word(), length = word(), slots = word(), scalarCount = word(), present = word();
       if (id >= 1000) {  // a reduction: one array, a float64 result

@@ -3,19 +3,24 @@
 # and runs them under qemu against outputs of the TypeScript specification, for every flag
 # combination (make-cases.mjs). Needs g++-aarch64-linux-gnu and qemu-user (Debian packages) and a
 # built dist/. .ci/run runs it when it can install those; npm test cannot reach NEON on x86-64.
-# `run.sh x86` runs the same harness natively (scalar, SSE2, AVX2, AVX-512 levels).
+# `run.sh x86` runs the same harness natively (scalar, SSE2, AVX2, AVX-512 levels); `run.sh asan`
+# does so under AddressSanitizer and UndefinedBehaviorSanitizer (any finding aborts).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$here/../.."
 out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT
 
-if [ "${1:-arm64}" = x86 ]; then
+SANITIZE=()
+if [ "${1:-arm64}" = asan ]; then
+  SANITIZE=(-fsanitize=address,undefined -fno-sanitize-recover=all -g)
+fi
+if [ "${1:-arm64}" = x86 ] || [ "${1:-arm64}" = asan ]; then
   CXX="${CXX:-g++}"; LEVELS=(SCALAR SSE2 AVX2 AVX512); RUN=()
 else
   CXX="${CXX:-aarch64-linux-gnu-g++}"; LEVELS=(SCALAR NEON); RUN=(qemu-aarch64)
 fi
-FLAGS=(-O3 -std=c++17 -ffp-contract=off -fno-math-errno -Wall -Wextra -Wno-maybe-uninitialized -Wno-uninitialized)
+FLAGS=(-O3 -std=c++17 -ffp-contract=off -fno-math-errno -Wall -Wextra -Wno-maybe-uninitialized -Wno-uninitialized "${SANITIZE[@]}")
 node "$here/make-cases.mjs"
 objects=()
 for level in "${LEVELS[@]}"; do
@@ -32,5 +37,5 @@ for level in "${LEVELS[@]}"; do
     objects+=("$out/$name.$level.o")
   done
 done
-"$CXX" "${FLAGS[@]}" -static "$root/native/dispatch.cc" "$here/harness.cc" "${objects[@]}" -o "$out/harness"
+"$CXX" "${FLAGS[@]}" $([ ${#SANITIZE[@]} -eq 0 ] && echo -static) "$root/native/dispatch.cc" "$here/harness.cc" "${objects[@]}" -o "$out/harness"
 "${RUN[@]}" "$out/harness" "$here/cases.bin"
