@@ -164,6 +164,33 @@ printTargets();
 compareBaseline();
 
 /** clipGradNorm and the non-finite check against a plain read pass (and a read+write pass). */
+/** The gradient utilities' cases at n elements, each with its ceiling (best vector level). */
+function gradientCases(n) {
+  const grads = [randomArray(n, 3, 0.1)];
+  let readNs = Infinity, writeNs = Infinity;
+  for (const level of levels.filter((l) => l !== 'scalar')) {
+    useBackend('native', level);
+    readNs = Math.min(readNs, measure(() => nativeAddon.reduce(READ_PASS, grads, 1), n));
+    writeNs = Math.min(writeNs, timeCeiling(1, 1, n));
+  }
+  // A max norm a little below the norm every call, so every call scales (by 0.99999: the values
+  // shrink slowly enough never to reach the subnormals).
+  let maxNorm = plainGradients.l2Norm(grads);
+  return {
+    grads, readNs, writeNs,
+    cases: [
+      ['non-finite check', () => allFinite(grads), readNs],
+      ['clipGradNorm, no clip', () => simd.clipGradNorm(grads, 1e30), readNs],
+      ['clipGradNorm, clips', () => simd.clipGradNorm(grads, (maxNorm *= 0.99999)), readNs + writeNs],
+    ],
+  };
+}
+
+function useLevel(level) {
+  if (level === 'js') useBackend('js');
+  else useBackend('native', level);
+}
+
 function benchGradients() {
   const rows = new Map();
   const add = (label, text) => {
@@ -172,27 +199,11 @@ function benchGradients() {
   };
   const ceilings = [];
   for (const n of SIZES) {
-    const grad = randomArray(n, 3, 0.1);
-    const grads = [grad];
-    let readNs = Infinity, writeNs = Infinity;
-    for (const level of levels.filter((l) => l !== 'scalar')) {
-      useBackend('native', level);
-      readNs = Math.min(readNs, measure(() => nativeAddon.reduce(READ_PASS, grads, 1), n));
-      writeNs = Math.min(writeNs, timeCeiling(1, 1, n));
-    }
+    const { grads, readNs, writeNs, cases } = gradientCases(n);
     ceilings.push(`${fmt(readNs, 3)} ns · ${fmt(readNs + writeNs, 3)} ns`);
-    // A max norm a little below the norm every call, so every call scales (by 0.99999: the
-    // values shrink slowly enough never to reach the subnormals).
-    let maxNorm = plainGradients.l2Norm(grads);
-    const cases = [
-      ['non-finite check', () => allFinite(grads), readNs],
-      ['clipGradNorm, no clip', () => simd.clipGradNorm(grads, 1e30), readNs],
-      ['clipGradNorm, clips', () => simd.clipGradNorm(grads, (maxNorm *= 0.99999)), readNs + writeNs],
-    ];
     for (const [what, fn, ceilingNs] of cases) {
       for (const level of [...levels, 'js']) {
-        if (level === 'js') useBackend('js');
-        else useBackend('native', level);
+        useLevel(level);
         const ns = measure(fn, n);
         const label = `${what}: ${level === 'js' ? 'js fallback' : `native ${level}`}`;
         add(label, cell(ns, ceilingNs));
@@ -270,18 +281,26 @@ function compareBaseline() {
   }
 }
 
-/** Times one row of the table again, with its ceiling; returns its % of the ceiling. */
+/** Times one row of a table again, with its ceiling; returns its % of the ceiling. */
 function retime(key) {
   const [name, row, size] = key.split('|');
-  const config = OPTIMIZERS.find((o) => o.name === name);
   const n = parseSize(size);
+  if (name === 'gradients') {
+    const [what, backendLabel] = row.split(': ');
+    const level = backendLabel === 'js fallback' ? 'js' : backendLabel.replace('native ', '');
+    const [, fn, ceilingNs] = gradientCases(n).cases.find(([w]) => w === what);
+    useLevel(level);
+    const ns = measure(fn, n);
+    useBackend('native', bestLevel);
+    return (100 * ceilingNs) / ns;
+  }
+  const config = OPTIMIZERS.find((o) => o.name === name);
   let ceilingNs = Infinity;
   for (const level of levels.filter((l) => l !== 'scalar')) {
     useBackend('native', level);
     ceilingNs = Math.min(ceilingNs, timeCeiling(config.reads, config.writes, n));
   }
-  if (row === 'js fallback') useBackend('js');
-  else useBackend('native', row.replace('native ', ''));
+  useLevel(row === 'js fallback' ? 'js' : row.replace('native ', ''));
   const ns = timeOptimizer(config, n);
   useBackend('native', bestLevel);
   return (100 * ceilingNs) / ns;

@@ -19,7 +19,7 @@ import { fmaf } from './float32.js';
 import { ADADELTA, FLAG_MAXIMIZE, FLAG_WEIGHT_DECAY, KernelId, type Slot } from './kernels.js';
 import { bool, num, type OptionSpec } from './options.js';
 import {
-  functionalUpdate, Optimizer, type BufferUse, type OptimizerDefinition, type ParamGroup, type ParamGroupInit,
+  ALL_REQUIRED, functionalUpdate, Optimizer, type BufferUse, type OptimizerDefinition, type ParamGroup, type ParamGroupInit,
   type StateRecord, type StepOptions,
 } from './optimizer.js';
 
@@ -110,8 +110,6 @@ export function adadeltaKernelJs(arrays: readonly Slot[], scalars: Float32Array,
 }
 
 const KERNEL = { id: KernelId.Adadelta, js: adadeltaKernelJs, slots: ADADELTA.slots, scalars: ADADELTA.scalars } as const;
-const BOTH_REQUIRED: readonly BufferUse[] = Object.freeze(['required', 'required']);
-
 const DEFINITION: OptimizerDefinition<AdadeltaOptions> = { name: 'Adadelta', kernel: KERNEL, spec: SPEC, bufferNames: ['square_avg', 'acc_delta'] };
 
 /**
@@ -131,7 +129,7 @@ export class Adadelta extends Optimizer<AdadeltaOptions, AdadeltaState> {
   }
 
   protected bufferUse(): readonly BufferUse[] {
-    return BOTH_REQUIRED;
+    return ALL_REQUIRED[2]!;
   }
 
   protected prepare(_record: StateRecord, group: ParamGroup<AdadeltaOptions>, _length: number, scalars: Float32Array, offset: number): number {

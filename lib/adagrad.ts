@@ -18,7 +18,7 @@ import { fmaf } from './float32.js';
 import { ADAGRAD, FLAG_EPS_INSIDE_SQRT, FLAG_MAXIMIZE, FLAG_WEIGHT_DECAY, KernelId, type Slot } from './kernels.js';
 import { bool, num, type OptionSpec } from './options.js';
 import {
-  functionalUpdate, Optimizer, type BufferUse, type OptimizerDefinition, type ParamGroup, type ParamGroupInit,
+  ALL_REQUIRED, functionalUpdate, Optimizer, type BufferUse, type OptimizerDefinition, type ParamGroup, type ParamGroupInit,
   type StateRecord, type StepOptions,
 } from './optimizer.js';
 import { stepOption } from './validate.js';
@@ -105,8 +105,6 @@ export function adagradKernelJs(arrays: readonly Slot[], scalars: Float32Array, 
 
 const ADAGRAD_KERNEL = { id: KernelId.Adagrad, js: adagradKernelJs, slots: ADAGRAD.slots, scalars: ADAGRAD.scalars } as const;
 
-const REQUIRED: readonly BufferUse[] = Object.freeze(['required']);
-
 const DEFINITION: OptimizerDefinition<AdagradOptions> = { name: 'Adagrad', kernel: ADAGRAD_KERNEL, spec: SPEC, bufferNames: ['sum'] };
 
 /**
@@ -128,7 +126,7 @@ export class Adagrad extends Optimizer<AdagradOptions, AdagradState> {
   }
 
   protected bufferUse(): readonly BufferUse[] {
-    return REQUIRED;
+    return ALL_REQUIRED[1]!;
   }
 
   protected override createBuffer(_k: number, length: number, group: ParamGroup<AdagradOptions>): Float32Array {

@@ -17,7 +17,7 @@ import { fmaf } from './float32.js';
 import { ADAMAX, FLAG_MAXIMIZE, FLAG_WEIGHT_DECAY, KernelId, type Slot } from './kernels.js';
 import { betas, bool, num, type OptionSpec } from './options.js';
 import {
-  functionalUpdate, Optimizer, type BufferUse, type OptimizerDefinition, type ParamGroup, type ParamGroupInit,
+  ALL_REQUIRED, functionalUpdate, Optimizer, type BufferUse, type OptimizerDefinition, type ParamGroup, type ParamGroupInit,
   type StateRecord, type StepOptions,
 } from './optimizer.js';
 import { stepOption } from './validate.js';
@@ -96,8 +96,6 @@ export function adamaxKernelJs(arrays: readonly Slot[], scalars: Float32Array, f
 }
 
 const KERNEL = { id: KernelId.Adamax, js: adamaxKernelJs, slots: ADAMAX.slots, scalars: ADAMAX.scalars } as const;
-const BOTH_REQUIRED: readonly BufferUse[] = Object.freeze(['required', 'required']);
-
 const DEFINITION: OptimizerDefinition<AdamaxOptions> = { name: 'Adamax', kernel: KERNEL, spec: SPEC, bufferNames: ['exp_avg', 'exp_inf'] };
 
 /**
@@ -117,7 +115,7 @@ export class Adamax extends Optimizer<AdamaxOptions, AdamaxState> {
   }
 
   protected bufferUse(): readonly BufferUse[] {
-    return BOTH_REQUIRED;
+    return ALL_REQUIRED[2]!;
   }
 
   protected prepare(record: StateRecord, group: ParamGroup<AdamaxOptions>, _length: number, scalars: Float32Array, offset: number): number {

@@ -16,7 +16,7 @@ import { fmaf } from './float32.js';
 import { FLAG_DECOUPLED_DECAY, FLAG_MAXIMIZE, KernelId, LION, type Slot } from './kernels.js';
 import { betas, bool, num, type OptionSpec } from './options.js';
 import {
-  functionalUpdate, Optimizer, type BufferUse, type OptimizerDefinition, type ParamGroup, type ParamGroupInit,
+  ALL_REQUIRED, functionalUpdate, Optimizer, type BufferUse, type OptimizerDefinition, type ParamGroup, type ParamGroupInit,
   type StateRecord, type StepOptions,
 } from './optimizer.js';
 
@@ -89,8 +89,6 @@ export function lionKernelJs(arrays: readonly Slot[], scalars: Float32Array, fla
 }
 
 const KERNEL = { id: KernelId.Lion, js: lionKernelJs, slots: LION.slots, scalars: LION.scalars } as const;
-const REQUIRED: readonly BufferUse[] = Object.freeze(['required']);
-
 const DEFINITION: OptimizerDefinition<LionOptions> = { name: 'Lion', kernel: KERNEL, spec: SPEC, bufferNames: ['exp_avg'] };
 
 /**
@@ -110,7 +108,7 @@ export class Lion extends Optimizer<LionOptions, LionState> {
   }
 
   protected bufferUse(): readonly BufferUse[] {
-    return REQUIRED;
+    return ALL_REQUIRED[1]!;
   }
 
   protected prepare(_record: StateRecord, group: ParamGroup<LionOptions>, _length: number, scalars: Float32Array, offset: number): number {

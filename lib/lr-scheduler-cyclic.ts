@@ -269,10 +269,18 @@ export class SequentialLR extends LRScheduler {
   }
 
   override step(): void {
-    this.lastEpoch++;
-    const index = this.milestones.filter((m) => m <= this.lastEpoch).length;
-    const restart = index > 0 && this.milestones[index - 1] === this.lastEpoch;
-    this.activate(index, restart ? 0 : this.schedulers[index]!.lastEpoch + 1);
+    const epoch = this.lastEpoch + 1;
+    const index = this.milestones.filter((m) => m <= epoch).length;
+    const scheduler = this.schedulers[index]!;
+    const before = scheduler.lastEpoch;
+    const restart = index > 0 && this.milestones[index - 1] === epoch;
+    try {
+      this.activate(index, restart ? 0 : before + 1);
+    } catch (error) {
+      scheduler.lastEpoch = before; // as LRScheduler.step: a failed step changes nothing
+      throw error;
+    }
+    this.lastEpoch = epoch;
   }
 
   override apply(): void {

@@ -65,10 +65,18 @@ export abstract class LRScheduler {
     this.step();
   }
 
-  /** Moves to the next epoch (or iteration) and sets every group's lr. */
+  /**
+   * Moves to the next epoch (or iteration) and sets every group's lr. If a rate cannot be computed
+   * (LambdaLR's function returning NaN) it throws, and nothing has changed.
+   */
   step(): void {
     this.lastEpoch++;
-    this.apply();
+    try {
+      this.apply();
+    } catch (error) {
+      this.lastEpoch--;
+      throw error;
+    }
   }
 
   /** Sets the groups' lr (and momentum, for the cyclic schedules) for lastEpoch. @internal */

@@ -23,7 +23,7 @@ import { fmaf } from './float32.js';
 import { FLAG_DECOUPLED_DECAY, FLAG_MAXIMIZE, FLAG_WEIGHT_DECAY, KernelId, NADAM, type Slot } from './kernels.js';
 import { betas, bool, num, type OptionSpec } from './options.js';
 import {
-  functionalUpdate, Optimizer, type BufferUse, type OptimizerDefinition, type ParamGroup, type ParamGroupInit,
+  ALL_REQUIRED, functionalUpdate, Optimizer, type BufferUse, type OptimizerDefinition, type ParamGroup, type ParamGroupInit,
   type StateRecord, type StepOptions,
 } from './optimizer.js';
 import { numberOption, stepOption } from './validate.js';
@@ -131,8 +131,6 @@ export function nadamKernelJs(arrays: readonly Slot[], scalars: Float32Array, fl
 }
 
 const KERNEL = { id: KernelId.Nadam, js: nadamKernelJs, slots: NADAM.slots, scalars: NADAM.scalars } as const;
-const BOTH_REQUIRED: readonly BufferUse[] = Object.freeze(['required', 'required']);
-
 const DEFINITION: OptimizerDefinition<NAdamOptions> = {
   name: 'NAdam', kernel: KERNEL, spec: SPEC, bufferNames: ['exp_avg', 'exp_avg_sq'], scalarState: { mu_product: 1 },
 };
@@ -155,7 +153,7 @@ export class NAdam extends Optimizer<NAdamOptions, NAdamState> {
   }
 
   protected bufferUse(): readonly BufferUse[] {
-    return BOTH_REQUIRED;
+    return ALL_REQUIRED[2]!;
   }
 
   protected prepare(record: StateRecord, group: ParamGroup<NAdamOptions>, _length: number, scalars: Float32Array, offset: number): number {

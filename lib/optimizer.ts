@@ -21,6 +21,12 @@ export interface KernelSpec {
 /** Whether a state buffer (kernel slot 2, 3, ...) is used under a group's options. */
 export type BufferUse = 'required' | 'optional' | 'unused';
 
+/**
+ * bufferUse for optimizers whose buffers are all always used. Constants: bufferUse runs for every
+ * param on every step.
+ */
+export const ALL_REQUIRED: readonly (readonly BufferUse[])[] = [0, 1, 2, 3].map((n) => Object.freeze(new Array<BufferUse>(n).fill('required')));
+
 /** Everything the base class needs to know about an optimizer besides its arithmetic. */
 export interface OptimizerDefinition<O extends object> {
   readonly name: string;

@@ -24,7 +24,7 @@ import { fmaf } from './float32.js';
 import { FLAG_DECOUPLED_DECAY, FLAG_MAXIMIZE, FLAG_WEIGHT_DECAY, KernelId, RADAM, type Slot } from './kernels.js';
 import { betas, bool, num, type OptionSpec } from './options.js';
 import {
-  functionalUpdate, Optimizer, type BufferUse, type OptimizerDefinition, type ParamGroup, type ParamGroupInit,
+  ALL_REQUIRED, functionalUpdate, Optimizer, type BufferUse, type OptimizerDefinition, type ParamGroup, type ParamGroupInit,
   type StateRecord, type StepOptions,
 } from './optimizer.js';
 import { stepOption } from './validate.js';
@@ -128,8 +128,6 @@ export function radamKernelJs(arrays: readonly Slot[], scalars: Float32Array, fl
 }
 
 const KERNEL = { id: KernelId.Radam, js: radamKernelJs, slots: RADAM.slots, scalars: RADAM.scalars } as const;
-const BOTH_REQUIRED: readonly BufferUse[] = Object.freeze(['required', 'required']);
-
 const DEFINITION: OptimizerDefinition<RAdamOptions> = { name: 'RAdam', kernel: KERNEL, spec: SPEC, bufferNames: ['exp_avg', 'exp_avg_sq'] };
 
 /**
@@ -150,7 +148,7 @@ export class RAdam extends Optimizer<RAdamOptions, RAdamState> {
   }
 
   protected bufferUse(): readonly BufferUse[] {
-    return BOTH_REQUIRED;
+    return ALL_REQUIRED[2]!;
   }
 
   protected prepare(record: StateRecord, group: ParamGroup<RAdamOptions>, _length: number, scalars: Float32Array, offset: number): number {

@@ -15,6 +15,7 @@
 // negStepSize = fl(-lr / (1 - beta1^t)), biasCorrection2 = fl(1 - beta2^t) and
 // biasCorrection2Sqrt = fl(sqrt(1 - beta2^t)) are computed in float64 on the TypeScript side.
 #include "kernels.h"
+#include "moments.h"
 #include "simd.h"
 
 namespace simd_optim {
@@ -31,14 +32,11 @@ void adamTensor(const TensorTask& task) {
   float* maxExpAvgSq = task.slot[kMaxExpAvgSq];
   // Copied to locals so the compiler knows stores to the arrays cannot change them.
   const float* s = task.scalars;
-  const float beta1 = s[kBeta1], oneMinusBeta1 = s[kOneMinusBeta1];
-  const float beta2 = s[kBeta2], oneMinusBeta2 = s[kOneMinusBeta2];
-  const float weightDecay = s[kWeightDecay], decayFactor = s[kDecayFactor];
+  const AdamMoments moments(task);
   const float negStepSize = s[kNegStepSize], eps = s[kEps];
   // Divisions by these constants take Markstein's route where the level has an FMA.
   const ConstantDivisor byBiasCorrection2Sqrt(s[kBiasCorrection2Sqrt]);
   const ConstantDivisor byBiasCorrection2(s[kBiasCorrection2]);
-  const float gradSign = (task.flags & kFlagMaximize) ? -0.0f : 0.0f;
 
   forEachBlock(task.length, [&](auto tag, size_t i) {
     using V = typename decltype(tag)::type;
@@ -46,12 +44,8 @@ void adamTensor(const TensorTask& task) {
     prefetchRead(tag, i, grad);
     prefetchWrite(tag, i, expAvg, expAvgSq);
     if (Amsgrad) prefetchWrite(tag, i, maxExpAvgSq);
-    V p = V::load(param + i);
-    V g = xorBits(V::load(grad + i), V::broadcast(gradSign));
-    if (DecoupledDecay) p = p * V::broadcast(decayFactor);
-    if (CoupledDecay) g = fma(p, V::broadcast(weightDecay), g);
-    V m = fma(g, V::broadcast(oneMinusBeta1), V::load(expAvg + i) * V::broadcast(beta1));
-    V v = fma(V::broadcast(oneMinusBeta2) * g, g, V::load(expAvgSq + i) * V::broadcast(beta2));
+    V p = V::load(param + i), g = V::load(grad + i), m = V::load(expAvg + i), v = V::load(expAvgSq + i);
+    moments.update<CoupledDecay, DecoupledDecay>(p, g, m, v);
     V vHat = v;
     if (Amsgrad) {
       vHat = maxJs(V::load(maxExpAvgSq + i), v);

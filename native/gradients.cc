@@ -17,27 +17,30 @@
 namespace simd_optim {
 namespace SIMD_OPTIM_NS {
 
-void sumSquares(const float* x, size_t length, double* lanes) {
+namespace {
+
+// The float64 lane sums: the vector body through Lanes16, the tail one element at a time, both
+// adding term(x[i]) to lane i % 16 in increasing i.
+template <void (Lanes16::*AddBlock)(const float*), double (*Term)(float)>
+void sumLanes(const float* x, size_t length, double* lanes) {
   Lanes16 acc(lanes);
   size_t i = 0;
   for (; i + 16 <= length; i += 16) {
     prefetchStreams<0>(i, x);
-    acc.addSquares(x + i);
+    (acc.*AddBlock)(x + i);
   }
   acc.store(lanes);
-  for (; i < length; ++i) lanes[i % 16] = lanes[i % 16] + double(x[i]) * double(x[i]);
+  for (; i < length; ++i) lanes[i % 16] = lanes[i % 16] + Term(x[i]);
 }
 
-void sumAbs(const float* x, size_t length, double* lanes) {
-  Lanes16 acc(lanes);
-  size_t i = 0;
-  for (; i + 16 <= length; i += 16) {
-    prefetchStreams<0>(i, x);
-    acc.addAbs(x + i);
-  }
-  acc.store(lanes);
-  for (; i < length; ++i) lanes[i % 16] = lanes[i % 16] + __builtin_fabs(double(x[i]));
-}
+double square(float x) { return double(x) * double(x); }
+double magnitude(float x) { return __builtin_fabs(double(x)); }
+
+}  // namespace
+
+void sumSquares(const float* x, size_t length, double* lanes) { sumLanes<&Lanes16::addSquares, square>(x, length, lanes); }
+
+void sumAbs(const float* x, size_t length, double* lanes) { sumLanes<&Lanes16::addAbs, magnitude>(x, length, lanes); }
 
 void maxAbs(const float* x, size_t length, float* lanes) {
   constexpr size_t kVectors = 16 / VecF::kLanes;

@@ -15,6 +15,7 @@
 // gradCoefficient = -lr (1 - mu_t) / (1 - muProduct), expAvgCoefficient =
 // -lr mu_{t+1} / (1 - muProduct * mu_{t+1}), biasCorrection2 = 1 - beta2^t.
 #include "kernels.h"
+#include "moments.h"
 #include "simd.h"
 
 namespace simd_optim {
@@ -29,24 +30,18 @@ void nadamTensor(const TensorTask& task) {
   float* expAvg = task.slot[kExpAvg];
   float* expAvgSq = task.slot[kExpAvgSq];
   const float* s = task.scalars;
-  const float beta1 = s[kBeta1], oneMinusBeta1 = s[kOneMinusBeta1];
-  const float beta2 = s[kBeta2], oneMinusBeta2 = s[kOneMinusBeta2];
-  const float weightDecay = s[kWeightDecay], decayFactor = s[kDecayFactor], eps = s[kEps];
+  const AdamMoments moments(task);
+  const float eps = s[kEps];
   const float gradCoefficient = s[kGradCoefficient], expAvgCoefficient = s[kExpAvgCoefficient];
   const ConstantDivisor byBiasCorrection2(s[kBiasCorrection2]);
-  const float gradSign = (task.flags & kFlagMaximize) ? -0.0f : 0.0f;
 
   forEachBlock(task.length, [&](auto tag, size_t i) {
     using V = typename decltype(tag)::type;
     prefetchWrite(tag, i, param);
     prefetchRead(tag, i, grad);
     prefetchWrite(tag, i, expAvg, expAvgSq);
-    V p = V::load(param + i);
-    V g = xorBits(V::load(grad + i), V::broadcast(gradSign));
-    if (DecoupledDecay) p = p * V::broadcast(decayFactor);
-    if (CoupledDecay) g = fma(p, V::broadcast(weightDecay), g);
-    V m = fma(g, V::broadcast(oneMinusBeta1), V::load(expAvg + i) * V::broadcast(beta1));
-    V v = fma(V::broadcast(oneMinusBeta2) * g, g, V::load(expAvgSq + i) * V::broadcast(beta2));
+    V p = V::load(param + i), g = V::load(grad + i), m = V::load(expAvg + i), v = V::load(expAvgSq + i);
+    moments.update<CoupledDecay, DecoupledDecay>(p, g, m, v);
     V denom = sqrt(divideByConstant(v, byBiasCorrection2)) + V::broadcast(eps);
     p = p + (V::broadcast(gradCoefficient) * g) / denom;
     p = p + (V::broadcast(expAvgCoefficient) * m) / denom;

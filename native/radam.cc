@@ -16,6 +16,7 @@
 // biasCorrection1 = 1 - beta1^t, biasCorrection2Sqrt = sqrt(1 - beta2^t), rho_t and rect are
 // computed in float64 on the TypeScript side and rounded once.
 #include "kernels.h"
+#include "moments.h"
 #include "simd.h"
 
 namespace simd_optim {
@@ -30,24 +31,17 @@ void radamTensor(const TensorTask& task) {
   float* expAvg = task.slot[kExpAvg];
   float* expAvgSq = task.slot[kExpAvgSq];
   const float* s = task.scalars;
-  const float beta1 = s[kBeta1], oneMinusBeta1 = s[kOneMinusBeta1];
-  const float beta2 = s[kBeta2], oneMinusBeta2 = s[kOneMinusBeta2];
-  const float weightDecay = s[kWeightDecay], decayFactor = s[kDecayFactor];
+  const AdamMoments moments(task);
   const float lr = s[kLr], eps = s[kEps], biasCorrection2Sqrt = s[kBiasCorrection2Sqrt], rect = s[kRect];
   const ConstantDivisor byBiasCorrection1(s[kBiasCorrection1]);
-  const float gradSign = (task.flags & kFlagMaximize) ? -0.0f : 0.0f;
 
   forEachBlock(task.length, [&](auto tag, size_t i) {
     using V = typename decltype(tag)::type;
     prefetchWrite(tag, i, param);
     prefetchRead(tag, i, grad);
     prefetchWrite(tag, i, expAvg, expAvgSq);
-    V p = V::load(param + i);
-    V g = xorBits(V::load(grad + i), V::broadcast(gradSign));
-    if (DecoupledDecay) p = p * V::broadcast(decayFactor);
-    if (CoupledDecay) g = fma(p, V::broadcast(weightDecay), g);
-    V m = fma(g, V::broadcast(oneMinusBeta1), V::load(expAvg + i) * V::broadcast(beta1));
-    V v = fma(V::broadcast(oneMinusBeta2) * g, g, V::load(expAvgSq + i) * V::broadcast(beta2));
+    V p = V::load(param + i), g = V::load(grad + i), m = V::load(expAvg + i), v = V::load(expAvgSq + i);
+    moments.update<CoupledDecay, DecoupledDecay>(p, g, m, v);
     V step = divideByConstant(m, byBiasCorrection1) * V::broadcast(lr);
     if (Rectified) {
       V adaptive = (V::broadcast(1.0f) / (sqrt(v) + V::broadcast(eps))) * V::broadcast(biasCorrection2Sqrt);

@@ -92,6 +92,19 @@ describe('closed forms', () => {
     const opt = optimizer();
     expectClose(trace(new LambdaLR(opt, { lrLambda: [(e) => 1 / (e + 1), (e) => 0.95 ** e] }), opt), (e, b) => (b === 0.1 ? b / (e + 1) : b * 0.95 ** e));
     expect(() => new LambdaLR(optimizer(), { lrLambda: () => NaN })).toThrow(/lrLambda/);
+    // A failing step changes nothing: the epoch and the rates stay, alone or inside SequentialLR.
+    const failing = optimizer([1]);
+    const lambda = new LambdaLR(failing, { lrLambda: (e) => (e === 2 ? NaN : 0.5 ** e) });
+    lambda.step();
+    expect(() => lambda.step()).toThrow(/lrLambda\(2\)/);
+    expect([lambda.lastEpoch, failing.paramGroups[0]!.lr]).toEqual([1, 0.5]);
+    const seq = optimizer([1]);
+    const inner = new LambdaLR(seq, { lrLambda: (e) => (e === 1 ? NaN : 1) });
+    const sequential = new SequentialLR(seq, { schedulers: [new ConstantLR(seq, { factor: 0.5, totalIters: 9 }), inner], milestones: [2] });
+    sequential.step();
+    sequential.step(); // milestone: the lambda restarts at its epoch 0
+    expect(() => sequential.step()).toThrow(/lrLambda/);
+    expect([sequential.lastEpoch, inner.lastEpoch, seq.paramGroups[0]!.lr]).toEqual([2, 0, 1]);
   });
   test('InverseTimeLR and InverseSqrtLR (the lecture notes\' decays)', () => {
     const a = optimizer();
