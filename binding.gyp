@@ -49,7 +49,10 @@
         "<!(node -p \"require('node-addon-api').targets\"):node_addon_api",
         'kernels_scalar',
       ],
-      'defines': ['NAPI_VERSION=8', 'NODE_ADDON_API_DISABLE_DEPRECATED'],
+      # NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS: when a Worker is terminated inside a call, a throw
+      # is impossible; without it node-addon-api aborts the whole process trying (issue: a server
+      # that recycles Workers died). The binding itself never throws then (native/binding.cc).
+      'defines': ['NAPI_VERSION=8', 'NODE_ADDON_API_DISABLE_DEPRECATED', 'NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS'],
       'conditions': [
         ['target_arch=="x64"', {'dependencies': ['kernels_sse2', 'kernels_avx2', 'kernels_avx512']}],
         ['target_arch=="arm64"', {'dependencies': ['kernels_neon']}],

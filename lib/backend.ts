@@ -5,6 +5,10 @@
  * SIMD_OPTIM_BACKEND=native  use the addon, and throw at load time if it cannot be loaded;
  * unset                      use the addon when it loads, the fallback otherwise.
  * SIMD_OPTIM_ISA=scalar|sse2|avx2|avx512|neon caps the instruction set of the native kernels.
+ *
+ * Both are read when this module is loaded, by each thread for itself: a Worker started with its
+ * own `env` gets its own backend and level, and never changes another thread's (the addon keeps
+ * its selection per module instance).
  */
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
@@ -120,7 +124,7 @@ export function runReduce(
 }
 
 /**
- * Switches the backend, and for 'native' the instruction set, in this process: for the tests and
+ * Switches the backend, and for 'native' the instruction set, in this thread: for the tests and
  * the benchmark, which compare every level in one run. The exported `backend` and `isa` keep
  * describing what was selected at load time.
  * @internal

@@ -2,8 +2,18 @@
 // it reads every typed array first, checks each is a Float32Array of its parameter's length, and
 // only then runs a kernel, so a bad argument throws before any array has been written.
 //
-// The TypeScript side has validated everything already and produced better messages; the checks
-// here are what keeps a bug there from becoming an out-of-bounds write here.
+// The TypeScript side has validated a snapshot of the user's arguments already and produced the
+// messages users see; the checks here are what keeps a bug there from becoming an out-of-bounds
+// write here.
+//
+// Two rules keep a server that recycles Workers alive:
+// - Every module instance (the main thread, each Worker) has its own state, N-API instance data:
+//   the kernel table it selected and its scratch vectors. Nothing here is process-wide but the
+//   immutable kernel tables.
+// - When an N-API call fails because JavaScript cannot run (a Worker being terminated mid-step, or
+//   an exception already pending), the binding returns at once without throwing: a throw is
+//   impossible then, and node-addon-api would abort the whole process trying
+//   (NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS in binding.gyp covers its own throw paths).
 #include <napi.h>
 
 #include <string>
@@ -20,78 +30,133 @@ struct Float32View {
   size_t length = 0;
 };
 
+// One module instance's state, freed with its environment.
+struct Instance {
+  const KernelTable* table = nullptr;
+  Isa isa = Isa::kScalar;
+  // Reused between calls: after the first steps of a model a step never allocates.
+  std::vector<TensorTask> tasks;
+  std::vector<Float32View> views;
+};
+
+Instance* instanceOf(napi_env env) {
+  void* data = nullptr;
+  if (napi_get_instance_data(env, &data) != napi_ok) return nullptr;
+  return static_cast<Instance*>(data);
+}
+
+// True when a failed call failed because JavaScript cannot run now (the environment is being
+// torn down) or an exception is already pending: then nothing more may be thrown.
+bool cannotThrow(napi_env env, napi_status status) {
+  if (status == napi_pending_exception || status == napi_cannot_run_js) return true;
+  bool pending = false;
+  return napi_is_exception_pending(env, &pending) != napi_ok || pending;
+}
+
+// Throws unless throwing is impossible; returns the value a callback returns after a throw.
+napi_value fail(napi_env env, bool typeError, const std::string& message) {
+  if (!cannotThrow(env, napi_ok)) {
+    // A failed throw (the environment went away in between) leaves nothing to do.
+    if (typeError) {
+      napi_throw_type_error(env, nullptr, message.c_str());
+    } else {
+      napi_throw_range_error(env, nullptr, message.c_str());
+    }
+  }
+  return nullptr;
+}
+
+// The outcome of reading an argument: ok, wrong (throw our error) or gone (return silently).
+enum class Read { kOk, kWrong, kGone };
+
+Read readStatus(napi_env env, napi_status status) {
+  if (status == napi_ok) return Read::kOk;
+  return cannotThrow(env, status) ? Read::kGone : Read::kWrong;
+}
+
 // Only what the kernel needs: type, length and data pointer (which already includes the view's
 // byteOffset). Asking for the ArrayBuffer too would create a handle per array per step.
-bool readFloat32Array(napi_env env, napi_value value, Float32View* view) {
-  napi_typedarray_type type;
-  void* data = nullptr;
-  if (napi_get_typedarray_info(env, value, &type, &view->length, &data, nullptr, nullptr) != napi_ok) {
-    return false;
-  }
-  view->data = static_cast<float*>(data);
-  return type == napi_float32_array;
-}
-
 template <class T, napi_typedarray_type kType>
-bool readTypedArray(napi_env env, napi_value value, T** data, size_t* length) {
+Read readTypedArray(napi_env env, napi_value value, T** data, size_t* length) {
   napi_typedarray_type type;
   void* raw = nullptr;
-  if (napi_get_typedarray_info(env, value, &type, length, &raw, nullptr, nullptr) != napi_ok) return false;
+  const Read read = readStatus(env, napi_get_typedarray_info(env, value, &type, length, &raw, nullptr, nullptr));
+  if (read != Read::kOk) return read;
   *data = static_cast<T*>(raw);
-  return type == kType;
+  return type == kType ? Read::kOk : Read::kWrong;
 }
 
-Napi::Value fail(Napi::Env env, bool typeError, const std::string& message) {
-  if (typeError) {
-    Napi::TypeError::New(env, message).ThrowAsJavaScriptException();
-  } else {
-    Napi::RangeError::New(env, message).ThrowAsJavaScriptException();
-  }
-  return env.Undefined();
+Read readFloat32Array(napi_env env, napi_value value, Float32View* view) {
+  return readTypedArray<float, napi_float32_array>(env, value, &view->data, &view->length);
+}
+
+// Reads element `index` of `array` as a Float32Array.
+Read readElement(napi_env env, napi_value array, uint32_t index, Float32View* view) {
+  napi_value element;
+  const Read read = readStatus(env, napi_get_element(env, array, index, &element));
+  return read == Read::kOk ? readFloat32Array(env, element, view) : read;
+}
+
+// Reads a uint32 argument; kWrong for anything else.
+Read readUint32(napi_env env, napi_value value, uint32_t* out) {
+  return readStatus(env, napi_get_value_uint32(env, value, out));
+}
+
+// Reads the length of a JavaScript Array; kWrong for anything else.
+Read readArrayLength(napi_env env, napi_value value, uint32_t* length) {
+  bool isArray = false;
+  const Read read = readStatus(env, napi_is_array(env, value, &isArray));
+  if (read != Read::kOk) return read;
+  if (!isArray) return Read::kWrong;
+  return readStatus(env, napi_get_array_length(env, value, length));
+}
+
+size_t argumentsOf(napi_env env, napi_callback_info info, napi_value* argv, size_t capacity) {
+  size_t argc = capacity;
+  if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok) return SIZE_MAX;
+  return argc;
 }
 
 // step(kernelId, arrays, scalars, flags, count)
 //   arrays:  Array, slots-per-tensor entries for each tensor (null where the flags need no slot)
 //   scalars: Float32Array, scalars-per-tensor entries for each tensor
 //   flags:   Uint32Array, one entry per tensor
-Napi::Value Step(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  napi_env raw = env;
-  if (info.Length() != 5) return fail(env, true, "step: expected 5 arguments");
+napi_value Step(napi_env env, napi_callback_info info) {
+  napi_value argv[5];
+  const size_t argc = argumentsOf(env, info, argv, 5);
+  Instance* instance = instanceOf(env);
+  if (argc == SIZE_MAX || instance == nullptr) return nullptr;
+  if (argc != 5) return fail(env, true, "step: expected 5 arguments");
 
   uint32_t kernelId = 0, count = 0;
-  if (napi_get_value_uint32(raw, info[0], &kernelId) != napi_ok || kernelId >= kKernelCount) {
-    return fail(env, false, "step: unknown kernel id");
-  }
-  if (napi_get_value_uint32(raw, info[4], &count) != napi_ok) return fail(env, true, "step: count must be a number");
+  Read read = readUint32(env, argv[0], &kernelId);
+  if (read == Read::kGone) return nullptr;
+  if (read == Read::kWrong || kernelId >= kKernelCount) return fail(env, false, "step: unknown kernel id");
+  read = readUint32(env, argv[4], &count);
+  if (read != Read::kOk) return read == Read::kGone ? nullptr : fail(env, true, "step: count must be a number");
   const KernelLayout& layout = kernelLayout(KernelId(kernelId));
 
-  bool isArray = false;
   uint32_t arrayLength = 0;
-  if (napi_is_array(raw, info[1], &isArray) != napi_ok || !isArray) return fail(env, true, "step: arrays must be an Array");
-  napi_get_array_length(raw, info[1], &arrayLength);
+  read = readArrayLength(env, argv[1], &arrayLength);
+  if (read != Read::kOk) return read == Read::kGone ? nullptr : fail(env, true, "step: arrays must be an Array");
   if (uint64_t(arrayLength) < uint64_t(count) * layout.slots) return fail(env, false, "step: arrays is too short");
 
   float* scalars = nullptr;
   size_t scalarsLength = 0;
-  if (!readTypedArray<float, napi_float32_array>(raw, info[2], &scalars, &scalarsLength)) {
-    return fail(env, true, "step: scalars must be a Float32Array");
-  }
+  read = readTypedArray<float, napi_float32_array>(env, argv[2], &scalars, &scalarsLength);
+  if (read != Read::kOk) return read == Read::kGone ? nullptr : fail(env, true, "step: scalars must be a Float32Array");
   if (uint64_t(scalarsLength) < uint64_t(count) * layout.scalars + layout.sharedScalars) {
     return fail(env, false, "step: scalars is too short");
   }
 
   uint32_t* flags = nullptr;
   size_t flagsLength = 0;
-  if (!readTypedArray<uint32_t, napi_uint32_array>(raw, info[3], &flags, &flagsLength)) {
-    return fail(env, true, "step: flags must be a Uint32Array");
-  }
+  read = readTypedArray<uint32_t, napi_uint32_array>(env, argv[3], &flags, &flagsLength);
+  if (read != Read::kOk) return read == Read::kGone ? nullptr : fail(env, true, "step: flags must be a Uint32Array");
   if (flagsLength < count) return fail(env, false, "step: flags is too short");
 
-  // Reused between calls: after the first steps of a model this never allocates.
-  thread_local std::vector<TensorTask> tasks;
+  std::vector<TensorTask>& tasks = instance->tasks;
   tasks.resize(count);
-
   for (uint32_t t = 0; t < count; ++t) {
     TensorTask& task = tasks[t];
     task.flags = flags[t];
@@ -101,11 +166,10 @@ Napi::Value Step(const Napi::CallbackInfo& info) {
       task.slot[k] = nullptr;
       if (k >= layout.slots || !(required & (1u << k))) continue;
       const uint32_t index = t * layout.slots + k;
-      napi_value element;
       Float32View view;
-      if (napi_get_element(raw, info[1], index, &element) != napi_ok || !readFloat32Array(raw, element, &view)) {
-        return fail(env, true, "step: arrays[" + std::to_string(index) + "] must be a Float32Array");
-      }
+      read = readElement(env, argv[1], index, &view);
+      if (read == Read::kGone) return nullptr;
+      if (read == Read::kWrong) return fail(env, true, "step: arrays[" + std::to_string(index) + "] must be a Float32Array");
       if (k == 0) {
         task.length = view.length;
       } else if (view.length != task.length) {
@@ -116,38 +180,38 @@ Napi::Value Step(const Napi::CallbackInfo& info) {
     }
   }
 
-  const KernelFn kernel = kernelFor(KernelId(kernelId));
+  const KernelFn kernel = instance->table->fn[kernelId];
   for (uint32_t t = 0; t < count; ++t) {
     if (tasks[t].length > 0) kernel(tasks[t]);
   }
-  return env.Undefined();
+  return nullptr;
 }
 
 // reduce(reductionId, arrays, count): one number from the first `count` Float32Arrays of `arrays`
 // (the gradients): a sum over the 16 float64 lanes, a maximum, or 1/0 for "any NaN or infinity".
-Napi::Value Reduce(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  napi_env raw = env;
-  if (info.Length() != 3) return fail(env, true, "reduce: expected 3 arguments");
-  uint32_t op = 0, count = 0;
-  if (napi_get_value_uint32(raw, info[0], &op) != napi_ok || op >= kReduceCount) {
-    return fail(env, false, "reduce: unknown reduction");
-  }
-  if (napi_get_value_uint32(raw, info[2], &count) != napi_ok) return fail(env, true, "reduce: count must be a number");
-  bool isArray = false;
-  uint32_t arrayLength = 0;
-  if (napi_is_array(raw, info[1], &isArray) != napi_ok || !isArray) return fail(env, true, "reduce: arrays must be an Array");
-  napi_get_array_length(raw, info[1], &arrayLength);
+napi_value Reduce(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  const size_t argc = argumentsOf(env, info, argv, 3);
+  Instance* instance = instanceOf(env);
+  if (argc == SIZE_MAX || instance == nullptr) return nullptr;
+  if (argc != 3) return fail(env, true, "reduce: expected 3 arguments");
+  uint32_t op = 0, count = 0, arrayLength = 0;
+  Read read = readUint32(env, argv[0], &op);
+  if (read == Read::kGone) return nullptr;
+  if (read == Read::kWrong || op >= kReduceCount) return fail(env, false, "reduce: unknown reduction");
+  read = readUint32(env, argv[2], &count);
+  if (read != Read::kOk) return read == Read::kGone ? nullptr : fail(env, true, "reduce: count must be a number");
+  read = readArrayLength(env, argv[1], &arrayLength);
+  if (read != Read::kOk) return read == Read::kGone ? nullptr : fail(env, true, "reduce: arrays must be an Array");
   if (arrayLength < count) return fail(env, false, "reduce: arrays is too short");
-  thread_local std::vector<Float32View> views;
+  std::vector<Float32View>& views = instance->views;
   views.resize(count);
   for (uint32_t t = 0; t < count; ++t) {
-    napi_value element;
-    if (napi_get_element(raw, info[1], t, &element) != napi_ok || !readFloat32Array(raw, element, &views[t])) {
-      return fail(env, true, "reduce: arrays[" + std::to_string(t) + "] must be a Float32Array");
-    }
+    read = readElement(env, argv[1], t, &views[t]);
+    if (read == Read::kGone) return nullptr;
+    if (read == Read::kWrong) return fail(env, true, "reduce: arrays[" + std::to_string(t) + "] must be a Float32Array");
   }
-  const Reductions& r = reductions();
+  const Reductions& r = instance->table->reductions;
   double result = 0;
   switch (ReduceId(op)) {
     case kSumSquares:
@@ -177,37 +241,66 @@ Napi::Value Reduce(const Napi::CallbackInfo& info) {
     default:
       break;
   }
-  return Napi::Number::New(env, result);
+  napi_value number = nullptr;
+  napi_create_double(env, result, &number);  // null (undefined) only if the environment is gone
+  return number;
 }
 
+// The levels this CPU runs, best first, so names[0] is what an uncapped instance uses.
 Napi::Value AvailableIsas(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Array names = Napi::Array::New(env);
   uint32_t n = 0;
-  // Best first, so names[0] is what dispatch picks without a cap.
   for (uint32_t i = uint32_t(Isa::kCount); i-- > 0;) {
     if (availableIsas() & (1u << i)) names.Set(n++, Napi::String::New(env, isaName(Isa(i))));
   }
   return names;
 }
 
+// selectIsa(name): switches this module instance (this thread) to `name`; false if unavailable.
 Napi::Value SelectIsa(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() != 1 || !info[0].IsString()) return fail(env, true, "selectIsa: expected an ISA name");
+  Instance* instance = instanceOf(env);
+  if (instance == nullptr) return env.Undefined();
+  if (info.Length() != 1 || !info[0].IsString()) {
+    fail(env, true, "selectIsa: expected an ISA name");
+    return env.Undefined();
+  }
   const std::string name = info[0].As<Napi::String>().Utf8Value();
   for (uint32_t i = 0; i < uint32_t(Isa::kCount); ++i) {
-    if (name == isaName(Isa(i))) return Napi::Boolean::New(env, selectIsa(Isa(i)));
+    const KernelTable* table = kernelTable(Isa(i));
+    if (table != nullptr && name == isaName(Isa(i))) {
+      instance->table = table;
+      instance->isa = Isa(i);
+      return Napi::Boolean::New(env, true);
+    }
   }
   return Napi::Boolean::New(env, false);
 }
 
+// The level this instance's kernels were compiled for, as the kernel library itself says.
 Napi::Value CurrentIsa(const Napi::CallbackInfo& info) {
-  return Napi::String::New(info.Env(), isaName(currentIsa()));
+  Napi::Env env = info.Env();
+  Instance* instance = instanceOf(env);
+  if (instance == nullptr) return env.Undefined();
+  return Napi::String::New(env, instance->table->compiledLevel());
 }
 
+void deleteInstance(napi_env, void* data, void*) { delete static_cast<Instance*>(data); }
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
-  exports.Set("step", Napi::Function::New(env, Step, "step"));
-  exports.Set("reduce", Napi::Function::New(env, Reduce, "reduce"));
+  Instance* instance = new Instance;
+  instance->isa = bestIsa();
+  instance->table = kernelTable(instance->isa);
+  if (napi_set_instance_data(env, instance, deleteInstance, nullptr) != napi_ok) {
+    delete instance;
+    NAPI_THROW(Napi::Error::New(env, "simd-optim: could not attach the module's instance data"), exports);
+  }
+  napi_value step, reduce;
+  napi_create_function(env, "step", NAPI_AUTO_LENGTH, Step, nullptr, &step);
+  napi_create_function(env, "reduce", NAPI_AUTO_LENGTH, Reduce, nullptr, &reduce);
+  exports.Set("step", Napi::Value(env, step));
+  exports.Set("reduce", Napi::Value(env, reduce));
   exports.Set("availableIsas", Napi::Function::New(env, AvailableIsas, "availableIsas"));
   exports.Set("selectIsa", Napi::Function::New(env, SelectIsa, "selectIsa"));
   exports.Set("currentIsa", Napi::Function::New(env, CurrentIsa, "currentIsa"));

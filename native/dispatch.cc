@@ -1,7 +1,6 @@
 // Runtime instruction-set dispatch and the kernel layouts the binding validates against.
 #include "dispatch.h"
 
-#include <atomic>
 
 #if defined(__x86_64__) || defined(_M_X64)
 #define SIMD_OPTIM_X86 1
@@ -18,11 +17,6 @@
 namespace simd_optim {
 namespace {
 
-struct KernelTable {
-  KernelFn fn[kKernelCount];
-  Reductions reductions;
-};
-
 #define SIMD_OPTIM_TABLE(ns)                                                                          \
   KernelTable {                                                                                       \
     {                                                                                                 \
@@ -30,7 +24,7 @@ struct KernelTable {
           ns::adadeltaStep, ns::adamaxStep, ns::nadamStep, ns::radamStep, ns::lionStep,               \
           ns::scaleStep, ns::clampStep                                                                \
     }                                                                                                 \
-    , { ns::sumSquares, ns::sumAbs, ns::maxAbs, ns::nonFinite, ns::readPass }                         \
+    , { ns::sumSquares, ns::sumAbs, ns::maxAbs, ns::nonFinite, ns::readPass }, ns::compiledLevel      \
   }
 
 const KernelTable kScalarTable = SIMD_OPTIM_TABLE(scalar);
@@ -115,11 +109,6 @@ Isa detectBest() {
   return Isa::kScalar;
 }
 
-// Switched only by selectIsa (tests and the benchmark); atomics keep worker threads, which share
-// this library, free of data races.
-std::atomic<Isa> gCurrent{detectBest()};
-std::atomic<const KernelTable*> gTable{tableFor(gCurrent.load())};
-
 // Slot bit masks of what each kernel needs for the given flags.
 constexpr uint32_t bit(uint32_t slot) { return 1u << slot; }
 
@@ -191,18 +180,10 @@ uint32_t availableIsas() { return kAvailable; }
 
 Isa bestIsa() { return detectBest(); }
 
-bool selectIsa(Isa isa) {
-  if (uint32_t(isa) >= uint32_t(Isa::kCount) || !(kAvailable & (1u << uint32_t(isa)))) return false;
-  gTable.store(tableFor(isa), std::memory_order_relaxed);
-  gCurrent.store(isa, std::memory_order_relaxed);
-  return true;
+const KernelTable* kernelTable(Isa isa) {
+  if (uint32_t(isa) >= uint32_t(Isa::kCount) || !(kAvailable & (1u << uint32_t(isa)))) return nullptr;
+  return tableFor(isa);
 }
-
-Isa currentIsa() { return gCurrent.load(std::memory_order_relaxed); }
-
-KernelFn kernelFor(KernelId id) { return gTable.load(std::memory_order_relaxed)->fn[id]; }
-
-const Reductions& reductions() { return gTable.load(std::memory_order_relaxed)->reductions; }
 
 float combineMaxLanes(float* lanes) {
   for (size_t width = 8; width >= 1; width /= 2) {

@@ -1,5 +1,7 @@
 // Runtime instruction-set dispatch: which kernel libraries this build has, which of them the CPU
-// can run, and which one is in use.
+// can run, and the table of kernels of each. Which table is in use is not decided here: each
+// module instance (the main thread, every Worker) holds its own (native/binding.cc), so a Worker
+// started with SIMD_OPTIM_ISA=scalar never changes the kernels of another thread.
 #pragma once
 
 #include <cstddef>
@@ -17,17 +19,10 @@ const char* isaName(Isa isa);
 // Bit i set when Isa(i) is compiled into this build and the CPU (and OS) can run it.
 uint32_t availableIsas();
 
-// The best available level; what is in use until selectIsa is called.
+// The best available level.
 Isa bestIsa();
 
-// Switches every kernel to `isa`; false (and no change) when it is not available.
-bool selectIsa(Isa isa);
-
-Isa currentIsa();
-
-KernelFn kernelFor(KernelId id);
-
-// The gradient reductions of the current level (native/gradients.cc).
+// The gradient reductions of one level (native/gradients.cc).
 struct Reductions {
   void (*sumSquares)(const float* x, size_t length, double* lanes);
   void (*sumAbs)(const float* x, size_t length, double* lanes);
@@ -36,7 +31,16 @@ struct Reductions {
   float (*readPass)(const float* x, size_t length);
 };
 
-const Reductions& reductions();
+// Everything compiled for one level. Immutable, shared by every thread.
+struct KernelTable {
+  KernelFn fn[kKernelCount];
+  Reductions reductions;
+  // The level the library was compiled for, from inside it (native/probes.cc).
+  const char* (*compiledLevel)();
+};
+
+// The table of `isa`, or null when this build or this CPU does not have it.
+const KernelTable* kernelTable(Isa isa);
 
 // The fixed combination of the 16 lanes: lanes[j] += lanes[j + w] for w = 8, 4, 2, 1.
 double combineLanes(double* lanes);

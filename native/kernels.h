@@ -152,6 +152,7 @@ const KernelLayout& kernelLayout(KernelId id);
   void maxAbs(const float* x, size_t length, float* lanes);      \
   bool nonFinite(const float* x, size_t length);                 \
   float readPass(const float* x, size_t length);                 \
+  const char* compiledLevel();                                   \
   }
 
 SIMD_OPTIM_DECLARE_KERNELS(scalar)

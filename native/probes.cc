@@ -44,6 +44,16 @@ void trafficStep(const TensorTask& task) {
   }
 }
 
+// The level this library was compiled for, as its namespace says: what the binding reports as the
+// ISA in use is read from the kernels themselves, so it cannot disagree with what runs.
+const char* compiledLevel() {
+#define SIMD_OPTIM_STRINGIFY(x) #x
+#define SIMD_OPTIM_NAME(x) SIMD_OPTIM_STRINGIFY(x)
+  return SIMD_OPTIM_NAME(SIMD_OPTIM_NS);
+#undef SIMD_OPTIM_NAME
+#undef SIMD_OPTIM_STRINGIFY
+}
+
 void fmaProbeStep(const TensorTask& task) {
   float* a = task.slot[0];
   const float* b = task.slot[1];
