@@ -179,7 +179,7 @@ function gradientCases(n) {
   return {
     grads, readNs, writeNs,
     cases: [
-      ['non-finite check', () => allFinite(grads), readNs],
+      ['non-finite check', () => allFinite(grads, grads.length, grads.map((g) => g.length)), readNs],
       ['clipGradNorm, no clip', () => simd.clipGradNorm(grads, 1e30), readNs],
       ['clipGradNorm, clips', () => simd.clipGradNorm(grads, (maxNorm *= 0.99999)), readNs + writeNs],
     ],

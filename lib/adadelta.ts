@@ -19,9 +19,10 @@ import { fmaf } from './float32.js';
 import { ADADELTA, FLAG_MAXIMIZE, FLAG_WEIGHT_DECAY, KernelId, type Slot } from './kernels.js';
 import { bool, num, type OptionSpec } from './options.js';
 import {
-  ALL_REQUIRED, functionalUpdate, Optimizer, type BufferUse, type OptimizerDefinition, type ParamGroup, type ParamGroupInit,
+  ALL_REQUIRED, Optimizer, type BufferUse, type OptimizerDefinition, type ParamGroupInit,
   type StateRecord, type StepOptions,
 } from './optimizer.js';
+import { functionalUpdate } from './functional.js';
 
 const f = Math.fround;
 
@@ -69,6 +70,7 @@ function adadeltaScalars(o: Required<AdadeltaOptions>, s: Float32Array, at: numb
 // every array; and here the scalars come in as arguments too: read from the Float32Array inside,
 // this loop ran at half speed (V8 re-loads them in the loop when registers run short).
 function adadeltaTensor(
+  n: number,
   param: Float32Array,
   grad: Float32Array,
   squareAvg: Float32Array,
@@ -82,7 +84,7 @@ function adadeltaTensor(
 ): void {
   const maximize = (flags & FLAG_MAXIMIZE) !== 0;
   const decay = (flags & FLAG_WEIGHT_DECAY) !== 0;
-  for (let i = 0; i < param.length; i++) {
+  for (let i = 0; i < n; i++) {
     let p = param[i]!;
     let g = maximize ? -grad[i]! : grad[i]!;
     if (decay) g = fmaf(p, weightDecay, g);
@@ -98,10 +100,11 @@ function adadeltaTensor(
 }
 
 /** The TypeScript kernel: the executable specification of native/adadelta.cc. @internal */
-export function adadeltaKernelJs(arrays: readonly Slot[], scalars: Float32Array, flags: Uint32Array, count: number): void {
+export function adadeltaKernelJs(arrays: readonly Slot[], scalars: Float32Array, flags: Uint32Array, count: number, lengths: Float64Array): void {
   for (let t = 0; t < count; t++) {
     const a = t * ADADELTA.slots, s = t * ADADELTA.scalars;
     adadeltaTensor(
+      lengths[t]!,
       arrays[a + ADADELTA.param]!, arrays[a + ADADELTA.grad]!, arrays[a + ADADELTA.squareAvg]!, arrays[a + ADADELTA.accDelta]!,
       scalars[s + ADADELTA.rho]!, scalars[s + ADADELTA.oneMinusRho]!, scalars[s + ADADELTA.weightDecay]!,
       scalars[s + ADADELTA.negLr]!, scalars[s + ADADELTA.eps]!, flags[t]!,
@@ -132,8 +135,8 @@ export class Adadelta extends Optimizer<AdadeltaOptions, AdadeltaState> {
     return ALL_REQUIRED[2]!;
   }
 
-  protected prepare(_record: StateRecord, group: ParamGroup<AdadeltaOptions>, _length: number, scalars: Float32Array, offset: number): number {
-    return adadeltaScalars(group, scalars, offset);
+  protected prepare(_record: Readonly<StateRecord>, hyper: Required<AdadeltaOptions>, _length: number, scalars: Float32Array, offset: number): number {
+    return adadeltaScalars(hyper, scalars, offset);
   }
 
   protected describeState(record: StateRecord): AdadeltaState {
@@ -153,7 +156,7 @@ export function adadeltaUpdate(
   accDelta: Float32Array,
   hyper: AdadeltaOptions & { step?: number },
 ): void {
-  functionalUpdate('adadeltaUpdate', SPEC, KERNEL, hyper, [
+  functionalUpdate('adadeltaUpdate', SPEC, KERNEL, hyper, false, [
     { name: 'param', value: param, written: true },
     { name: 'grad', value: grad, written: false },
     { name: 'squareAvg', value: squareAvg, written: true },

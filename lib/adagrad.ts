@@ -18,10 +18,10 @@ import { fmaf } from './float32.js';
 import { ADAGRAD, FLAG_EPS_INSIDE_SQRT, FLAG_MAXIMIZE, FLAG_WEIGHT_DECAY, KernelId, type Slot } from './kernels.js';
 import { bool, num, type OptionSpec } from './options.js';
 import {
-  ALL_REQUIRED, functionalUpdate, Optimizer, type BufferUse, type OptimizerDefinition, type ParamGroup, type ParamGroupInit,
+  ALL_REQUIRED, Optimizer, type BufferUse, type OptimizerDefinition, type ParamGroupInit,
   type StateRecord, type StepOptions,
 } from './optimizer.js';
-import { stepOption } from './validate.js';
+import { functionalUpdate } from './functional.js';
 
 const f = Math.fround;
 
@@ -76,14 +76,14 @@ function adagradScalars(o: Required<AdagradOptions>, t: number, s: Float32Array,
 
 // The loop lives in its own function with typed-array parameters: V8 then knows the element
 // kind of every array; reading them out of the Slot list in the loop halves the speed.
-function adagradTensor(param: Float32Array, grad: Float32Array, sum: Float32Array, s: Float32Array, at: number, flags: number): void {
+function adagradTensor(n: number, param: Float32Array, grad: Float32Array, sum: Float32Array, s: Float32Array, at: number, flags: number): void {
   const weightDecay = s[at + ADAGRAD.weightDecay]!;
   const negClr = s[at + ADAGRAD.negClr]!;
   const eps = s[at + ADAGRAD.eps]!;
   const maximize = (flags & FLAG_MAXIMIZE) !== 0;
   const decay = (flags & FLAG_WEIGHT_DECAY) !== 0;
   const epsInside = (flags & FLAG_EPS_INSIDE_SQRT) !== 0;
-  for (let i = 0; i < param.length; i++) {
+  for (let i = 0; i < n; i++) {
     let p = param[i]!;
     let g = maximize ? -grad[i]! : grad[i]!;
     if (decay) g = fmaf(p, weightDecay, g);
@@ -96,10 +96,10 @@ function adagradTensor(param: Float32Array, grad: Float32Array, sum: Float32Arra
 }
 
 /** The TypeScript kernel: the executable specification of native/adagrad.cc. @internal */
-export function adagradKernelJs(arrays: readonly Slot[], scalars: Float32Array, flags: Uint32Array, count: number): void {
+export function adagradKernelJs(arrays: readonly Slot[], scalars: Float32Array, flags: Uint32Array, count: number, lengths: Float64Array): void {
   for (let t = 0; t < count; t++) {
     const a = t * ADAGRAD.slots;
-    adagradTensor(arrays[a + ADAGRAD.param]!, arrays[a + ADAGRAD.grad]!, arrays[a + ADAGRAD.sum]!, scalars, t * ADAGRAD.scalars, flags[t]!);
+    adagradTensor(lengths[t]!, arrays[a + ADAGRAD.param]!, arrays[a + ADAGRAD.grad]!, arrays[a + ADAGRAD.sum]!, scalars, t * ADAGRAD.scalars, flags[t]!);
   }
 }
 
@@ -129,12 +129,12 @@ export class Adagrad extends Optimizer<AdagradOptions, AdagradState> {
     return ALL_REQUIRED[1]!;
   }
 
-  protected override createBuffer(_k: number, length: number, group: ParamGroup<AdagradOptions>): Float32Array {
-    return new Float32Array(length).fill(group.initialAccumulatorValue);
+  protected override createBuffer(_k: number, length: number, hyper: Required<AdagradOptions>): Float32Array {
+    return new Float32Array(length).fill(hyper.initialAccumulatorValue);
   }
 
-  protected prepare(record: StateRecord, group: ParamGroup<AdagradOptions>, _length: number, scalars: Float32Array, offset: number): number {
-    return adagradScalars(group, record.step + 1, scalars, offset);
+  protected prepare(record: Readonly<StateRecord>, hyper: Required<AdagradOptions>, _length: number, scalars: Float32Array, offset: number): number {
+    return adagradScalars(hyper, record.step + 1, scalars, offset);
   }
 
   protected describeState(record: StateRecord): AdagradState {
@@ -149,10 +149,9 @@ export class Adagrad extends Optimizer<AdagradOptions, AdagradState> {
  * @throws TypeError or RangeError naming the offending argument; nothing is written then.
  */
 export function adagradUpdate(param: Float32Array, grad: Float32Array, sum: Float32Array, hyper: AdagradHyper): void {
-  const step = stepOption('adagradUpdate', hyper);
-  functionalUpdate('adagradUpdate', SPEC, ADAGRAD_KERNEL, hyper, [
+  functionalUpdate('adagradUpdate', SPEC, ADAGRAD_KERNEL, hyper, true, [
     { name: 'param', value: param, written: true },
     { name: 'grad', value: grad, written: false },
     { name: 'sum', value: sum, written: true },
-  ], (o, s) => adagradScalars(o, step, s, 0));
+  ], (o, s, step) => adagradScalars(o, step, s, 0));
 }

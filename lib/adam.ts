@@ -27,11 +27,10 @@
 import { fmaf } from './float32.js';
 import { ADAM, FLAG_DECOUPLED_DECAY, FLAG_EPS_INSIDE_SQRT, FLAG_MAXIMIZE, FLAG_WEIGHT_DECAY, KernelId, type Slot } from './kernels.js';
 import { betas, bool, num, type OptionSpec } from './options.js';
+import { functionalUpdate } from './functional.js';
 import {
-  functionalUpdate, Optimizer, type BufferUse, type OptimizerDefinition, type ParamGroup, type ParamGroupInit,
-  type StateRecord, type StepOptions,
+  Optimizer, type BufferUse, type OptimizerDefinition, type ParamGroupInit, type StateRecord, type StepOptions,
 } from './optimizer.js';
-import { stepOption } from './validate.js';
 
 const f = Math.fround;
 
@@ -108,6 +107,7 @@ export function adamScalars(o: Required<AdamOptions>, decoupled: boolean, t: num
 }
 
 function adamTensor(
+  n: number,
   param: Float32Array,
   grad: Float32Array,
   expAvg: Float32Array,
@@ -127,7 +127,7 @@ function adamTensor(
   const decoupledDecay = (flags & FLAG_DECOUPLED_DECAY) !== 0;
   const coupledDecay = !decoupledDecay && (flags & FLAG_WEIGHT_DECAY) !== 0; // as native/adam.cc
   const amsgrad = maxExpAvgSq !== null && (flags & ADAM.flagAmsgrad) !== 0;
-  for (let i = 0; i < param.length; i++) {
+  for (let i = 0; i < n; i++) {
     let p = param[i]!;
     let g = maximize ? -grad[i]! : grad[i]!;
     if (decoupledDecay) p = f(p * decayFactor);
@@ -150,10 +150,11 @@ function adamTensor(
 }
 
 /** The TypeScript kernel: the executable specification of native/adam.cc. @internal */
-export function adamKernelJs(arrays: readonly Slot[], scalars: Float32Array, flags: Uint32Array, count: number): void {
+export function adamKernelJs(arrays: readonly Slot[], scalars: Float32Array, flags: Uint32Array, count: number, lengths: Float64Array): void {
   for (let t = 0; t < count; t++) {
     const a = t * ADAM.slots;
     adamTensor(
+      lengths[t]!,
       arrays[a + ADAM.param]!,
       arrays[a + ADAM.grad]!,
       arrays[a + ADAM.expAvg]!,
@@ -181,12 +182,12 @@ export class AdamFamily extends Optimizer<AdamOptions, AdamState> {
     super(definition, params, options);
   }
 
-  protected bufferUse(group: ParamGroup<AdamOptions>): readonly BufferUse[] {
-    return group.amsgrad ? WITH_MAX : WITHOUT_MAX;
+  protected bufferUse(hyper: Required<AdamOptions>): readonly BufferUse[] {
+    return hyper.amsgrad ? WITH_MAX : WITHOUT_MAX;
   }
 
-  protected prepare(record: StateRecord, group: ParamGroup<AdamOptions>, _length: number, scalars: Float32Array, offset: number): number {
-    return adamScalars(group, this.decoupled, record.step + 1, scalars, offset);
+  protected prepare(record: Readonly<StateRecord>, hyper: Required<AdamOptions>, _length: number, scalars: Float32Array, offset: number): number {
+    return adamScalars(hyper, this.decoupled, record.step + 1, scalars, offset);
   }
 
   protected describeState(record: StateRecord): AdamState {
@@ -236,14 +237,13 @@ export function adamFamilyUpdate(
   maxExpAvgSq: Float32Array | null,
   hyper: AdamHyper,
 ): void {
-  const step = stepOption(where, hyper);
-  functionalUpdate(where, decoupled ? ADAMW_SPEC : ADAM_SPEC, ADAM_KERNEL, hyper, (o) => [
+  functionalUpdate(where, decoupled ? ADAMW_SPEC : ADAM_SPEC, ADAM_KERNEL, hyper, true, (o) => [
     { name: 'param', value: param, written: true },
     { name: 'grad', value: grad, written: false },
     { name: 'expAvg', value: expAvg, written: true },
     { name: 'expAvgSq', value: expAvgSq, written: true },
     { name: 'maxExpAvgSq', value: o.amsgrad ? maxExpAvgSq : null, optional: !o.amsgrad, written: true, neededWhen: 'when hyper.amsgrad is true' },
-  ], (o, s) => adamScalars(o, decoupled, step, s, 0));
+  ], (o, s, step) => adamScalars(o, decoupled, step, s, 0));
 }
 
 /**

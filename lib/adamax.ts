@@ -17,10 +17,10 @@ import { fmaf } from './float32.js';
 import { ADAMAX, FLAG_MAXIMIZE, FLAG_WEIGHT_DECAY, KernelId, type Slot } from './kernels.js';
 import { betas, bool, num, type OptionSpec } from './options.js';
 import {
-  ALL_REQUIRED, functionalUpdate, Optimizer, type BufferUse, type OptimizerDefinition, type ParamGroup, type ParamGroupInit,
+  ALL_REQUIRED, Optimizer, type BufferUse, type OptimizerDefinition, type ParamGroupInit,
   type StateRecord, type StepOptions,
 } from './optimizer.js';
-import { stepOption } from './validate.js';
+import { functionalUpdate } from './functional.js';
 
 const f = Math.fround;
 
@@ -68,13 +68,13 @@ function adamaxScalars(o: Required<AdamaxOptions>, t: number, s: Float32Array, a
 
 // The loop lives in its own function with typed-array parameters: V8 then knows the element
 // kind of every array; reading them out of the Slot list in the loop halves the speed.
-function adamaxTensor(param: Float32Array, grad: Float32Array, expAvg: Float32Array, expInf: Float32Array, s: Float32Array, at: number, flags: number): void {
+function adamaxTensor(n: number, param: Float32Array, grad: Float32Array, expAvg: Float32Array, expInf: Float32Array, s: Float32Array, at: number, flags: number): void {
   const beta1 = s[at + ADAMAX.beta1]!, oneMinusBeta1 = s[at + ADAMAX.oneMinusBeta1]!;
   const beta2 = s[at + ADAMAX.beta2]!, weightDecay = s[at + ADAMAX.weightDecay]!;
   const negClr = s[at + ADAMAX.negClr]!, eps = s[at + ADAMAX.eps]!;
   const maximize = (flags & FLAG_MAXIMIZE) !== 0;
   const decay = (flags & FLAG_WEIGHT_DECAY) !== 0;
-  for (let i = 0; i < param.length; i++) {
+  for (let i = 0; i < n; i++) {
     let p = param[i]!;
     let g = maximize ? -grad[i]! : grad[i]!;
     if (decay) g = fmaf(p, weightDecay, g);
@@ -88,10 +88,10 @@ function adamaxTensor(param: Float32Array, grad: Float32Array, expAvg: Float32Ar
 }
 
 /** The TypeScript kernel: the executable specification of native/adamax.cc. @internal */
-export function adamaxKernelJs(arrays: readonly Slot[], scalars: Float32Array, flags: Uint32Array, count: number): void {
+export function adamaxKernelJs(arrays: readonly Slot[], scalars: Float32Array, flags: Uint32Array, count: number, lengths: Float64Array): void {
   for (let t = 0; t < count; t++) {
     const a = t * ADAMAX.slots;
-    adamaxTensor(arrays[a + ADAMAX.param]!, arrays[a + ADAMAX.grad]!, arrays[a + ADAMAX.expAvg]!, arrays[a + ADAMAX.expInf]!, scalars, t * ADAMAX.scalars, flags[t]!);
+    adamaxTensor(lengths[t]!, arrays[a + ADAMAX.param]!, arrays[a + ADAMAX.grad]!, arrays[a + ADAMAX.expAvg]!, arrays[a + ADAMAX.expInf]!, scalars, t * ADAMAX.scalars, flags[t]!);
   }
 }
 
@@ -118,8 +118,8 @@ export class Adamax extends Optimizer<AdamaxOptions, AdamaxState> {
     return ALL_REQUIRED[2]!;
   }
 
-  protected prepare(record: StateRecord, group: ParamGroup<AdamaxOptions>, _length: number, scalars: Float32Array, offset: number): number {
-    return adamaxScalars(group, record.step + 1, scalars, offset);
+  protected prepare(record: Readonly<StateRecord>, hyper: Required<AdamaxOptions>, _length: number, scalars: Float32Array, offset: number): number {
+    return adamaxScalars(hyper, record.step + 1, scalars, offset);
   }
 
   protected describeState(record: StateRecord): AdamaxState {
@@ -139,11 +139,10 @@ export function adamaxUpdate(
   expInf: Float32Array,
   hyper: AdamaxOptions & { step: number },
 ): void {
-  const step = stepOption('adamaxUpdate', hyper);
-  functionalUpdate('adamaxUpdate', SPEC, KERNEL, hyper, [
+  functionalUpdate('adamaxUpdate', SPEC, KERNEL, hyper, true, [
     { name: 'param', value: param, written: true },
     { name: 'grad', value: grad, written: false },
     { name: 'expAvg', value: expAvg, written: true },
     { name: 'expInf', value: expInf, written: true },
-  ], (o, s) => adamaxScalars(o, step, s, 0));
+  ], (o, s, step) => adamaxScalars(o, step, s, 0));
 }

@@ -13,7 +13,7 @@
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
 
-import type { KernelFn, KernelId, ReduceId, Slot } from './kernels.js';
+import type { KernelFn, KernelId, ReduceFn, ReduceId, Slot } from './kernels.js';
 
 /** The backend that runs the optimizer kernels. */
 export type Backend = 'native' | 'js';
@@ -24,7 +24,7 @@ export type Isa = 'avx512' | 'avx2' | 'sse2' | 'neon' | 'scalar' | 'js';
 /** The addon's interface (native/binding.cc). @internal */
 export interface NativeAddon {
   step(kernel: KernelId, arrays: readonly Slot[], scalars: Float32Array, flags: Uint32Array, count: number): void;
-  reduce(reduction: ReduceId, arrays: readonly Float32Array[], count: number): number;
+  reduce(reduction: ReduceId, arrays: readonly Slot[], count: number): number;
   availableIsas(): string[];
   selectIsa(isa: string): boolean;
   currentIsa(): string;
@@ -105,22 +105,18 @@ export function runKernel(
   scalars: Float32Array,
   flags: Uint32Array,
   count: number,
+  lengths: Float64Array,
 ): void {
   if (active === 'native' && addon) {
     addon.step(id, arrays, scalars, flags, count);
   } else {
-    js(arrays, scalars, flags, count);
+    js(arrays, scalars, flags, count, lengths);
   }
 }
 
 /** Runs one reduction over the first `count` arrays on the active backend. @internal */
-export function runReduce(
-  id: ReduceId,
-  js: (arrays: readonly Float32Array[], count: number) => number,
-  arrays: readonly Float32Array[],
-  count: number,
-): number {
-  return active === 'native' && addon ? addon.reduce(id, arrays, count) : js(arrays, count);
+export function runReduce(id: ReduceId, js: ReduceFn, arrays: readonly Slot[], count: number, lengths: Float64Array): number {
+  return active === 'native' && addon ? addon.reduce(id, arrays, count) : js(arrays, count, lengths);
 }
 
 /**

@@ -4,6 +4,7 @@
  */
 import { formatDirectional, type DirectionalReport } from './gradcheck-report.js';
 import { evaluate, finish, preflight, random, rms, settingsOf, setup, snapshot, type GradcheckOptions, type Tensor } from './gradcheck.js';
+import { realLength } from './intrinsics.js';
 
 function gaussian(next: () => number): number {
   return Math.sqrt(-2 * Math.log(1 - next())) * Math.cos(2 * Math.PI * next());
@@ -41,7 +42,7 @@ export function checkDirectional(f: (x: never) => number, grad: (x: never) => un
         let projected = 0;
         s.tensors.forEach((t, ti) => {
           const dt = d[ti]!, base = saved[ti]!, g = analytic[ti]!;
-          for (let i = 0; i < t.length; i++) {
+          for (let i = 0, n = realLength(t); i < n; i++) {
             t[i] = base[i]! + m * step * dt[i]!;
             projected += g[i]! * (t[i]! - base[i]!);
           }

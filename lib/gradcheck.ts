@@ -19,7 +19,8 @@
  * analytic gradient. Defaults: rtol 1e-3 (float32) or 1e-6 (float64), safety 10.
  */
 import { formatGradcheck, type CoordinateCheck, type GradcheckReport } from './gradcheck-report.js';
-import { checkOptionsObject, numberOption, booleanOption } from './validate.js';
+import { copyTypedArray, realLength, typedArrayName } from './intrinsics.js';
+import { checkOptionsObject, describe, numberOption, booleanOption, readArray } from './validate.js';
 
 export type { CoordinateCheck, DirectionCheck, DirectionalReport, GradcheckReport } from './gradcheck-report.js';
 
@@ -72,25 +73,26 @@ interface Setup<X> {
 
 /** @internal */
 export function setup<X>(where: string, x: X, options: unknown): Setup<X> {
-  const list = Array.isArray(x) ? (x as unknown[]) : [x];
+  const list = Array.isArray(x) ? readArray(where, 'x', x) : [x];
   if (list.length === 0) throw new RangeError(`${where}: x must not be an empty list`);
   const tensors = list.map((t, i) => {
-    if (!(t instanceof Float32Array) && !(t instanceof Float64Array)) {
-      throw new TypeError(`${where}: ${Array.isArray(x) ? `x[${i}]` : 'x'} must be a Float32Array or a Float64Array`);
+    const kind = typedArrayName(t);
+    if (kind !== 'Float32Array' && kind !== 'Float64Array') {
+      throw new TypeError(`${where}: ${Array.isArray(x) ? `x[${i}]` : 'x'} must be a Float32Array or a Float64Array, got ${describe(t)}`);
     }
-    return t;
+    return t as Tensor;
   });
   const o = checkOptionsObject(where, 'options', options, KNOWN);
   const declared = o['precision'];
   if (declared !== undefined && declared !== 'float32' && declared !== 'float64') {
     throw new RangeError(`${where}: options.precision must be 'float32' or 'float64'`);
   }
-  const precision = declared ?? (tensors.every((t) => t instanceof Float64Array) ? 'float64' : 'float32');
-  const given = o['names'];
-  if (given !== undefined && (!Array.isArray(given) || given.length !== tensors.length)) {
-    throw new TypeError(`${where}: options.names must be an array of ${tensors.length} names`);
+  const precision = declared ?? (tensors.every((t) => typedArrayName(t) === 'Float64Array') ? 'float64' : 'float32');
+  const given = o['names'] === undefined ? undefined : readArray(where, 'options.names', o['names']);
+  if (given !== undefined && (given.length !== tensors.length || !given.every((n) => typeof n === 'string'))) {
+    throw new TypeError(`${where}: options.names must be an array of ${tensors.length} strings`);
   }
-  const names = tensors.map((_, i) => (given ? String(given[i]) : Array.isArray(x) ? `x[${i}]` : 'x'));
+  const names = tensors.map((_, i) => (given ? (given[i] as string) : Array.isArray(x) ? `x[${i}]` : 'x'));
   return { tensors, input: x, precision, eps: precision === 'float32' ? 2 ** -23 : 2 ** -52, names, o };
 }
 
@@ -175,14 +177,14 @@ export function random(seed: number): () => number {
 
 /** @internal */
 export function snapshot(tensors: readonly Tensor[]): Tensor[] {
-  return tensors.map((t) => t.slice());
+  return tensors.map((t) => copyTypedArray(t));
 }
 
 /** The first coordinate where x differs from the snapshot (bits; NaN equals NaN), restoring it. */
 function changedAndRestore(tensors: readonly Tensor[], saved: readonly Tensor[], names: readonly string[]): string | null {
   for (let t = 0; t < tensors.length; t++) {
     const now = tensors[t]!, before = saved[t]!;
-    for (let i = 0; i < now.length; i++) {
+    for (let i = 0, n = realLength(now); i < n; i++) {
       if (!Object.is(now[i], before[i]) && !(Number.isNaN(now[i]) && Number.isNaN(before[i]))) {
         const message = `${names[t]}[${i}] changed from ${before[i]} to ${now[i]}`;
         now.set(before);
@@ -207,8 +209,8 @@ export function numericalGradient(f: (x: Tensor) => number, x: Tensor, options: 
   const richardson = booleanOption(where, 'options.richardson', s.o['richardson'], true);
   const step = s.o['step'] === undefined ? undefined : numberOption(where, 'options.step', s.o['step'], 0, { above: 0 });
   const f0 = evaluate(where, f, x);
-  const out = new Float64Array(x.length);
-  for (let i = 0; i < x.length; i++) out[i] = probe(where, f, s, 0, i, f0, richardson, step).numeric;
+  const out = new Float64Array(realLength(x));
+  for (let i = 0; i < out.length; i++) out[i] = probe(where, f, s, 0, i, f0, richardson, step).numeric;
   return out;
 }
 
@@ -237,8 +239,8 @@ export function preflight<X>(where: string, f: (x: X) => number, grad: (x: X) =>
   const analytic = list.map((a: unknown, t) => {
     const arr = a as ArrayLike<number> | null;
     if (!arr || typeof arr !== 'object' || typeof arr.length !== 'number') throw new TypeError(`${where}: grad(x) for ${s.names[t]} is not an array`);
-    if (arr.length !== s.tensors[t]!.length) {
-      throw new RangeError(`${where}: grad(x) for ${s.names[t]} has length ${arr.length}, ${s.names[t]} has ${s.tensors[t]!.length}`);
+    if (arr.length !== realLength(s.tensors[t]!)) {
+      throw new RangeError(`${where}: grad(x) for ${s.names[t]} has length ${arr.length}, ${s.names[t]} has ${realLength(s.tensors[t]!)}`);
     }
     return Float64Array.from(arr);
   });

@@ -9,8 +9,9 @@
  * 2-norm). Squares of float32 values are exact in float64, so the only roundings are the adds.
  */
 import { runKernel, runReduce } from './backend.js';
+import { isFloat32Array, realBuffer, realLength } from './intrinsics.js';
 import { KernelId, ReduceId, type Slot } from './kernels.js';
-import { checkFloat32Array, overlaps } from './validate.js';
+import { booleanOption, checkNoOverlap, checkOptionsObject, describe, extentOf } from './validate.js';
 
 const f = Math.fround;
 const lanes = new Float64Array(16);
@@ -23,57 +24,57 @@ function combine(l: Float64Array): number {
 }
 
 /** @internal */
-export function sumSquaresJs(arrays: readonly Float32Array[], count: number): number {
+export function sumSquaresJs(arrays: readonly Slot[], count: number, lengths: Float64Array): number {
   lanes.fill(0);
   for (let t = 0; t < count; t++) {
     const a = arrays[t]!;
-    for (let i = 0; i < a.length; i++) lanes[i & 15] = lanes[i & 15]! + a[i]! * a[i]!;
+    for (let i = 0, n = lengths[t]!; i < n; i++) lanes[i & 15] = lanes[i & 15]! + a[i]! * a[i]!;
   }
   return combine(lanes);
 }
 
 /** @internal */
-export function sumAbsJs(arrays: readonly Float32Array[], count: number): number {
+export function sumAbsJs(arrays: readonly Slot[], count: number, lengths: Float64Array): number {
   lanes.fill(0);
   for (let t = 0; t < count; t++) {
     const a = arrays[t]!;
-    for (let i = 0; i < a.length; i++) lanes[i & 15] = lanes[i & 15]! + Math.abs(a[i]!);
+    for (let i = 0, n = lengths[t]!; i < n; i++) lanes[i & 15] = lanes[i & 15]! + Math.abs(a[i]!);
   }
   return combine(lanes);
 }
 
 /** @internal The maximum is exact; lanes only fix where a NaN is noticed, which cannot matter. */
-export function maxAbsJs(arrays: readonly Float32Array[], count: number): number {
+export function maxAbsJs(arrays: readonly Slot[], count: number, lengths: Float64Array): number {
   let max = 0;
   for (let t = 0; t < count; t++) {
     const a = arrays[t]!;
-    for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs(a[i]!));
+    for (let i = 0, n = lengths[t]!; i < n; i++) max = Math.max(max, Math.abs(a[i]!));
   }
   return max;
 }
 
 /** @internal x - x is 0 for finite x and NaN for NaN and infinities. */
-export function nonFiniteJs(arrays: readonly Float32Array[], count: number): number {
+export function nonFiniteJs(arrays: readonly Slot[], count: number, lengths: Float64Array): number {
   for (let t = 0; t < count; t++) {
     const a = arrays[t]!;
-    for (let i = 0; i < a.length; i++) if (a[i]! - a[i]! !== 0) return 1;
+    for (let i = 0, n = lengths[t]!; i < n; i++) if (a[i]! - a[i]! !== 0) return 1;
   }
   return 0;
 }
 
-function scaleJs(arrays: readonly Slot[], scalars: Float32Array, _flags: Uint32Array, count: number): void {
+function scaleJs(arrays: readonly Slot[], scalars: Float32Array, _flags: Uint32Array, count: number, lengths: Float64Array): void {
   const factor = scalars[0]!;
   for (let t = 0; t < count; t++) {
     const a = arrays[t]!;
-    for (let i = 0; i < a.length; i++) a[i] = f(a[i]! * factor);
+    for (let i = 0, n = lengths[t]!; i < n; i++) a[i] = f(a[i]! * factor);
   }
 }
 
-function clampJs(arrays: readonly Slot[], scalars: Float32Array, _flags: Uint32Array, count: number): void {
+function clampJs(arrays: readonly Slot[], scalars: Float32Array, _flags: Uint32Array, count: number, lengths: Float64Array): void {
   const low = scalars[0]!, high = scalars[1]!;
   for (let t = 0; t < count; t++) {
     const a = arrays[t]!;
-    for (let i = 0; i < a.length; i++) a[i] = Math.min(Math.max(a[i]!, low), high);
+    for (let i = 0, n = lengths[t]!; i < n; i++) a[i] = Math.min(Math.max(a[i]!, low), high);
   }
 }
 
@@ -81,19 +82,45 @@ function clampJs(arrays: readonly Slot[], scalars: Float32Array, _flags: Uint32A
 const slots: Slot[] = [];
 const scalars = new Float32Array(2);
 let flagWords = new Uint32Array(16);
+let lengths = new Float64Array(16);
+const bufferSeen = new Map<ArrayBufferLike, number>();
 
-/** Every gradient given, checked, in `slots`; returns how many. Written ones must not overlap. */
+function grow(count: number): void {
+  if (flagWords.length < count) flagWords = new Uint32Array(count * 2);
+  if (lengths.length < count) lengths = new Float64Array(count * 2);
+}
+
+/**
+ * Reads the gradient list once into `slots` (every entry a Float32Array), then checks that no two
+ * share memory (they are written); returns how many.
+ */
 function collect(where: string, grads: unknown): number {
-  if (!Array.isArray(grads)) throw new TypeError(`${where}: grads must be an array of Float32Array`);
-  for (let i = 0; i < grads.length; i++) {
-    const g = checkFloat32Array(where, `grads[${i}]`, grads[i]);
-    for (let j = 0; j < i; j++) {
-      if (g === grads[j] || overlaps(g, grads[j] as Float32Array)) throw new RangeError(`${where}: grads[${i}] overlaps grads[${j}] in memory`);
+  if (!Array.isArray(grads)) throw new TypeError(`${where}: grads must be an array of Float32Array, got ${describe(grads)}`);
+  const count = (grads as unknown[]).length;
+  grow(count);
+  try {
+    for (let i = 0; i < count; i++) {
+      const g: unknown = (grads as unknown[])[i];
+      if (!isFloat32Array(g)) throw new TypeError(`${where}: grads[${i}] must be a Float32Array, got ${describe(g)}`);
+      slots[i] = g;
     }
+    // After every read: the checks see what the computation will use.
+    let shared = false;
+    for (let i = 0; i < count; i++) {
+      const g = slots[i]!;
+      lengths[i] = realLength(g);
+      const buffer = realBuffer(g);
+      if (bufferSeen.has(buffer)) shared = true;
+      else bufferSeen.set(buffer, i);
+    }
+    if (shared) checkNoOverlap(where, (slots.slice(0, count) as Float32Array[]).map(extentOf), (i) => `grads[${i}]`);
+  } catch (error) {
+    release(count);
+    throw error;
+  } finally {
+    bufferSeen.clear();
   }
-  for (let i = 0; i < grads.length; i++) slots[i] = grads[i] as Float32Array;
-  if (flagWords.length < grads.length) flagWords = new Uint32Array(grads.length * 2);
-  return grads.length;
+  return count;
 }
 
 function release(count: number): void {
@@ -116,35 +143,30 @@ export interface ClipGradNormOptions {
  * @returns the total norm, in float64 (the same bits on every backend).
  * @throws TypeError or RangeError naming the offending argument; nothing is written then.
  */
-export function clipGradNorm(grads: readonly Float32Array[], maxNorm: number, options: ClipGradNormOptions = {}): number {
+export function clipGradNorm(grads: readonly Float32Array[], maxNorm: number, options?: ClipGradNormOptions): number {
   const where = 'clipGradNorm';
-  if (typeof maxNorm !== 'number') throw new TypeError(`${where}: maxNorm must be a number`);
+  if (typeof maxNorm !== 'number') throw new TypeError(`${where}: maxNorm must be a number, got ${describe(maxNorm)}`);
   if (!(maxNorm >= 0) || !Number.isFinite(maxNorm)) throw new RangeError(`${where}: maxNorm must be a finite number >= 0, got ${maxNorm}`);
-  if (options === null || typeof options !== 'object') throw new TypeError(`${where}: options must be an object`);
-  for (const key of Object.keys(options)) {
-    if (key !== 'normType' && key !== 'errorIfNonfinite') throw new TypeError(`${where}: unknown option options.${key} (known: normType, errorIfNonfinite)`);
-  }
-  const normType = options.normType ?? 2;
+  const o = checkOptionsObject(where, 'options', options, ['normType', 'errorIfNonfinite']);
+  const normType = o['normType'] ?? 2;
   if (normType !== 1 && normType !== 2 && normType !== Infinity) {
-    throw new RangeError(`${where}: options.normType must be 1, 2 or Infinity, got ${String(normType)}`);
+    const why = `${where}: options.normType must be 1, 2 or Infinity, got ${describe(normType)}`;
+    throw typeof normType === 'number' ? new RangeError(why) : new TypeError(why);
   }
-  if (options.errorIfNonfinite !== undefined && typeof options.errorIfNonfinite !== 'boolean') {
-    throw new TypeError(`${where}: options.errorIfNonfinite must be a boolean`);
-  }
+  const errorIfNonfinite = booleanOption(where, 'options.errorIfNonfinite', o['errorIfNonfinite'], false);
   const count = collect(where, grads);
   try {
-    const arrays = slots as Float32Array[];
     const total =
-      normType === 2 ? Math.sqrt(runReduce(ReduceId.SumSquares, sumSquaresJs, arrays, count))
-      : normType === 1 ? runReduce(ReduceId.SumAbs, sumAbsJs, arrays, count)
-      : runReduce(ReduceId.MaxAbs, maxAbsJs, arrays, count);
-    if (options.errorIfNonfinite && !Number.isFinite(total)) {
-      throw new RangeError(`${where}: the total norm of order ${normType} is ${total}`);
+      normType === 2 ? Math.sqrt(runReduce(ReduceId.SumSquares, sumSquaresJs, slots, count, lengths))
+      : normType === 1 ? runReduce(ReduceId.SumAbs, sumAbsJs, slots, count, lengths)
+      : runReduce(ReduceId.MaxAbs, maxAbsJs, slots, count, lengths);
+    if (errorIfNonfinite && !Number.isFinite(total)) {
+      throw new RangeError(`${where}: the total norm of order ${normType} of grads is ${total}`);
     }
     const clipCoef = maxNorm / (total + 1e-6);
     if (Number.isFinite(total) && clipCoef < 1 && count > 0) {
       scalars[0] = clipCoef;
-      runKernel(KernelId.Scale, scaleJs, slots, scalars, flagWords, count);
+      runKernel(KernelId.Scale, scaleJs, slots, scalars, flagWords, count, lengths);
     }
     return total;
   } finally {
@@ -159,24 +181,33 @@ export function clipGradNorm(grads: readonly Float32Array[], maxNorm: number, op
  */
 export function clipGradValue(grads: readonly Float32Array[], clipValue: number): void {
   const where = 'clipGradValue';
-  if (typeof clipValue !== 'number') throw new TypeError(`${where}: clipValue must be a number`);
+  if (typeof clipValue !== 'number') throw new TypeError(`${where}: clipValue must be a number, got ${describe(clipValue)}`);
   if (!(clipValue >= 0) || clipValue === Infinity) throw new RangeError(`${where}: clipValue must be a finite number >= 0, got ${clipValue}`);
   const count = collect(where, grads);
   try {
     scalars[0] = -clipValue;
     scalars[1] = clipValue;
-    if (count > 0) runKernel(KernelId.Clamp, clampJs, slots, scalars, flagWords, count);
+    if (count > 0) runKernel(KernelId.Clamp, clampJs, slots, scalars, flagWords, count, lengths);
   } finally {
     release(count);
   }
 }
 
-/** Whether every element of every gradient given is finite: one pass. @internal */
-export function allFinite(grads: readonly (Float32Array | null | undefined)[]): boolean {
+/**
+ * Whether every element of every gradient given is finite: one pass. `grads` is a validated
+ * snapshot (null where a param has no gradient) and `gradLengths` the lengths checked. @internal
+ */
+export function allFinite(grads: readonly Slot[], n: number, gradLengths: readonly number[]): boolean {
+  grow(n);
   let count = 0;
-  for (const g of grads) if (g) slots[count++] = g;
+  for (let i = 0; i < n; i++) {
+    const g = grads[i];
+    if (!g) continue;
+    slots[count] = g;
+    lengths[count++] = gradLengths[i]!;
+  }
   try {
-    return runReduce(ReduceId.NonFinite, nonFiniteJs, slots as Float32Array[], count) === 0;
+    return runReduce(ReduceId.NonFinite, nonFiniteJs, slots, count, lengths) === 0;
   } finally {
     release(count);
   }

@@ -8,8 +8,16 @@
 /** One array slot: a Float32Array, or null where the flags need none. */
 export type Slot = Float32Array | null;
 
-/** A kernel run over `count` tensors, each with its slots, scalars and flags at offset t. */
-export type KernelFn = (arrays: readonly Slot[], scalars: Float32Array, flags: Uint32Array, count: number) => void;
+/**
+ * A kernel run over `count` tensors, each with its slots, scalars, flags and length at offset t.
+ * The lengths are the validated snapshot's: the TypeScript kernels loop over them, never over an
+ * array's `length` property (which a caller could have redefined); the native kernels read the
+ * same lengths from the arrays' internal slots.
+ */
+export type KernelFn = (arrays: readonly Slot[], scalars: Float32Array, flags: Uint32Array, count: number, lengths: Float64Array) => void;
+
+/** A reduction over the first `count` arrays, each of the length given (see KernelFn). */
+export type ReduceFn = (arrays: readonly Slot[], count: number, lengths: Float64Array) => number;
 
 /** Kernel ids, the order of KernelId in native/kernels.h. */
 export const KernelId = {

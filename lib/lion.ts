@@ -16,9 +16,10 @@ import { fmaf } from './float32.js';
 import { FLAG_DECOUPLED_DECAY, FLAG_MAXIMIZE, KernelId, LION, type Slot } from './kernels.js';
 import { betas, bool, num, type OptionSpec } from './options.js';
 import {
-  ALL_REQUIRED, functionalUpdate, Optimizer, type BufferUse, type OptimizerDefinition, type ParamGroup, type ParamGroupInit,
+  ALL_REQUIRED, Optimizer, type BufferUse, type OptimizerDefinition, type ParamGroupInit,
   type StateRecord, type StepOptions,
 } from './optimizer.js';
+import { functionalUpdate } from './functional.js';
 
 const f = Math.fround;
 
@@ -62,13 +63,13 @@ function lionScalars(o: Required<LionOptions>, s: Float32Array, at: number): num
 
 // The loop lives in its own function with typed-array parameters: V8 then knows the element
 // kind of every array; reading them out of the Slot list in the loop halves the speed.
-function lionTensor(param: Float32Array, grad: Float32Array, expAvg: Float32Array, s: Float32Array, at: number, flags: number): void {
+function lionTensor(n: number, param: Float32Array, grad: Float32Array, expAvg: Float32Array, s: Float32Array, at: number, flags: number): void {
   const beta1 = s[at + LION.beta1]!, oneMinusBeta1 = s[at + LION.oneMinusBeta1]!;
   const beta2 = s[at + LION.beta2]!, oneMinusBeta2 = s[at + LION.oneMinusBeta2]!;
   const decayFactor = s[at + LION.decayFactor]!, negLr = s[at + LION.negLr]!;
   const maximize = (flags & FLAG_MAXIMIZE) !== 0;
   const decay = (flags & FLAG_DECOUPLED_DECAY) !== 0;
-  for (let i = 0; i < param.length; i++) {
+  for (let i = 0; i < n; i++) {
     let p = param[i]!;
     const g = maximize ? -grad[i]! : grad[i]!;
     const m = expAvg[i]!;
@@ -81,10 +82,10 @@ function lionTensor(param: Float32Array, grad: Float32Array, expAvg: Float32Arra
 }
 
 /** The TypeScript kernel: the executable specification of native/lion.cc. @internal */
-export function lionKernelJs(arrays: readonly Slot[], scalars: Float32Array, flags: Uint32Array, count: number): void {
+export function lionKernelJs(arrays: readonly Slot[], scalars: Float32Array, flags: Uint32Array, count: number, lengths: Float64Array): void {
   for (let t = 0; t < count; t++) {
     const a = t * LION.slots;
-    lionTensor(arrays[a + LION.param]!, arrays[a + LION.grad]!, arrays[a + LION.expAvg]!, scalars, t * LION.scalars, flags[t]!);
+    lionTensor(lengths[t]!, arrays[a + LION.param]!, arrays[a + LION.grad]!, arrays[a + LION.expAvg]!, scalars, t * LION.scalars, flags[t]!);
   }
 }
 
@@ -111,8 +112,8 @@ export class Lion extends Optimizer<LionOptions, LionState> {
     return ALL_REQUIRED[1]!;
   }
 
-  protected prepare(_record: StateRecord, group: ParamGroup<LionOptions>, _length: number, scalars: Float32Array, offset: number): number {
-    return lionScalars(group, scalars, offset);
+  protected prepare(_record: Readonly<StateRecord>, hyper: Required<LionOptions>, _length: number, scalars: Float32Array, offset: number): number {
+    return lionScalars(hyper, scalars, offset);
   }
 
   protected describeState(record: StateRecord): LionState {
@@ -125,7 +126,7 @@ export class Lion extends Optimizer<LionOptions, LionState> {
  * @throws TypeError or RangeError naming the offending argument; nothing is written then.
  */
 export function lionUpdate(param: Float32Array, grad: Float32Array, expAvg: Float32Array, hyper: LionOptions & { step?: number }): void {
-  functionalUpdate('lionUpdate', SPEC, KERNEL, hyper, [
+  functionalUpdate('lionUpdate', SPEC, KERNEL, hyper, false, [
     { name: 'param', value: param, written: true },
     { name: 'grad', value: grad, written: false },
     { name: 'expAvg', value: expAvg, written: true },

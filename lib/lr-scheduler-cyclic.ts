@@ -4,26 +4,34 @@
  * CyclicLR also cycle the momentum (betas[0] of the Adam family, momentum of SGD and RMSprop)
  * when cycleMomentum is true.
  */
-import { LRScheduler, options, perGroup, type SchedulableOptimizer, type SchedulerStateDict } from './lr-scheduler.js';
-import { booleanOption, numberOption } from './validate.js';
+import {
+  LRScheduler, options, perGroup, readOptimizerGroups, readStateObject, transact, type SchedulableOptimizer, type SchedulerStateDict,
+} from './lr-scheduler.js';
+import { booleanOption, describe, numberOption, readArray } from './validate.js';
 
 type Group = { lr: number; initialLr?: number; betas?: readonly number[]; momentum?: number };
 
-function momentumKind(where: string, optimizer: SchedulableOptimizer): 'betas' | 'momentum' {
-  const group = optimizer.paramGroups[0] as Group;
+function momentumKind(where: string, groups: readonly Group[]): 'betas' | 'momentum' {
+  const group = groups[0]!;
   if (Array.isArray(group.betas)) return 'betas';
   if (typeof group.momentum === 'number') return 'momentum';
   throw new RangeError(`${where}: options.cycleMomentum needs an optimizer with momentum or betas`);
 }
 
-function setMomentum(group: Group, kind: 'betas' | 'momentum', value: number): void {
-  if (kind === 'betas') group.betas = Object.freeze([value, group.betas![1]!]);
-  else group.momentum = value;
+function setMomentum(where: string, group: Group, kind: 'betas' | 'momentum', value: number): void {
+  if (kind === 'momentum') {
+    group.momentum = value;
+    return;
+  }
+  const betas = group.betas;
+  const beta2 = Array.isArray(betas) ? (betas as unknown[])[1] : undefined;
+  if (typeof beta2 !== 'number') throw new TypeError(`${where}: the group's betas must be an array of two numbers, got ${describe(betas)}`);
+  group.betas = Object.freeze([value, beta2]);
 }
 
 function oneOf<T extends string>(where: string, name: string, value: unknown, allowed: readonly T[], fallback: T): T {
   if (value === undefined) return fallback;
-  if (!allowed.includes(value as T)) throw new RangeError(`${where}: ${name} must be one of ${allowed.map((a) => `'${a}'`).join(', ')}, got ${String(value)}`);
+  if (!allowed.includes(value as T)) throw new RangeError(`${where}: ${name} must be one of ${allowed.map((a) => `'${a}'`).join(', ')}, got ${describe(value)}`);
   return value as T;
 }
 
@@ -113,11 +121,7 @@ export class OneCycleLR extends LRScheduler {
       : (start, end, pct) => (end - start) * pct + start;
     const initial = maxLr.map((m) => m / divFactor);
     const min = initial.map((i) => i / finalDivFactor);
-    // As PyTorch: the schedule's own initial lr replaces the group's.
-    initial.forEach((lr, i) => {
-      this.groups[i]!.initialLr = lr;
-      this.baseLrs[i] = lr;
-    });
+    initial.forEach((lr, i) => (this.baseLrs[i] = lr));
     const total = this.totalSteps;
     this.phases = threePhase
       ? [
@@ -129,8 +133,9 @@ export class OneCycleLR extends LRScheduler {
           { end: pctStart * total - 1, startLr: initial, endLr: maxLr, startMomentum: maxMomentum, endMomentum: baseMomentum },
           { end: total - 1, startLr: maxLr, endLr: min, startMomentum: baseMomentum, endMomentum: maxMomentum },
         ];
-    this.momentumKind = cycleMomentum ? momentumKind(w, optimizer) : null;
-    this.initialStep();
+    this.momentumKind = cycleMomentum ? momentumKind(w, this.groups) : null;
+    // As PyTorch: the schedule's own initial lr replaces the group's.
+    this.initialStep(initial);
   }
 
   /** @throws RangeError past totalSteps steps, as PyTorch (nothing changes then). */
@@ -143,7 +148,7 @@ export class OneCycleLR extends LRScheduler {
 
   override apply(): void {
     super.apply();
-    if (this.momentumKind) this.groups.forEach((g) => setMomentum(g, this.momentumKind!, this.momentumNow));
+    if (this.momentumKind) this.groups.forEach((g) => setMomentum(this.name, g, this.momentumKind!, this.momentumNow));
   }
 
   protected lrAt(epoch: number, _base: number, group: number): number {
@@ -198,12 +203,9 @@ export class CyclicLR extends LRScheduler {
     const cycleMomentum = booleanOption(w, 'options.cycleMomentum', o['cycleMomentum'], true);
     this.baseMomentum = numberOption(w, 'options.baseMomentum', o['baseMomentum'], 0.8, { min: 0, below: 1 });
     this.maxMomentum = numberOption(w, 'options.maxMomentum', o['maxMomentum'], 0.9, { min: 0, below: 1 });
-    this.momentumKind = cycleMomentum ? momentumKind(w, optimizer) : null;
-    baseLr.forEach((lr, i) => {
-      this.groups[i]!.lr = lr;
-      this.baseLrs[i] = lr;
-    });
-    this.initialStep();
+    this.momentumKind = cycleMomentum ? momentumKind(w, this.groups) : null;
+    baseLr.forEach((lr, i) => (this.baseLrs[i] = lr));
+    this.initialStep(undefined, baseLr);
   }
 
   private position(epoch: number): { cycle: number; scaleFactor: number; scale: number } {
@@ -219,7 +221,7 @@ export class CyclicLR extends LRScheduler {
     if (!this.momentumKind) return;
     const { scaleFactor, scale } = this.position(this.lastEpoch);
     const momentum = this.maxMomentum - (this.maxMomentum - this.baseMomentum) * scaleFactor * scale;
-    this.groups.forEach((g) => setMomentum(g, this.momentumKind!, momentum));
+    this.groups.forEach((g) => setMomentum(this.name, g, this.momentumKind!, momentum));
   }
 
   protected lrAt(epoch: number, base: number, group: number): number {
@@ -238,15 +240,15 @@ export class SequentialLR extends LRScheduler {
     super('SequentialLR', optimizer);
     const w = this.name;
     const o = options(w, opts, ['schedulers', 'milestones']);
-    const schedulers = o['schedulers'];
-    if (!Array.isArray(schedulers) || schedulers.length === 0 || !schedulers.every((s) => s instanceof LRScheduler)) {
+    const schedulers = readArray(w, 'options.schedulers', o['schedulers'], 'a non-empty array of schedulers');
+    if (schedulers.length === 0 || !schedulers.every((s) => s instanceof LRScheduler)) {
       throw new TypeError(`${w}: options.schedulers must be a non-empty array of schedulers`);
     }
-    schedulers.forEach((s: LRScheduler, i) => {
+    (schedulers as LRScheduler[]).forEach((s, i) => {
       if (s.optimizer !== optimizer) throw new RangeError(`${w}: options.schedulers[${i}] belongs to another optimizer`);
     });
-    const milestones = o['milestones'];
-    if (!Array.isArray(milestones) || milestones.length !== schedulers.length - 1) {
+    const milestones = readArray(w, 'options.milestones', o['milestones'], 'an array of whole numbers');
+    if (milestones.length !== schedulers.length - 1) {
       throw new RangeError(`${w}: options.milestones must have ${schedulers.length - 1} entries, one fewer than the schedulers`);
     }
     this.milestones = milestones.map((m: unknown, i) => numberOption(w, `options.milestones[${i}]`, m, 0, { min: 1, integer: true }));
@@ -255,10 +257,22 @@ export class SequentialLR extends LRScheduler {
     });
     this.schedulers = schedulers as LRScheduler[];
     // As PyTorch: back to the initial rates, then only the first scheduler at its epoch 0.
-    this.groups.forEach((g) => (g.lr = g.initialLr!));
-    this.schedulers.forEach((s) => (s.lastEpoch = -1));
-    this.lastEpoch = 0;
-    this.activate(0, 0);
+    transact(this.groups, this.saveFields(), () => {
+      this.groups.forEach((g, i) => (g.lr = typeof g.initialLr === 'number' ? g.initialLr : this.baseLrs[i]!));
+      this.schedulers.forEach((s) => (s.lastEpoch = -1));
+      this.lastEpoch = 0;
+      this.activate(0, 0);
+    });
+  }
+
+  /** @internal */
+  override saveFields(): () => void {
+    const own = super.saveFields();
+    const inner = (this.schedulers ?? []).map((s) => s.saveFields());
+    return () => {
+      own();
+      inner.forEach((undo) => undo());
+    };
   }
 
   private activate(index: number, epoch: number): void {
@@ -269,18 +283,13 @@ export class SequentialLR extends LRScheduler {
   }
 
   override step(): void {
-    const epoch = this.lastEpoch + 1;
-    const index = this.milestones.filter((m) => m <= epoch).length;
-    const scheduler = this.schedulers[index]!;
-    const before = scheduler.lastEpoch;
-    const restart = index > 0 && this.milestones[index - 1] === epoch;
-    try {
-      this.activate(index, restart ? 0 : before + 1);
-    } catch (error) {
-      scheduler.lastEpoch = before; // as LRScheduler.step: a failed step changes nothing
-      throw error;
-    }
-    this.lastEpoch = epoch;
+    transact(this.groups, this.saveFields(), () => {
+      const epoch = this.lastEpoch + 1;
+      const index = this.milestones.filter((m) => m <= epoch).length;
+      const restart = index > 0 && this.milestones[index - 1] === epoch;
+      this.activate(index, restart ? 0 : this.schedulers[index]!.lastEpoch + 1);
+      this.lastEpoch = epoch;
+    });
   }
 
   override apply(): void {
@@ -296,23 +305,29 @@ export class SequentialLR extends LRScheduler {
     return { schedulers: this.schedulers.map((s) => s.stateDict()) };
   }
 
-  protected override checkExtraState(where: string, state: SchedulerStateDict): void {
-    const list = state['schedulers'];
-    if (!Array.isArray(list) || list.length !== this.schedulers.length) throw new RangeError(`${where}: schedulers must have ${this.schedulers.length} entries`);
+  protected override checkExtraState(where: string, state: Record<string, unknown>): unknown {
+    const list = readArray(where, 'schedulers', state['schedulers']);
+    if (list.length !== this.schedulers.length) throw new RangeError(`${where}: schedulers must have ${this.schedulers.length} entries, got ${list.length}`);
+    return list;
   }
 
-  protected override loadExtraState(state: SchedulerStateDict): void {
-    (state['schedulers'] as SchedulerStateDict[]).forEach((s, i) => this.schedulers[i]!.loadStateDict(s));
+  protected override loadExtraState(checked: unknown): void {
+    (checked as SchedulerStateDict[]).forEach((s, i) => this.schedulers[i]!.loadStateDict(s));
   }
 }
 
-/** Divides the lr by 1/factor when a metric has stopped improving for `patience` epochs. */
+/**
+ * Divides the lr by 1/factor when a metric has stopped improving for `patience` epochs. It
+ * schedules the groups the optimizer had when it was built (as PyTorch, whose min_lrs are per
+ * group).
+ */
 export class ReduceLROnPlateau {
   readonly optimizer: SchedulableOptimizer;
   lastEpoch = 0;
   best: number;
   numBadEpochs = 0;
   cooldownCounter = 0;
+  private readonly groups: { lr: number; [key: string]: unknown }[];
   private readonly mode: 'min' | 'max';
   private readonly factor: number;
   private readonly patience: number;
@@ -335,8 +350,7 @@ export class ReduceLROnPlateau {
     } = {},
   ) {
     const w = 'ReduceLROnPlateau';
-    const groups = optimizer?.paramGroups;
-    if (!Array.isArray(groups) || groups.length === 0) throw new TypeError(`${w}: optimizer must be an optimizer of this package`);
+    this.groups = readOptimizerGroups(w, optimizer);
     const o = options(w, opts, ['mode', 'factor', 'patience', 'threshold', 'thresholdMode', 'cooldown', 'minLr', 'eps']);
     this.optimizer = optimizer;
     this.mode = oneOf(w, 'options.mode', o['mode'], ['min', 'max'] as const, 'min');
@@ -345,10 +359,10 @@ export class ReduceLROnPlateau {
     this.threshold = numberOption(w, 'options.threshold', o['threshold'], 1e-4, { min: 0 });
     this.thresholdMode = oneOf(w, 'options.thresholdMode', o['thresholdMode'], ['rel', 'abs'] as const, 'rel');
     this.cooldown = numberOption(w, 'options.cooldown', o['cooldown'], 0, { min: 0, integer: true });
-    this.minLrs = perGroup(w, 'options.minLr', o['minLr'], groups.length, 0);
+    this.minLrs = perGroup(w, 'options.minLr', o['minLr'], this.groups.length, 0);
     this.eps = numberOption(w, 'options.eps', o['eps'], 1e-8, { min: 0 });
     this.best = this.mode === 'min' ? Infinity : -Infinity;
-    this.lastLr = groups.map((g) => g.lr);
+    this.lastLr = this.groups.map((g) => g.lr);
   }
 
   private isBetter(a: number): boolean {
@@ -356,29 +370,40 @@ export class ReduceLROnPlateau {
     return this.thresholdMode === 'rel' ? a > this.best * (this.threshold + 1) : a > this.best + this.threshold;
   }
 
-  /** Records this epoch's metric (a loss for mode 'min'), and lowers the lr when it stalls. */
+  private saveFields(): () => void {
+    const { lastEpoch, best, numBadEpochs, cooldownCounter, lastLr } = this;
+    return () => Object.assign(this, { lastEpoch, best, numBadEpochs, cooldownCounter, lastLr });
+  }
+
+  /**
+   * Records this epoch's metric (a loss for mode 'min'), and lowers the lr when it stalls. A NaN
+   * metric never counts as an improvement. All or nothing.
+   */
   step(metric: number): void {
-    if (typeof metric !== 'number') throw new TypeError('ReduceLROnPlateau.step: metric must be a number');
-    this.lastEpoch++;
-    if (this.isBetter(metric)) {
-      this.best = metric;
-      this.numBadEpochs = 0;
-    } else {
-      this.numBadEpochs++;
-    }
-    if (this.cooldownCounter > 0) {
-      this.cooldownCounter--;
-      this.numBadEpochs = 0;
-    }
-    if (this.numBadEpochs > this.patience) {
-      (this.optimizer.paramGroups as { lr: number }[]).forEach((g, i) => {
-        const newLr = Math.max(g.lr * this.factor, this.minLrs[i]!);
-        if (g.lr - newLr > this.eps) g.lr = newLr;
-      });
-      this.cooldownCounter = this.cooldown;
-      this.numBadEpochs = 0;
-    }
-    this.lastLr = this.optimizer.paramGroups.map((g) => g.lr);
+    if (typeof metric !== 'number') throw new TypeError(`ReduceLROnPlateau.step: metric must be a number, got ${describe(metric)}`);
+    transact(this.groups, this.saveFields(), () => {
+      this.lastEpoch++;
+      if (this.isBetter(metric)) {
+        this.best = metric;
+        this.numBadEpochs = 0;
+      } else {
+        this.numBadEpochs++;
+      }
+      if (this.cooldownCounter > 0) {
+        this.cooldownCounter--;
+        this.numBadEpochs = 0;
+      }
+      if (this.numBadEpochs > this.patience) {
+        this.groups.forEach((g, i) => {
+          const lr = g.lr;
+          const newLr = Math.max(lr * this.factor, this.minLrs[i]!);
+          if (lr - newLr > this.eps) g.lr = newLr;
+        });
+        this.cooldownCounter = this.cooldown;
+        this.numBadEpochs = 0;
+      }
+      this.lastLr = this.groups.map((g) => g.lr);
+    });
   }
 
   /** The lr of each group after the last step. */
@@ -394,16 +419,17 @@ export class ReduceLROnPlateau {
     };
   }
 
-  /** Restores the counters (checked first). */
+  /** Restores the counters (read once and checked first; nothing changes when one is wrong). */
   loadStateDict(state: SchedulerStateDict): void {
     const w = 'ReduceLROnPlateau.loadStateDict';
-    if (state === null || typeof state !== 'object' || state.scheduler !== 'ReduceLROnPlateau') throw new RangeError(`${w}: not a ReduceLROnPlateau state dict`);
-    const lastEpoch = numberOption(w, 'lastEpoch', state.lastEpoch, 0, { min: 0, integer: true });
-    const numBadEpochs = numberOption(w, 'numBadEpochs', state['numBadEpochs'], 0, { min: 0, integer: true });
-    const cooldownCounter = numberOption(w, 'cooldownCounter', state['cooldownCounter'], 0, { min: 0, integer: true });
-    const best = state['best'];
-    if (typeof best !== 'number') throw new TypeError(`${w}: best must be a number`);
+    const copy = readStateObject(w, state);
+    if (copy['scheduler'] !== 'ReduceLROnPlateau') throw new RangeError(`${w}: the state dict is of ${describe(copy['scheduler'])}, not ReduceLROnPlateau`);
+    const lastEpoch = numberOption(w, 'lastEpoch', copy['lastEpoch'], 0, { min: 0, integer: true });
+    const numBadEpochs = numberOption(w, 'numBadEpochs', copy['numBadEpochs'], 0, { min: 0, integer: true });
+    const cooldownCounter = numberOption(w, 'cooldownCounter', copy['cooldownCounter'], 0, { min: 0, integer: true });
+    const best = copy['best'];
+    if (typeof best !== 'number' || Number.isNaN(best)) throw new TypeError(`${w}: best must be a number, got ${describe(best)}`);
     Object.assign(this, { lastEpoch, numBadEpochs, cooldownCounter, best });
-    this.lastLr = this.optimizer.paramGroups.map((g) => g.lr);
+    this.lastLr = this.groups.map((g) => g.lr);
   }
 }

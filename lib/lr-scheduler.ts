@@ -6,7 +6,7 @@
  * Like PyTorch, the first scheduler on an optimizer records each group's lr as `initialLr` in the
  * group, and every scheduler takes its base rates from there.
  */
-import { checkOptionsObject, numberOption } from './validate.js';
+import { checkOptionsObject, describe, numberOption, readArray } from './validate.js';
 
 /** What a scheduler needs of an optimizer: its parameter groups, each with an lr. */
 export interface SchedulableOptimizer {
@@ -27,19 +27,59 @@ type Group = { lr: number; initialLr?: number; [key: string]: unknown };
 /** A number, or one per parameter group. @internal */
 export function perGroup(where: string, name: string, value: unknown, groups: number, fallback?: number, rule = { min: 0 }): number[] {
   if (Array.isArray(value)) {
-    if (value.length !== groups) throw new RangeError(`${where}: ${name} has ${value.length} entries, the optimizer ${groups} groups`);
-    return value.map((v, i) => numberOption(where, `${name}[${i}]`, v, 0, rule));
+    const list = readArray(where, name, value);
+    if (list.length !== groups) throw new RangeError(`${where}: ${name} has ${list.length} entries, the optimizer ${groups} groups`);
+    return list.map((v, i) => {
+      if (v === undefined) throw new TypeError(`${where}: ${name}[${i}] is missing`);
+      return numberOption(where, `${name}[${i}]`, v, 0, rule);
+    });
   }
   if (value === undefined && fallback === undefined) throw new TypeError(`${where}: ${name} is required`);
   return new Array<number>(groups).fill(numberOption(where, name, value, fallback ?? 0, rule));
 }
 
-function checkOptimizer(where: string, optimizer: unknown): Group[] {
-  const groups = (optimizer as SchedulableOptimizer | null)?.paramGroups;
-  if (!Array.isArray(groups) || groups.length === 0 || !groups.every((g) => typeof (g as Group)?.lr === 'number')) {
-    throw new TypeError(`${where}: optimizer must be an optimizer of this package (paramGroups with an lr each)`);
+/** The optimizer's groups, read once: each an object with a finite lr. @internal */
+export function readOptimizerGroups(where: string, optimizer: unknown): Group[] {
+  const groups = optimizer !== null && typeof optimizer === 'object' ? (optimizer as SchedulableOptimizer).paramGroups : undefined;
+  if (!Array.isArray(groups) || groups.length === 0) {
+    throw new TypeError(`${where}: optimizer must be an optimizer of this package (paramGroups with an lr each), got ${describe(optimizer)}`);
   }
-  return groups as Group[];
+  const list = readArray(where, 'optimizer.paramGroups', groups);
+  list.forEach((g, i) => {
+    const lr = g !== null && typeof g === 'object' ? (g as Group).lr : undefined;
+    if (typeof lr !== 'number' || !Number.isFinite(lr)) {
+      throw new TypeError(`${where}: optimizer.paramGroups[${i}].lr must be a finite number, got ${describe(lr)}`);
+    }
+  });
+  return list as Group[];
+}
+
+/** The group keys a scheduler writes, restored when one of its operations fails halfway. */
+const WRITTEN_KEYS = ['lr', 'initialLr', 'betas', 'momentum'] as const;
+
+/**
+ * Runs `fn`; if it throws, puts back every group's lr, initialLr, betas and momentum as they
+ * were, and calls `undo` (the scheduler's own fields), so the operation changed nothing. @internal
+ */
+export function transact<T>(groups: readonly Group[], undo: () => void, fn: () => T): T {
+  const saved = groups.map((g) => WRITTEN_KEYS.map((key) => [key, Object.prototype.hasOwnProperty.call(g, key), g[key]] as const));
+  try {
+    return fn();
+  } catch (error) {
+    saved.forEach((entries, i) => {
+      for (const [key, had, value] of entries) {
+        const group = groups[i] as Record<string, unknown>;
+        try {
+          if (had) group[key] = value;
+          else delete group[key];
+        } catch {
+          // A group that refuses its own old value: nothing better can be done.
+        }
+      }
+    });
+    undo();
+    throw error;
+  }
 }
 
 /** Base of the epoch-indexed schedulers. */
@@ -54,35 +94,58 @@ export abstract class LRScheduler {
   protected readonly groups: Group[];
 
   protected constructor(protected readonly name: string, optimizer: SchedulableOptimizer) {
-    this.groups = checkOptimizer(name, optimizer);
+    this.groups = readOptimizerGroups(name, optimizer);
     this.optimizer = optimizer;
-    for (const g of this.groups) g.initialLr ??= g.lr;
-    this.baseLrs = this.groups.map((g) => g.initialLr!);
+    // As PyTorch, the first scheduler records each group's lr as initialLr (in initialStep, once
+    // the subclass has checked its options) and every scheduler starts from there.
+    this.baseLrs = this.groups.map((g) => {
+      const initial = g.initialLr;
+      return typeof initial === 'number' && Number.isFinite(initial) ? initial : g.lr;
+    });
   }
 
-  /** Subclasses call this at the end of their constructors: PyTorch's initial step to epoch 0. */
-  protected initialStep(): void {
-    this.step();
+  /**
+   * Subclasses call this at the end of their constructors: records initialLr in the groups
+   * (`initialLrs` replaces it, `lrs` sets the groups' lr first, for OneCycleLR and CyclicLR) and
+   * takes PyTorch's initial step to epoch 0. A failure leaves the optimizer as it was.
+   */
+  protected initialStep(initialLrs?: readonly number[], lrs?: readonly number[]): void {
+    transact(this.groups, () => (this.lastEpoch = -1), () => {
+      this.groups.forEach((g, i) => {
+        if (lrs) g.lr = lrs[i]!;
+        if (initialLrs) g.initialLr = initialLrs[i]!;
+        else if (typeof g.initialLr !== 'number') g.initialLr = this.baseLrs[i]!;
+      });
+      this.step();
+    });
+  }
+
+  /** The scheduler's own fields, to put back when an operation fails (see transact). @internal */
+  saveFields(): () => void {
+    const lastEpoch = this.lastEpoch, baseLrs = [...this.baseLrs], lastLr = [...this.lastLr];
+    return () => {
+      this.lastEpoch = lastEpoch;
+      baseLrs.forEach((b, i) => (this.baseLrs[i] = b));
+      this.lastLr = lastLr;
+    };
   }
 
   /**
    * Moves to the next epoch (or iteration) and sets every group's lr. If a rate cannot be computed
-   * (LambdaLR's function returning NaN) it throws, and nothing has changed.
+   * (LambdaLR's function returning NaN) or set, it throws, and nothing has changed.
    */
   step(): void {
-    this.lastEpoch++;
-    try {
+    transact(this.groups, this.saveFields(), () => {
+      this.lastEpoch++;
       this.apply();
-    } catch (error) {
-      this.lastEpoch--;
-      throw error;
-    }
+    });
   }
 
   /** Sets the groups' lr (and momentum, for the cyclic schedules) for lastEpoch. @internal */
   apply(): void {
-    this.lastLr = this.baseLrs.map((base, i) => this.lrAt(this.lastEpoch, base, i));
-    this.lastLr.forEach((lr, i) => (this.groups[i]!.lr = lr));
+    const next = this.baseLrs.map((base, i) => this.lrAt(this.lastEpoch, base, i));
+    next.forEach((lr, i) => (this.groups[i]!.lr = lr));
+    this.lastLr = next;
   }
 
   /** The lr of group i at `epoch`: PyTorch's closed form. */
@@ -99,31 +162,47 @@ export abstract class LRScheduler {
   }
 
   /**
-   * Restores a state from stateDict (checked first: the kind, the number of groups, the numbers).
-   * Sets the groups' lr to the restored epoch's.
+   * Restores a state from stateDict (read once into a copy and checked first: the kind, the number
+   * of groups, the numbers). Sets the groups' lr to the restored epoch's. All or nothing.
    */
   loadStateDict(state: SchedulerStateDict): void {
     const where = `${this.name}.loadStateDict`;
-    if (state === null || typeof state !== 'object') throw new TypeError(`${where}: the state dict must be an object`);
-    if (state.scheduler !== this.name) throw new RangeError(`${where}: the state dict is of ${String(state.scheduler)}, not ${this.name}`);
-    const lastEpoch = numberOption(where, 'lastEpoch', state.lastEpoch, 0, { min: 0, integer: true });
-    if (!Array.isArray(state.baseLrs)) throw new TypeError(`${where}: baseLrs must be an array`);
-    const baseLrs = perGroup(where, 'baseLrs', state.baseLrs, this.groups.length);
-    this.checkExtraState(where, state);
-    this.lastEpoch = lastEpoch;
-    baseLrs.forEach((b, i) => (this.baseLrs[i] = b));
-    this.loadExtraState(state);
-    this.apply();
+    const copy = readStateObject(where, state);
+    if (copy['scheduler'] !== this.name) throw new RangeError(`${where}: the state dict is of ${describe(copy['scheduler'])}, not ${this.name}`);
+    const lastEpoch = numberOption(where, 'lastEpoch', copy['lastEpoch'], 0, { min: 0, integer: true });
+    if (!Array.isArray(copy['baseLrs'])) throw new TypeError(`${where}: baseLrs must be an array, got ${describe(copy['baseLrs'])}`);
+    const baseLrs = perGroup(where, 'baseLrs', copy['baseLrs'], this.groups.length);
+    const extra = this.checkExtraState(where, copy);
+    transact(this.groups, this.saveFields(), () => {
+      this.lastEpoch = lastEpoch;
+      baseLrs.forEach((b, i) => (this.baseLrs[i] = b));
+      this.loadExtraState(extra);
+      this.apply();
+    });
   }
 
-  /** More state for stateDict (ReduceLROnPlateau's counters, SequentialLR's schedulers). */
+  /** More state for stateDict (SequentialLR's schedulers). */
   protected extraState(): Record<string, unknown> {
     return {};
   }
 
-  protected checkExtraState(_where: string, _state: SchedulerStateDict): void {}
+  /** Checks the extra state of a copied state dict; returns what loadExtraState installs. */
+  protected checkExtraState(_where: string, _state: Record<string, unknown>): unknown {
+    return undefined;
+  }
 
-  protected loadExtraState(_state: SchedulerStateDict): void {}
+  /** Installs what checkExtraState returned; may throw (then everything is put back). */
+  protected loadExtraState(_checked: unknown): void {}
+}
+
+/** A state dict's own enumerable properties, each read once. @internal */
+export function readStateObject(where: string, state: unknown): Record<string, unknown> {
+  if (state === null || typeof state !== 'object' || Array.isArray(state)) {
+    throw new TypeError(`${where}: the state dict must be an object, got ${describe(state)}`);
+  }
+  const copy: Record<string, unknown> = {};
+  for (const key of Object.keys(state)) copy[key] = (state as Record<string, unknown>)[key];
+  return copy;
 }
 
 /** The options object of a scheduler: known names only. @internal */
@@ -157,8 +236,7 @@ export class MultiStepLR extends LRScheduler {
   constructor(optimizer: SchedulableOptimizer, opts: { milestones: readonly number[]; gamma?: number }) {
     super('MultiStepLR', optimizer);
     const o = options(this.name, opts, ['milestones', 'gamma']);
-    if (!Array.isArray(o['milestones'])) throw new TypeError('MultiStepLR: options.milestones must be an array of whole numbers');
-    this.milestones = (o['milestones'] as unknown[])
+    this.milestones = readArray(this.name, 'options.milestones', o['milestones'], 'an array of whole numbers')
       .map((m, i) => numberOption(this.name, `options.milestones[${i}]`, m, 0, { min: 0, integer: true }))
       .sort((a, b) => a - b);
     this.gamma = numberOption(this.name, 'options.gamma', o['gamma'], 0.1, { min: 0 });
@@ -264,7 +342,7 @@ export class LambdaLR extends LRScheduler {
     super('LambdaLR', optimizer);
     const o = options(this.name, opts, ['lrLambda']);
     const given = o['lrLambda'];
-    const list = Array.isArray(given) ? given : new Array<unknown>(this.groups.length).fill(given);
+    const list = Array.isArray(given) ? readArray(this.name, 'options.lrLambda', given) : new Array<unknown>(this.groups.length).fill(given);
     if (list.length !== this.groups.length || !list.every((fn) => typeof fn === 'function')) {
       throw new TypeError(`LambdaLR: options.lrLambda must be a function or one function per group (${this.groups.length})`);
     }

@@ -23,10 +23,11 @@ import { fmaf } from './float32.js';
 import { FLAG_DECOUPLED_DECAY, FLAG_MAXIMIZE, FLAG_WEIGHT_DECAY, KernelId, NADAM, type Slot } from './kernels.js';
 import { betas, bool, num, type OptionSpec } from './options.js';
 import {
-  ALL_REQUIRED, functionalUpdate, Optimizer, type BufferUse, type OptimizerDefinition, type ParamGroup, type ParamGroupInit,
+  ALL_REQUIRED, Optimizer, type BufferUse, type OptimizerDefinition, type ParamGroupInit,
   type StateRecord, type StepOptions,
 } from './optimizer.js';
-import { numberOption, stepOption } from './validate.js';
+import { functionalUpdate } from './functional.js';
+import { numberOption } from './validate.js';
 
 const f = Math.fround;
 
@@ -69,6 +70,9 @@ const SPEC: OptionSpec<NAdamOptions> = {
   },
 };
 
+/** mu_product is a product of coefficients in [0, 1). @internal */
+export const MU_PRODUCT_RULE = { min: 0, max: 1 } as const;
+
 const mu = (o: Required<NAdamOptions>, t: number): number => o.betas[0] * (1 - 0.5 * 0.96 ** (t * o.momentumDecay));
 
 /** mu_product after step t, from its value before: float32, as PyTorch's tensor. @internal */
@@ -97,7 +101,7 @@ function nadamScalars(o: Required<NAdamOptions>, t: number, muProductBefore: num
 
 // The loop lives in its own function with typed-array parameters: V8 then knows the element
 // kind of every array; reading them out of the Slot list in the loop halves the speed.
-function nadamTensor(param: Float32Array, grad: Float32Array, expAvg: Float32Array, expAvgSq: Float32Array, s: Float32Array, at: number, flags: number): void {
+function nadamTensor(n: number, param: Float32Array, grad: Float32Array, expAvg: Float32Array, expAvgSq: Float32Array, s: Float32Array, at: number, flags: number): void {
   const beta1 = s[at + NADAM.beta1]!, oneMinusBeta1 = s[at + NADAM.oneMinusBeta1]!;
   const beta2 = s[at + NADAM.beta2]!, oneMinusBeta2 = s[at + NADAM.oneMinusBeta2]!;
   const weightDecay = s[at + NADAM.weightDecay]!, decayFactor = s[at + NADAM.decayFactor]!;
@@ -106,7 +110,7 @@ function nadamTensor(param: Float32Array, grad: Float32Array, expAvg: Float32Arr
   const maximize = (flags & FLAG_MAXIMIZE) !== 0;
   const decoupled = (flags & FLAG_DECOUPLED_DECAY) !== 0;
   const coupled = !decoupled && (flags & FLAG_WEIGHT_DECAY) !== 0;
-  for (let i = 0; i < param.length; i++) {
+  for (let i = 0; i < n; i++) {
     let p = param[i]!;
     let g = maximize ? -grad[i]! : grad[i]!;
     if (decoupled) p = f(p * decayFactor);
@@ -123,16 +127,17 @@ function nadamTensor(param: Float32Array, grad: Float32Array, expAvg: Float32Arr
 }
 
 /** The TypeScript kernel: the executable specification of native/nadam.cc. @internal */
-export function nadamKernelJs(arrays: readonly Slot[], scalars: Float32Array, flags: Uint32Array, count: number): void {
+export function nadamKernelJs(arrays: readonly Slot[], scalars: Float32Array, flags: Uint32Array, count: number, lengths: Float64Array): void {
   for (let t = 0; t < count; t++) {
     const a = t * NADAM.slots;
-    nadamTensor(arrays[a + NADAM.param]!, arrays[a + NADAM.grad]!, arrays[a + NADAM.expAvg]!, arrays[a + NADAM.expAvgSq]!, scalars, t * NADAM.scalars, flags[t]!);
+    nadamTensor(lengths[t]!, arrays[a + NADAM.param]!, arrays[a + NADAM.grad]!, arrays[a + NADAM.expAvg]!, arrays[a + NADAM.expAvgSq]!, scalars, t * NADAM.scalars, flags[t]!);
   }
 }
 
 const KERNEL = { id: KernelId.Nadam, js: nadamKernelJs, slots: NADAM.slots, scalars: NADAM.scalars } as const;
 const DEFINITION: OptimizerDefinition<NAdamOptions> = {
-  name: 'NAdam', kernel: KERNEL, spec: SPEC, bufferNames: ['exp_avg', 'exp_avg_sq'], scalarState: { mu_product: 1 },
+  name: 'NAdam', kernel: KERNEL, spec: SPEC, bufferNames: ['exp_avg', 'exp_avg_sq'],
+  scalarState: { mu_product: 1 }, scalarRules: { mu_product: MU_PRODUCT_RULE },
 };
 
 /**
@@ -156,12 +161,12 @@ export class NAdam extends Optimizer<NAdamOptions, NAdamState> {
     return ALL_REQUIRED[2]!;
   }
 
-  protected prepare(record: StateRecord, group: ParamGroup<NAdamOptions>, _length: number, scalars: Float32Array, offset: number): number {
-    return nadamScalars(group, record.step + 1, record.scalars['mu_product']!, scalars, offset);
+  protected prepare(record: Readonly<StateRecord>, hyper: Required<NAdamOptions>, _length: number, scalars: Float32Array, offset: number): number {
+    return nadamScalars(hyper, record.step + 1, record.scalars['mu_product']!, scalars, offset);
   }
 
-  protected override advance(record: StateRecord, group: ParamGroup<NAdamOptions>): void {
-    record.scalars['mu_product'] = nextMuProduct(group, record.scalars['mu_product']!, record.step + 1);
+  protected override advance(record: StateRecord, hyper: Required<NAdamOptions>): void {
+    record.scalars['mu_product'] = nextMuProduct(hyper, record.scalars['mu_product']!, record.step + 1);
     record.step++;
   }
 
@@ -185,17 +190,16 @@ export function nadamUpdate(
   hyper: NAdamOptions & { step: number; muProduct: number },
 ): number {
   const where = 'nadamUpdate';
-  const step = stepOption(where, hyper);
-  const muProduct = numberOption(where, 'hyper.muProduct', (hyper as { muProduct?: unknown } | undefined)?.muProduct, 1, {});
-  let next = muProduct;
-  functionalUpdate(where, SPEC, KERNEL, hyper, [
+  let next = 1;
+  functionalUpdate(where, SPEC, KERNEL, hyper, true, [
     { name: 'param', value: param, written: true },
     { name: 'grad', value: grad, written: false },
     { name: 'expAvg', value: expAvg, written: true },
     { name: 'expAvgSq', value: expAvgSq, written: true },
-  ], (o, s) => {
+  ], (o, s, step, extra) => {
+    const muProduct = numberOption(where, 'hyper.muProduct', extra['muProduct'], 1, MU_PRODUCT_RULE);
     next = nextMuProduct(o, muProduct, step);
     return nadamScalars(o, step, muProduct, s, 0);
-  }, ['step', 'muProduct']);
+  }, ['muProduct']);
   return next;
 }

@@ -1,14 +1,24 @@
 /**
  * What every optimizer shares: parameter groups, lazily created state, validation of gradients and
  * hyperparameters, one kernel call per step for all tensors with a gradient, and state dicts.
+ *
+ * Every operation is all or nothing. A step first reads its inputs, each once (the gradient list
+ * and every group's options, where a caller's getters and Proxies run), then validates what it
+ * read and the arrays it will touch (params and state buffers must still have the lengths they
+ * had: a detached or resized buffer is refused), and only then runs the kernel; state created for
+ * the step is attached to the optimizer after the kernel has succeeded.
  * @internal
  */
 import { runKernel } from './backend.js';
 import { allFinite } from './gradients.js';
+import { isFloat32Array, realBuffer, realByteOffset, realLength } from './intrinsics.js';
 import type { KernelFn, KernelId, Slot } from './kernels.js';
-import { checkGroup, resolveOptions, type OptionSpec } from './options.js';
-import { booleanOption, checkGrads, checkParams, checkUpdateArrays, indexByBuffer, type UpdateArray } from './validate.js';
-import { checkStateDict, type OptimizerStateDict, type ParamStateEntry } from './state-dict.js';
+import { newSnapshot, readGroup, resolveOptions } from './options.js';
+import { stateEntries, type BufferUse, type OptimizerDefinition, type StateRecord } from './optimizer-state.js';
+import { checkStateDict, type OptimizerStateDict } from './state-dict.js';
+import { booleanOption, checkFloat32Array, checkNoOverlap, checkOptionsObject, describe, extentOf, readArray } from './validate.js';
+
+export { ALL_REQUIRED, type BufferUse, type OptimizerDefinition, type StateRecord } from './optimizer-state.js';
 
 /** The kernel an optimizer runs and the shape of its arguments. */
 export interface KernelSpec {
@@ -16,35 +26,6 @@ export interface KernelSpec {
   readonly js: KernelFn;
   readonly slots: number;
   readonly scalars: number;
-}
-
-/** Whether a state buffer (kernel slot 2, 3, ...) is used under a group's options. */
-export type BufferUse = 'required' | 'optional' | 'unused';
-
-/**
- * bufferUse for optimizers whose buffers are all always used. Constants: bufferUse runs for every
- * param on every step.
- */
-export const ALL_REQUIRED: readonly (readonly BufferUse[])[] = [0, 1, 2, 3].map((n) => Object.freeze(new Array<BufferUse>(n).fill('required')));
-
-/** Everything the base class needs to know about an optimizer besides its arithmetic. */
-export interface OptimizerDefinition<O extends object> {
-  readonly name: string;
-  readonly kernel: KernelSpec;
-  readonly spec: OptionSpec<O>;
-  /** PyTorch's names of the state buffers, in kernel slot order (slot 2 first). */
-  readonly bufferNames: readonly string[];
-  /** Per-param numbers besides the step count (NAdam: mu_product), with their initial values. */
-  readonly scalarState?: Readonly<Record<string, number>>;
-  /** False for optimizers whose PyTorch state has no step count (SGD). */
-  readonly countsSteps?: boolean;
-}
-
-/** Per-param state: the step count, the state buffers in kernel slot order, other numbers. */
-export interface StateRecord {
-  step: number;
-  readonly buffers: Slot[];
-  readonly scalars: Record<string, number>;
 }
 
 /** Gradients for one step, in the order of `params`; null or undefined skips that param. */
@@ -65,46 +46,62 @@ export interface StepOptions {
   skipNonFinite?: boolean;
 }
 
-function isParamList(params: unknown): boolean {
-  return Array.isArray(params) && (params.length === 0 || !(params[0] !== null && typeof params[0] === 'object' && 'params' in params[0]));
-}
+const EMPTY: readonly Float32Array[] = Object.freeze([]);
 
 export abstract class Optimizer<O extends object, State extends object> {
-  /** The parameter groups; their hyperparameters may be changed between steps. */
-  readonly paramGroups: ParamGroup<O>[];
   /** The defaults the groups started from. */
   readonly defaults: Readonly<Required<O>>;
   /** Whether `step` checks the gradients for NaN and infinity first (see StepOptions). */
   readonly skipNonFinite: boolean;
 
+  // Groups and params, as given; the public arrays are frozen copies, rebuilt when a group is added.
+  private groups: ParamGroup<O>[] = [];
+  private publicGroups: readonly ParamGroup<O>[] = Object.freeze([]);
   private flat: Float32Array[] = [];
+  private publicParams: readonly Float32Array[] = EMPTY;
+  /** Each param's length when it was given: a step refuses a param or state buffer that lost it. */
+  private lengths: number[] = [];
   private groupOf: number[] = [];
   private records: (StateRecord | undefined)[] = [];
+  /** The params in each buffer (for the grads' overlap check), and the param owning each state buffer. */
   private paramsByBuffer = new Map<ArrayBufferLike, number[]>();
+  private stateOwner = new Map<ArrayBufferLike, number>();
   // Reused by every step, so a step allocates nothing once the state exists.
+  private hyper: Required<O>[] = [];
+  private grads: Slot[] = [];
   private arrays: Slot[] = [];
   private scalars = new Float32Array(0);
   private flags = new Uint32Array(0);
-  private stepped: StateRecord[] = [];
-  private steppedGroups: ParamGroup<O>[] = [];
+  private tensorLengths = new Float64Array(0);
+  private stepped: number[] = [];
+  private steppedRecords: StateRecord[] = [];
 
   protected constructor(private readonly definition: OptimizerDefinition<O>, params: unknown, options: unknown) {
     const { name, spec } = definition;
-    this.defaults = Object.freeze(resolveOptions(spec, name, 'options', options, undefined, ['skipNonFinite']));
-    this.skipNonFinite = booleanOption(name, 'options.skipNonFinite', (options as StepOptions | undefined)?.skipNonFinite, false);
-    this.paramGroups = [];
-    if (isParamList(params)) {
-      this.addGroup(name, { params } as never, 'params');
-    } else {
-      if (!Array.isArray(params)) throw new TypeError(`${name}: params must be an array of Float32Array or of parameter groups`);
-      if (params.length === 0) throw new RangeError(`${name}: params must not be empty`);
-      params.forEach((group, i) => this.addGroup(name, group, `params[${i}]`));
-    }
+    const extra: Record<string, unknown> = {};
+    this.defaults = Object.freeze(resolveOptions(spec, name, 'options', options, undefined, ['skipNonFinite'], extra));
+    this.skipNonFinite = booleanOption(name, 'options.skipNonFinite', extra['skipNonFinite'], false);
+    const list = readArray(name, 'params', params, 'an array of Float32Array or of parameter groups');
+    if (list.length === 0) throw new RangeError(`${name}: params must not be empty`);
+    // A list of groups when its first entry is a plain object; each group is read once (a copy).
+    const first = list[0];
+    const groups = first !== null && typeof first === 'object' && !Array.isArray(first) && !ArrayBuffer.isView(first)
+      ? list.map((group, i) => this.readGroupInit(name, group, `params[${i}]`))
+      : [{ label: 'params', params: list, overrides: {} }];
+    this.addGroups(name, groups);
   }
 
-  /** All params, group after group: the order `step` expects their gradients in. */
+  /** All params, group after group: the order `step` expects their gradients in. Frozen. */
   get params(): readonly Float32Array[] {
-    return this.flat;
+    return this.publicParams;
+  }
+
+  /**
+   * The parameter groups (a frozen list): each group's hyperparameters may be changed between
+   * steps and are checked again before each; its `params` may not.
+   */
+  get paramGroups(): readonly ParamGroup<O>[] {
+    return this.publicGroups;
   }
 
   /**
@@ -113,37 +110,70 @@ export abstract class Optimizer<O extends object, State extends object> {
    * @throws TypeError or RangeError naming the offending argument; nothing changes then.
    */
   addParamGroup(group: ParamGroupInit<O>): void {
-    this.addGroup(`${this.definition.name}.addParamGroup`, group, 'group');
+    const where = `${this.definition.name}.addParamGroup`;
+    this.addGroups(where, [this.readGroupInit(where, group, 'group')]);
   }
 
-  private addGroup(where: string, group: unknown, label: string): void {
-    if (group === null || typeof group !== 'object' || Array.isArray(group)) {
-      throw new TypeError(`${where}: ${label} must be a parameter group { params, ...options }`);
+  private readGroupInit(where: string, group: unknown, label: string): { label: string; params: unknown[]; overrides: object } {
+    if (group === null || typeof group !== 'object' || Array.isArray(group) || ArrayBuffer.isView(group)) {
+      throw new TypeError(`${where}: ${label} must be a parameter group { params, ...options }, got ${describe(group)}`);
     }
-    const { params, ...overrides } = group as { params?: unknown };
-    const hyper = resolveOptions(this.definition.spec, where, label, overrides, this.defaults as Required<O>);
-    const paramsName = label === 'params' ? 'params' : `${label}.params`;
-    const own = checkParams(where, params, paramsName);
-    if (this.flat.length > 0) {
-      // The whole list again, so a param already in another group is caught with its place named.
-      checkParams(where, [...this.flat, ...own], 'params', (i) =>
-        i < this.flat.length ? `params[${i}] (group ${this.groupOf[i]})` : `${paramsName}[${i - this.flat.length}]`,
-      );
+    const copy = checkOptionsObject(where, label, group, ['params', ...Object.keys(this.definition.spec.options)]);
+    const { params, ...overrides } = copy;
+    return { label, params: readArray(where, `${label}.params`, params, 'an array of Float32Array'), overrides };
+  }
+
+  /** Validates the new groups against each other and the existing params, then adds them. */
+  private addGroups(where: string, groups: { label: string; params: unknown[]; overrides: object }[]): void {
+    const base = this.defaults as Required<O>;
+    const hyper = groups.map((g) => resolveOptions(this.definition.spec, where, g.label, g.overrides, base));
+    const labels: string[] = this.flat.map((_, i) => `params[${i}] (group ${this.groupOf[i]})`);
+    const added: Float32Array[] = [];
+    for (const g of groups) {
+      const name = g.label === 'params' ? 'params' : `${g.label}.params`;
+      if (g.params.length === 0) throw new RangeError(`${where}: ${name} must not be empty`);
+      g.params.forEach((p, i) => {
+        added.push(checkFloat32Array(where, `${name}[${i}]`, p));
+        labels.push(`${name}[${i}]`);
+      });
     }
-    const entry = { ...hyper } as ParamGroup<O>;
-    Object.defineProperty(entry, 'params', { value: Object.freeze(own), enumerable: true, writable: false });
-    const groupIndex = this.paramGroups.length;
-    this.paramGroups.push(entry);
-    for (const p of own) {
-      this.flat.push(p);
-      this.groupOf.push(groupIndex);
-      this.records.push(undefined);
-    }
-    this.paramsByBuffer = indexByBuffer(this.flat);
+    const all = [...this.flat, ...added];
+    const seen = new Map<Float32Array, number>();
+    all.forEach((p, i) => {
+      const first = seen.get(p);
+      if (first !== undefined) throw new RangeError(`${where}: ${labels[i]} is the same array as ${labels[first]}`);
+      seen.set(p, i);
+    });
+    // Overlapping params would be updated twice per step.
+    checkNoOverlap(where, all.map(extentOf), (i) => labels[i]!);
+    // Nothing below throws: install.
+    groups.forEach((g, k) => {
+      const params = Object.freeze(g.params.slice() as Float32Array[]);
+      const entry = { ...hyper[k]! } as ParamGroup<O>;
+      Object.defineProperty(entry, 'params', { value: params, enumerable: true, writable: false, configurable: false });
+      const groupIndex = this.groups.length;
+      this.groups.push(entry);
+      this.hyper.push(newSnapshot(this.definition.spec));
+      for (const p of params) {
+        const index = this.flat.length;
+        this.flat.push(p);
+        this.lengths.push(realLength(p));
+        this.groupOf.push(groupIndex);
+        this.records.push(undefined);
+        const buffer = realBuffer(p);
+        const list = this.paramsByBuffer.get(buffer);
+        if (list) list.push(index);
+        else this.paramsByBuffer.set(buffer, [index]);
+      }
+    });
+    this.publicGroups = Object.freeze(this.groups.slice());
+    this.publicParams = Object.freeze(this.flat.slice());
     const n = this.flat.length;
+    this.grads = new Array<Slot>(n).fill(null);
     this.arrays = new Array<Slot>(n * this.definition.kernel.slots).fill(null);
     this.scalars = new Float32Array(n * this.definition.kernel.scalars);
     this.flags = new Uint32Array(n);
+    this.tensorLengths = new Float64Array(n);
   }
 
   /**
@@ -154,51 +184,133 @@ export abstract class Optimizer<O extends object, State extends object> {
    * @param grads - one entry per param, in the order of `params` (group after group).
    * @returns true when the update was applied; false when skipNonFinite found a NaN or infinity
    *   and skipped it.
-   * @throws TypeError or RangeError naming the offending argument.
+   * @throws TypeError or RangeError naming the offending argument; nothing has changed then.
    */
   step(grads: Gradients): boolean {
-    const { name, kernel, spec } = this.definition;
-    const where = `${name}.step`;
-    checkGrads(where, grads, this.flat, this.paramsByBuffer);
-    for (let g = 0; g < this.paramGroups.length; g++) checkGroup(spec, where, `paramGroups[${g}]`, this.paramGroups[g]!);
-    if (this.skipNonFinite && !allFinite(grads)) return false;
-    let count = 0;
-    for (let i = 0; i < this.flat.length; i++) {
-      const grad = grads[i];
-      if (!grad) continue;
-      const param = this.flat[i]!;
-      const group = this.paramGroups[this.groupOf[i]!]!;
-      let record = this.records[i];
-      if (!record) {
-        record = { step: 0, buffers: new Array<Slot>(kernel.slots - 2).fill(null), scalars: { ...this.definition.scalarState } };
-        this.records[i] = record;
-      }
-      this.ensureBuffers(record, param.length, group);
-      const base = count * kernel.slots;
-      this.arrays[base] = param;
-      this.arrays[base + 1] = grad;
-      this.flags[count] = this.prepare(record, group, param.length, this.scalars, count * kernel.scalars);
-      for (let k = 2; k < kernel.slots; k++) this.arrays[base + k] = record.buffers[k - 2] ?? null;
-      this.stepped[count] = record;
-      this.steppedGroups[count] = group;
-      count++;
-    }
-    if (count === 0) return true;
+    const where = `${this.definition.name}.step`;
     try {
-      runKernel(kernel.id, kernel.js, this.arrays, this.scalars, this.flags, count);
-      for (let t = 0; t < count; t++) this.advance(this.stepped[t]!, this.steppedGroups[t]!);
+      // 1. Read: the caller's code (getters, Proxies) runs here and nowhere after.
+      this.readGrads(where, grads);
+      for (let g = 0; g < this.groups.length; g++) readGroup(this.definition.spec, where, `paramGroups[${g}]`, this.groups[g]!, this.hyper[g]!);
+      // 2. Check what was read, and that every array the step touches is still whole.
+      this.checkGrads(where);
+      const count = this.stage(where);
+      if (this.skipNonFinite && !allFinite(this.grads, this.flat.length, this.lengths)) return false;
+      if (count === 0) return true;
+      // 3. Compute, then attach the state the step created.
+      const { kernel } = this.definition;
+      runKernel(kernel.id, kernel.js, this.arrays, this.scalars, this.flags, count, this.tensorLengths);
+      this.commit(count);
+      return true;
     } finally {
       // Do not keep the caller's gradients alive until the next step.
-      for (let t = 0; t < count; t++) this.arrays[t * kernel.slots + 1] = null;
+      this.grads.fill(null);
+      this.arrays.fill(null);
+      this.steppedRecords.length = 0;
     }
-    return true;
   }
 
-  /** Creates the buffers the group's options require and the record does not have yet. */
-  private ensureBuffers(record: StateRecord, length: number, group: ParamGroup<O>): void {
-    const uses = this.bufferUse(group);
-    for (let k = 0; k < uses.length; k++) {
-      if (uses[k] === 'required' && record.buffers[k] === null) record.buffers[k] = this.createBuffer(k, length, group);
+  /** Copies the gradient list into this.grads, reading its length and each entry once. */
+  private readGrads(where: string, grads: unknown): void {
+    if (!Array.isArray(grads)) throw new TypeError(`${where}: grads must be an array, got ${describe(grads)}`);
+    const n = this.flat.length;
+    const given = (grads as unknown[]).length;
+    if (given !== n) throw new RangeError(`${where}: grads has ${given} entries, expected one per param (${n})`);
+    for (let i = 0; i < n; i++) {
+      const grad: unknown = (grads as unknown[])[i];
+      if (grad !== null && grad !== undefined && !isFloat32Array(grad)) {
+        throw new TypeError(`${where}: grads[${i}] must be a Float32Array, null or undefined, got ${describe(grad)}`);
+      }
+      this.grads[i] = (grad as Float32Array | null | undefined) ?? null;
+    }
+  }
+
+  /** Each gradient as long as its param, sharing no memory with any param or state buffer. */
+  private checkGrads(where: string): void {
+    for (let i = 0; i < this.flat.length; i++) {
+      const grad = this.grads[i];
+      if (!grad) continue;
+      const length = realLength(grad);
+      if (length !== this.lengths[i]) {
+        throw new RangeError(`${where}: grads[${i}] has ${length} elements, params[${i}] has ${this.lengths[i]}`);
+      }
+      const buffer = realBuffer(grad);
+      const sharing = this.paramsByBuffer.get(buffer);
+      if (sharing && length > 0) {
+        const begin = realByteOffset(grad), end = begin + 4 * length;
+        for (const j of sharing) {
+          const p = this.flat[j]!, pBegin = realByteOffset(p), pEnd = pBegin + 4 * realLength(p);
+          if (begin < pEnd && pBegin < end) throw new RangeError(`${where}: grads[${i}] overlaps params[${j}] in memory`);
+        }
+      }
+      const owner = this.stateOwner.get(buffer);
+      if (owner !== undefined && length > 0) {
+        throw new RangeError(`${where}: grads[${i}] shares memory with the optimizer's state of params[${owner}]`);
+      }
+    }
+  }
+
+  /**
+   * Fills the kernel's arguments for every param with a gradient: its arrays (state buffers the
+   * step needs are created here but not attached yet), scalars, flags and length. Throws, having
+   * changed nothing, when a param or a state buffer no longer has its length.
+   */
+  private stage(where: string): number {
+    const { kernel, bufferNames } = this.definition;
+    let count = 0;
+    for (let i = 0; i < this.flat.length; i++) {
+      if (!this.grads[i]) continue;
+      const length = this.lengths[i]!;
+      const param = this.flat[i]!;
+      if (realLength(param) !== length) {
+        throw new RangeError(
+          `${where}: params[${i}] has ${realLength(param)} elements, it had ${length} when it was given to the optimizer (its buffer was resized or detached)`,
+        );
+      }
+      const hyper = this.hyper[this.groupOf[i]!]!;
+      const record = this.records[i] ?? this.newRecord();
+      const uses = this.bufferUse(hyper);
+      const base = count * kernel.slots;
+      this.arrays[base] = param;
+      this.arrays[base + 1] = this.grads[i]!;
+      for (let k = 0; k < kernel.slots - 2; k++) {
+        let buffer = uses[k] === 'unused' ? null : record.buffers[k] ?? null;
+        if (buffer !== null && realLength(buffer) !== length) {
+          throw new RangeError(
+            `${where}: the state of params[${i}] (${bufferNames[k]}) has ${realLength(buffer)} elements, expected ${length} (its buffer was detached)`,
+          );
+        }
+        if (buffer === null && uses[k] === 'required') buffer = this.createBuffer(k, length, hyper);
+        this.arrays[base + 2 + k] = buffer;
+      }
+      this.flags[count] = this.prepare(record, hyper, length, this.scalars, count * kernel.scalars, this.arrays, base + 2);
+      this.tensorLengths[count] = length;
+      this.stepped[count] = i;
+      this.steppedRecords[count] = record;
+      count++;
+    }
+    return count;
+  }
+
+  private newRecord(): StateRecord {
+    return { step: 0, buffers: new Array<Slot>(this.definition.kernel.slots - 2).fill(null), scalars: { ...this.definition.scalarState } };
+  }
+
+  /** After a successful kernel: attach new records and buffers, advance the counts. */
+  private commit(count: number): void {
+    const slots = this.definition.kernel.slots;
+    for (let t = 0; t < count; t++) {
+      const i = this.stepped[t]!;
+      const record = this.steppedRecords[t]!;
+      for (let k = 0; k < slots - 2; k++) {
+        const buffer = this.arrays[t * slots + 2 + k];
+        if (buffer && record.buffers[k] !== buffer) {
+          record.buffers[k] = buffer;
+          this.stateOwner.set(realBuffer(buffer), i);
+        }
+      }
+      this.records[i] = record;
+      this.advance(record, this.hyper[this.groupOf[i]!]!);
     }
   }
 
@@ -218,125 +330,100 @@ export abstract class Optimizer<O extends object, State extends object> {
    * A copy of the optimizer's state as plain data, as PyTorch's state_dict: per param (by its
    * index in `params`) the step count and the state buffers under PyTorch's names, as Float32Array
    * copies; per group its hyperparameters and the indices of its params.
+   * @throws TypeError or RangeError when a group holds an invalid hyperparameter or a state
+   *   buffer was detached: such a state could not be loaded again.
    */
   stateDict(): OptimizerStateDict {
-    const { name, bufferNames, countsSteps = true } = this.definition;
-    const state: Record<number, ParamStateEntry> = {};
-    this.records.forEach((record, i) => {
-      if (!record) return;
-      const entry: ParamStateEntry = {};
-      if (countsSteps) entry['step'] = record.step;
-      Object.assign(entry, record.scalars);
-      const uses = this.bufferUse(this.paramGroups[this.groupOf[i]!]!);
-      record.buffers.forEach((buffer, k) => {
-        if (buffer && uses[k] !== 'unused') entry[bufferNames[k]!] = buffer.slice();
-      });
-      state[i] = entry;
+    const where = `${this.definition.name}.stateDict`;
+    const hyper = this.groups.map((group, g) => {
+      const snapshot = newSnapshot(this.definition.spec);
+      readGroup(this.definition.spec, where, `paramGroups[${g}]`, group, snapshot);
+      return snapshot;
     });
+    const state = stateEntries(where, this.definition, this.records, this.lengths, (i) => this.bufferUse(hyper[this.groupOf[i]!]!));
     let next = 0;
-    const paramGroups = this.paramGroups.map((group) => {
-      const hyper: Record<string, unknown> = {};
+    const paramGroups = hyper.map((h, g) => {
+      const values: Record<string, unknown> = {};
       for (const key of Object.keys(this.definition.spec.options)) {
-        const value = (group as Record<string, unknown>)[key];
-        hyper[key] = Array.isArray(value) ? [...value] : value;
+        const value = (h as Record<string, unknown>)[key];
+        values[key] = Array.isArray(value) ? [...(value as number[])] : value;
       }
-      return { ...hyper, params: group.params.map(() => next++) };
+      return { ...values, params: this.groups[g]!.params.map(() => next++) };
     });
-    return { optimizer: name, state, paramGroups };
+    return { optimizer: this.definition.name, state, paramGroups };
   }
 
   /**
    * Replaces the state and the groups' hyperparameters with those of a state dict (from
-   * `stateDict`, or a checkpoint). Everything is checked first: the optimizer kind, the number of
-   * groups and of params in each, every hyperparameter, every buffer's name and length, every
-   * step count. When anything does not fit it throws, and nothing has changed.
+   * `stateDict`, or a checkpoint). The dict is read once into a copy and everything is checked
+   * first: the optimizer kind, the number of groups and of params in each, every hyperparameter,
+   * every buffer's name and length, every step count. When anything does not fit it throws, and
+   * nothing has changed.
    * @throws TypeError or RangeError saying what does not fit.
    */
   loadStateDict(stateDict: OptimizerStateDict): void {
-    const { name, bufferNames, spec, countsSteps = true, scalarState = {} } = this.definition;
-    const checked = checkStateDict(`${name}.loadStateDict`, stateDict, {
+    const { name, bufferNames, spec, countsSteps = true, scalarState = {}, scalarRules = {} } = this.definition;
+    const where = `${name}.loadStateDict`;
+    const checked = checkStateDict(where, stateDict, {
       optimizer: name,
       spec,
-      groupSizes: this.paramGroups.map((g) => g.params.length),
-      paramLengths: this.flat.map((p) => p.length),
+      groupSizes: this.groups.map((g) => g.params.length),
+      paramLengths: this.lengths,
       groupOf: this.groupOf,
       bufferNames,
-      bufferUse: (hyper) => this.bufferUse(hyper as ParamGroup<O>),
+      bufferUse: (hyper) => this.bufferUse(hyper as Required<O>),
       countsSteps,
-      scalarNames: Object.keys(scalarState),
+      scalarRules,
     });
-    // Nothing below can throw: install the copies.
-    checked.groups.forEach((hyper, g) => Object.assign(this.paramGroups[g]!, hyper));
+    // Assigning into the group objects runs the caller's setters, if any were defined on them:
+    // on a throw, the values assigned so far are put back.
+    const previous = this.groups.map((group) => {
+      const values: Record<string, unknown> = {};
+      for (const key of Object.keys(spec.options)) values[key] = (group as Record<string, unknown>)[key];
+      return values;
+    });
+    try {
+      checked.groups.forEach((hyper, g) => Object.assign(this.groups[g]!, hyper));
+    } catch (error) {
+      previous.forEach((values, g) => {
+        try {
+          Object.assign(this.groups[g]!, values);
+        } catch {
+          // The caller's setter refuses its own old value: nothing better can be done.
+        }
+      });
+      throw new TypeError(`${where}: the parameter groups could not be updated (${(error as Error).message})`, { cause: error });
+    }
     this.records = checked.records.map((r) =>
       r ? { step: r.step, buffers: bufferNames.map((b) => r.buffers[b] ?? null), scalars: { ...scalarState, ...r.scalars } } : undefined,
     );
+    this.stateOwner.clear();
+    this.records.forEach((r, i) => r?.buffers.forEach((b) => b && this.stateOwner.set(realBuffer(b), i)));
   }
 
   /** Which state buffers (kernel slots 2, 3, ...) the group's options use. */
-  protected abstract bufferUse(group: ParamGroup<O>): readonly BufferUse[];
+  protected abstract bufferUse(hyper: Required<O>): readonly BufferUse[];
 
   /** A new state buffer for kernel slot k + 2, for a param of this length. */
-  protected createBuffer(_k: number, length: number, _group: ParamGroup<O>): Float32Array {
+  protected createBuffer(_k: number, length: number, _hyper: Required<O>): Float32Array {
     return new Float32Array(length);
   }
 
   /**
    * Writes this tensor's float32 scalars at `scalars[offset...]` for the step about to run
-   * (record.step + 1) and returns its kernel flags. It may add a buffer the step needs (SGD's
-   * momentum buffer on its first step) but changes nothing else: counts move in `advance`, which
-   * runs once the kernel has succeeded.
+   * (record.step + 1) and returns its kernel flags. It may create a buffer the step needs in
+   * `buffers[at + k]` (SGD's momentum buffer on its first step) but changes nothing else: the
+   * buffers are attached and the counts moved by `advance` once the kernel has succeeded.
    */
-  protected abstract prepare(record: StateRecord, group: ParamGroup<O>, length: number, scalars: Float32Array, offset: number): number;
+  protected abstract prepare(
+    record: Readonly<StateRecord>, hyper: Required<O>, length: number, scalars: Float32Array, offset: number, buffers: Slot[], at: number,
+  ): number;
 
   /** Updates the record after a successful step: the step count, and what else the optimizer keeps. */
-  protected advance(record: StateRecord, _group: ParamGroup<O>): void {
+  protected advance(record: StateRecord, _hyper: Required<O>): void {
     record.step++;
   }
 
   /** The public view of a record. */
   protected abstract describeState(record: StateRecord): State;
-}
-
-/**
- * Scratch arguments for the functional updates, which run a kernel on a single tensor: filled by
- * the caller, consumed by runSingleTensor. Module-level so an update allocates nothing.
- * @internal
- */
-export const single = {
-  arrays: new Array<Slot>(5).fill(null),
-  scalars: new Float32Array(16),
-};
-const singleFlags = new Uint32Array(1);
-
-/** Runs `kernel` on the tensor described by `single`, then forgets the caller's arrays. @internal */
-export function runSingleTensor(kernel: KernelSpec, flags: number): void {
-  singleFlags[0] = flags;
-  try {
-    runKernel(kernel.id, kernel.js, single.arrays, single.scalars, singleFlags, 1);
-  } finally {
-    single.arrays.fill(null);
-  }
-}
-
-/**
- * The body of every functional update: validates the hyperparameters and the arrays (all before
- * anything is written), fills the scalars, runs the kernel on the one tensor. `arrays` are in
- * kernel slot order (or computed from the options), and those the options do not use are null.
- * @internal
- */
-export function functionalUpdate<O extends object>(
-  where: string,
-  spec: OptionSpec<O>,
-  kernel: KernelSpec,
-  hyper: unknown,
-  arrays: readonly UpdateArray[] | ((o: Required<O>) => readonly UpdateArray[]),
-  fillScalars: (o: Required<O>, scalars: Float32Array) => number,
-  extra: readonly string[] = ['step'],
-): void {
-  const o = resolveOptions(spec, where, 'hyper', hyper, undefined, extra);
-  if (typeof arrays === 'function') arrays = arrays(o);
-  checkUpdateArrays(where, arrays);
-  const flags = fillScalars(o, single.scalars);
-  for (let k = 0; k < arrays.length; k++) single.arrays[k] = (arrays[k]!.value as Float32Array | null | undefined) ?? null;
-  runSingleTensor(kernel, flags);
 }

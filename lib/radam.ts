@@ -24,10 +24,10 @@ import { fmaf } from './float32.js';
 import { FLAG_DECOUPLED_DECAY, FLAG_MAXIMIZE, FLAG_WEIGHT_DECAY, KernelId, RADAM, type Slot } from './kernels.js';
 import { betas, bool, num, type OptionSpec } from './options.js';
 import {
-  ALL_REQUIRED, functionalUpdate, Optimizer, type BufferUse, type OptimizerDefinition, type ParamGroup, type ParamGroupInit,
+  ALL_REQUIRED, Optimizer, type BufferUse, type OptimizerDefinition, type ParamGroupInit,
   type StateRecord, type StepOptions,
 } from './optimizer.js';
-import { stepOption } from './validate.js';
+import { functionalUpdate } from './functional.js';
 
 const f = Math.fround;
 
@@ -90,7 +90,7 @@ function radamScalars(o: Required<RAdamOptions>, t: number, s: Float32Array, at:
 
 // The loop lives in its own function with typed-array parameters: V8 then knows the element
 // kind of every array; reading them out of the Slot list in the loop halves the speed.
-function radamTensor(param: Float32Array, grad: Float32Array, expAvg: Float32Array, expAvgSq: Float32Array, s: Float32Array, at: number, flags: number): void {
+function radamTensor(n: number, param: Float32Array, grad: Float32Array, expAvg: Float32Array, expAvgSq: Float32Array, s: Float32Array, at: number, flags: number): void {
   const beta1 = s[at + RADAM.beta1]!, oneMinusBeta1 = s[at + RADAM.oneMinusBeta1]!;
   const beta2 = s[at + RADAM.beta2]!, oneMinusBeta2 = s[at + RADAM.oneMinusBeta2]!;
   const weightDecay = s[at + RADAM.weightDecay]!, decayFactor = s[at + RADAM.decayFactor]!;
@@ -101,7 +101,7 @@ function radamTensor(param: Float32Array, grad: Float32Array, expAvg: Float32Arr
   const decoupled = (flags & FLAG_DECOUPLED_DECAY) !== 0;
   const coupled = !decoupled && (flags & FLAG_WEIGHT_DECAY) !== 0;
   const rectified = (flags & RADAM.flagRectified) !== 0;
-  for (let i = 0; i < param.length; i++) {
+  for (let i = 0; i < n; i++) {
     let p = param[i]!;
     let g = maximize ? -grad[i]! : grad[i]!;
     if (decoupled) p = f(p * decayFactor);
@@ -120,10 +120,10 @@ function radamTensor(param: Float32Array, grad: Float32Array, expAvg: Float32Arr
 }
 
 /** The TypeScript kernel: the executable specification of native/radam.cc. @internal */
-export function radamKernelJs(arrays: readonly Slot[], scalars: Float32Array, flags: Uint32Array, count: number): void {
+export function radamKernelJs(arrays: readonly Slot[], scalars: Float32Array, flags: Uint32Array, count: number, lengths: Float64Array): void {
   for (let t = 0; t < count; t++) {
     const a = t * RADAM.slots;
-    radamTensor(arrays[a + RADAM.param]!, arrays[a + RADAM.grad]!, arrays[a + RADAM.expAvg]!, arrays[a + RADAM.expAvgSq]!, scalars, t * RADAM.scalars, flags[t]!);
+    radamTensor(lengths[t]!, arrays[a + RADAM.param]!, arrays[a + RADAM.grad]!, arrays[a + RADAM.expAvg]!, arrays[a + RADAM.expAvgSq]!, scalars, t * RADAM.scalars, flags[t]!);
   }
 }
 
@@ -151,8 +151,8 @@ export class RAdam extends Optimizer<RAdamOptions, RAdamState> {
     return ALL_REQUIRED[2]!;
   }
 
-  protected prepare(record: StateRecord, group: ParamGroup<RAdamOptions>, _length: number, scalars: Float32Array, offset: number): number {
-    return radamScalars(group, record.step + 1, scalars, offset);
+  protected prepare(record: Readonly<StateRecord>, hyper: Required<RAdamOptions>, _length: number, scalars: Float32Array, offset: number): number {
+    return radamScalars(hyper, record.step + 1, scalars, offset);
   }
 
   protected describeState(record: StateRecord): RAdamState {
@@ -172,11 +172,10 @@ export function radamUpdate(
   expAvgSq: Float32Array,
   hyper: RAdamOptions & { step: number },
 ): void {
-  const step = stepOption('radamUpdate', hyper);
-  functionalUpdate('radamUpdate', SPEC, KERNEL, hyper, [
+  functionalUpdate('radamUpdate', SPEC, KERNEL, hyper, true, [
     { name: 'param', value: param, written: true },
     { name: 'grad', value: grad, written: false },
     { name: 'expAvg', value: expAvg, written: true },
     { name: 'expAvgSq', value: expAvgSq, written: true },
-  ], (o, s) => radamScalars(o, step, s, 0));
+  ], (o, s, step) => radamScalars(o, step, s, 0));
 }

@@ -20,10 +20,10 @@ import { fmaf } from './float32.js';
 import { FLAG_EPS_INSIDE_SQRT, FLAG_MAXIMIZE, FLAG_WEIGHT_DECAY, KernelId, RMSPROP, type Slot } from './kernels.js';
 import { bool, num, type OptionSpec } from './options.js';
 import {
-  functionalUpdate, Optimizer, type BufferUse, type OptimizerDefinition, type ParamGroup, type ParamGroupInit,
+  Optimizer, type BufferUse, type OptimizerDefinition, type ParamGroupInit,
   type StateRecord, type StepOptions,
 } from './optimizer.js';
-import { stepOption } from './validate.js';
+import { functionalUpdate } from './functional.js';
 
 const f = Math.fround;
 
@@ -94,6 +94,7 @@ function rmspropScalars(o: Required<RMSpropOptions>, s: Float32Array, at: number
 // every array, and takes the scalars as arguments: read from the Float32Array inside, V8 re-loads
 // them in the loop when registers run short (measured: the centered, momentum loop at half speed).
 function rmspropTensor(
+  n: number,
   param: Float32Array,
   grad: Float32Array,
   squareAvg: Float32Array,
@@ -112,7 +113,7 @@ function rmspropTensor(
   const epsInside = (flags & FLAG_EPS_INSIDE_SQRT) !== 0;
   const centered = gradAvg !== null && (flags & RMSPROP.flagCentered) !== 0;
   const useMomentum = momentumBuffer !== null && (flags & RMSPROP.flagMomentum) !== 0;
-  for (let i = 0; i < param.length; i++) {
+  for (let i = 0; i < n; i++) {
     let p = param[i]!;
     let g = maximize ? -grad[i]! : grad[i]!;
     if (decay) g = fmaf(p, weightDecay, g);
@@ -137,10 +138,11 @@ function rmspropTensor(
 }
 
 /** The TypeScript kernel: the executable specification of native/rmsprop.cc. @internal */
-export function rmspropKernelJs(arrays: readonly Slot[], scalars: Float32Array, flags: Uint32Array, count: number): void {
+export function rmspropKernelJs(arrays: readonly Slot[], scalars: Float32Array, flags: Uint32Array, count: number, lengths: Float64Array): void {
   for (let t = 0; t < count; t++) {
     const a = t * RMSPROP.slots, s = t * RMSPROP.scalars;
     rmspropTensor(
+      lengths[t]!,
       arrays[a + RMSPROP.param]!, arrays[a + RMSPROP.grad]!, arrays[a + RMSPROP.squareAvg]!,
       arrays[a + RMSPROP.gradAvg] ?? null, arrays[a + RMSPROP.momentumBuffer] ?? null,
       scalars[s + RMSPROP.alpha]!, scalars[s + RMSPROP.oneMinusAlpha]!, scalars[s + RMSPROP.weightDecay]!,
@@ -181,12 +183,12 @@ export class RMSprop extends Optimizer<RMSpropOptions, RMSpropState> {
     super(DEFINITION, params, options);
   }
 
-  protected bufferUse(group: ParamGroup<RMSpropOptions>): readonly BufferUse[] {
-    return USES[(group.centered ? 1 : 0) + (group.momentum > 0 ? 2 : 0)]!;
+  protected bufferUse(hyper: Required<RMSpropOptions>): readonly BufferUse[] {
+    return USES[(hyper.centered ? 1 : 0) + (hyper.momentum > 0 ? 2 : 0)]!;
   }
 
-  protected prepare(_record: StateRecord, group: ParamGroup<RMSpropOptions>, _length: number, scalars: Float32Array, offset: number): number {
-    return rmspropScalars(group, scalars, offset);
+  protected prepare(_record: Readonly<StateRecord>, hyper: Required<RMSpropOptions>, _length: number, scalars: Float32Array, offset: number): number {
+    return rmspropScalars(hyper, scalars, offset);
   }
 
   protected describeState(record: StateRecord): RMSpropState {
@@ -214,8 +216,7 @@ export function rmspropUpdate(
   hyper: RMSpropHyper,
 ): void {
   const where = 'rmspropUpdate';
-  if (hyper !== undefined && (hyper as { step?: unknown }).step !== undefined) stepOption(where, hyper);
-  functionalUpdate(where, SPEC, RMSPROP_KERNEL, hyper, (o) => [
+  functionalUpdate(where, SPEC, RMSPROP_KERNEL, hyper, false, (o) => [
     { name: 'param', value: param, written: true },
     { name: 'grad', value: grad, written: false },
     { name: 'squareAvg', value: squareAvg, written: true },

@@ -18,10 +18,10 @@ import { fmaf } from './float32.js';
 import { FLAG_MAXIMIZE, FLAG_WEIGHT_DECAY, KernelId, SGD as LAYOUT, type Slot } from './kernels.js';
 import { bool, num, type OptionSpec } from './options.js';
 import {
-  functionalUpdate, Optimizer, type BufferUse, type OptimizerDefinition, type ParamGroup, type ParamGroupInit,
+  Optimizer, type BufferUse, type OptimizerDefinition, type ParamGroupInit,
   type StateRecord, type StepOptions,
 } from './optimizer.js';
-import { stepOption } from './validate.js';
+import { functionalUpdate } from './functional.js';
 
 const f = Math.fround;
 
@@ -87,7 +87,7 @@ function sgdScalars(o: Required<SGDOptions>, firstStep: boolean, s: Float32Array
 
 // The loop lives in its own function with typed-array parameters: V8 then knows the element
 // kind of every array; reading them out of the Slot list in the loop halves the speed.
-function sgdTensor(param: Float32Array, grad: Float32Array, buffer: Float32Array | null, s: Float32Array, at: number, flags: number): void {
+function sgdTensor(n: number, param: Float32Array, grad: Float32Array, buffer: Float32Array | null, s: Float32Array, at: number, flags: number): void {
   const weightDecay = s[at + LAYOUT.weightDecay]!, momentum = s[at + LAYOUT.momentum]!;
   const oneMinusDampening = s[at + LAYOUT.oneMinusDampening]!, negLr = s[at + LAYOUT.negLr]!;
   const maximize = (flags & FLAG_MAXIMIZE) !== 0;
@@ -95,7 +95,7 @@ function sgdTensor(param: Float32Array, grad: Float32Array, buffer: Float32Array
   const useMomentum = buffer !== null && (flags & LAYOUT.flagMomentum) !== 0;
   const nesterov = (flags & LAYOUT.flagNesterov) !== 0;
   const firstStep = (flags & LAYOUT.flagFirstStep) !== 0;
-  for (let i = 0; i < param.length; i++) {
+  for (let i = 0; i < n; i++) {
     let p = param[i]!;
     let g = maximize ? -grad[i]! : grad[i]!;
     if (decay) g = fmaf(p, weightDecay, g);
@@ -110,10 +110,10 @@ function sgdTensor(param: Float32Array, grad: Float32Array, buffer: Float32Array
 }
 
 /** The TypeScript kernel: the executable specification of native/sgd.cc. @internal */
-export function sgdKernelJs(arrays: readonly Slot[], scalars: Float32Array, flags: Uint32Array, count: number): void {
+export function sgdKernelJs(arrays: readonly Slot[], scalars: Float32Array, flags: Uint32Array, count: number, lengths: Float64Array): void {
   for (let t = 0; t < count; t++) {
     const a = t * LAYOUT.slots;
-    sgdTensor(arrays[a + LAYOUT.param]!, arrays[a + LAYOUT.grad]!, arrays[a + LAYOUT.momentumBuffer] ?? null, scalars, t * LAYOUT.scalars, flags[t]!);
+    sgdTensor(lengths[t]!, arrays[a + LAYOUT.param]!, arrays[a + LAYOUT.grad]!, arrays[a + LAYOUT.momentumBuffer] ?? null, scalars, t * LAYOUT.scalars, flags[t]!);
   }
 }
 
@@ -148,14 +148,16 @@ export class SGD extends Optimizer<SGDOptions, SGDState> {
 
   // PyTorch creates the momentum buffer on the first step that uses momentum, as a copy of the
   // gradient; a state dict may lack it.
-  protected bufferUse(group: ParamGroup<SGDOptions>): readonly BufferUse[] {
-    return group.momentum !== 0 ? OPTIONAL : UNUSED;
+  protected bufferUse(hyper: Required<SGDOptions>): readonly BufferUse[] {
+    return hyper.momentum !== 0 ? OPTIONAL : UNUSED;
   }
 
-  protected prepare(record: StateRecord, group: ParamGroup<SGDOptions>, length: number, scalars: Float32Array, offset: number): number {
-    const firstStep = group.momentum !== 0 && record.buffers[0] === null;
-    if (firstStep) record.buffers[0] = new Float32Array(length);
-    return sgdScalars(group, firstStep, scalars, offset);
+  protected prepare(
+    _record: Readonly<StateRecord>, hyper: Required<SGDOptions>, length: number, scalars: Float32Array, offset: number, buffers: Slot[], at: number,
+  ): number {
+    const firstStep = hyper.momentum !== 0 && buffers[at] === null;
+    if (firstStep) buffers[at] = new Float32Array(length); // attached once the step has succeeded
+    return sgdScalars(hyper, firstStep, scalars, offset);
   }
 
   protected describeState(record: StateRecord): SGDState {
@@ -171,15 +173,10 @@ export class SGD extends Optimizer<SGDOptions, SGDState> {
  * @throws TypeError or RangeError naming the offending argument; nothing is written then.
  */
 export function sgdUpdate(param: Float32Array, grad: Float32Array, momentumBuffer: Float32Array | null, hyper: SGDHyper): void {
-  const where = 'sgdUpdate';
-  const stepGiven = hyper !== null && typeof hyper === 'object' && (hyper as { step?: unknown }).step !== undefined;
-  const step = stepGiven ? stepOption(where, hyper) : 0;
-  functionalUpdate(where, SPEC, SGD_KERNEL, hyper, (o) => {
-    if (o.momentum !== 0 && !stepGiven) stepOption(where, hyper); // throws: the first step must be known
-    return [
-      { name: 'param', value: param, written: true },
-      { name: 'grad', value: grad, written: false },
-      { name: 'momentumBuffer', value: o.momentum !== 0 ? momentumBuffer : null, optional: o.momentum === 0, written: true, neededWhen: 'when hyper.momentum != 0' },
-    ];
-  }, (o, s) => sgdScalars(o, step === 1, s, 0));
+  // With momentum the step must be known: on step 1 the buffer starts as a copy of the gradient.
+  functionalUpdate('sgdUpdate', SPEC, SGD_KERNEL, hyper, (o) => o.momentum !== 0, (o) => [
+    { name: 'param', value: param, written: true },
+    { name: 'grad', value: grad, written: false },
+    { name: 'momentumBuffer', value: o.momentum !== 0 ? momentumBuffer : null, optional: o.momentum === 0, written: true, neededWhen: 'when hyper.momentum != 0' },
+  ], (o, s, step) => sgdScalars(o, step === 1, s, 0));
 }

@@ -1,9 +1,13 @@
 /**
  * The shape of an optimizer's state dict, and the check a state dict passes before
- * loadStateDict installs any of it.
+ * loadStateDict installs any of it: the dict is first read into a plain copy (each property read
+ * once, so getters and Proxies run once), then the copy is checked against the optimizer, and
+ * only buffers whose real length was checked are copied.
  * @internal
  */
+import { copyFloat32, isFloat32Array, realLength } from './intrinsics.js';
 import { resolveOptions, type OptionSpec } from './options.js';
+import { describe, fitsRule, readArray, type NumberRule } from './validate.js';
 
 /** One param's state: `step`, other numbers (NAdam's `mu_product`), buffers under PyTorch's names. */
 export type ParamStateEntry = Record<string, number | Float32Array>;
@@ -27,7 +31,8 @@ export interface StateDictExpectation<O extends object> {
   bufferNames: readonly string[];
   bufferUse: (hyper: Required<O>) => readonly ('required' | 'optional' | 'unused')[];
   countsSteps: boolean;
-  scalarNames: readonly string[];
+  /** The per-param numbers besides the step count, each with its rule. */
+  scalarRules: Readonly<Record<string, NumberRule>>;
 }
 
 export interface CheckedStateDict<O extends object> {
@@ -35,76 +40,94 @@ export interface CheckedStateDict<O extends object> {
   records: ({ step: number; buffers: Record<string, Float32Array>; scalars: Record<string, number> } | undefined)[];
 }
 
-const isObject = (x: unknown): x is Record<string, unknown> => x !== null && typeof x === 'object' && !Array.isArray(x);
+const isObject = (x: unknown): x is Record<string, unknown> =>
+  x !== null && typeof x === 'object' && !Array.isArray(x) && !ArrayBuffer.isView(x);
+
+/** A plain copy of an object's own enumerable properties, each read once. */
+function readObject(where: string, label: string, value: unknown): Record<string, unknown> {
+  if (!isObject(value)) throw new TypeError(`${where}: ${label} must be an object, got ${describe(value)}`);
+  const copy: Record<string, unknown> = {};
+  for (const key of Object.keys(value)) copy[key] = value[key];
+  return copy;
+}
+
+/** A canonical array index ('0', '12'; not '01', '1e0' or '-1'), or -1. */
+function indexOf(key: string): number {
+  const n = Number(key);
+  return Number.isSafeInteger(n) && n >= 0 && String(n) === key ? n : -1;
+}
 
 /** Validates a state dict against the optimizer it is loaded into; returns copies of everything. */
-export function checkStateDict<O extends object>(
-  where: string,
-  dict: unknown,
-  expect: StateDictExpectation<O>,
-): CheckedStateDict<O> {
-  if (!isObject(dict)) throw new TypeError(`${where}: the state dict must be an object`);
-  if (dict['optimizer'] !== expect.optimizer) {
-    throw new RangeError(`${where}: the state dict is of ${String(dict['optimizer'])}, not ${expect.optimizer}`);
+export function checkStateDict<O extends object>(where: string, input: unknown, expect: StateDictExpectation<O>): CheckedStateDict<O> {
+  const dict = readObject(where, 'the state dict', input);
+  const kind = dict['optimizer'];
+  if (kind !== expect.optimizer) {
+    throw new RangeError(`${where}: the state dict is of ${typeof kind === 'string' ? kind.slice(0, 60) : describe(kind)}, not ${expect.optimizer}`);
   }
-  const groups = dict['paramGroups'];
-  if (!Array.isArray(groups)) throw new TypeError(`${where}: paramGroups must be an array`);
+  const groups = readArray(where, 'paramGroups', dict['paramGroups']);
   if (groups.length !== expect.groupSizes.length) {
     throw new RangeError(`${where}: the state dict has ${groups.length} parameter groups, the optimizer ${expect.groupSizes.length}`);
   }
   // Saved ids map to the optimizer's params by position, group after group, as in PyTorch.
   const idToIndex = new Map<number, number>();
   const optionNames = Object.keys(expect.spec.options);
-  const hyper = groups.map((group: unknown, g) => {
+  const hyper = groups.map((value, g) => {
     const label = `paramGroups[${g}]`;
-    if (!isObject(group)) throw new TypeError(`${where}: ${label} must be an object`);
-    const ids = group['params'];
-    if (!Array.isArray(ids) || ids.length !== expect.groupSizes[g]) {
-      throw new RangeError(`${where}: ${label}.params must list ${expect.groupSizes[g]} param ids, as the optimizer's group ${g} has`);
+    const group = readObject(where, label, value);
+    const ids = readArray(where, `${label}.params`, group['params']);
+    if (ids.length !== expect.groupSizes[g]) {
+      throw new RangeError(`${where}: ${label}.params must list ${expect.groupSizes[g]} param ids, as the optimizer's group ${g} has; it lists ${ids.length}`);
     }
-    for (const id of ids) {
-      if (!Number.isInteger(id) || idToIndex.has(id as number)) throw new RangeError(`${where}: ${label}.params has a bad or repeated id ${String(id)}`);
-      idToIndex.set(id as number, idToIndex.size);
-    }
-    const { params: _ids, ...options } = group;
+    ids.forEach((id, k) => {
+      if (typeof id !== 'number' || !Number.isSafeInteger(id) || id < 0) {
+        throw new RangeError(`${where}: ${label}.params[${k}] must be a whole number >= 0, got ${describe(id)}`);
+      }
+      if (idToIndex.has(id)) throw new RangeError(`${where}: ${label}.params[${k}] repeats the id ${id}`);
+      idToIndex.set(id, idToIndex.size);
+    });
+    delete group['params'];
     for (const key of optionNames) {
-      if (!(key in options)) throw new RangeError(`${where}: ${label}.${key} is missing`);
+      if (!(key in group)) throw new RangeError(`${where}: ${label}.${key} is missing`);
     }
-    return resolveOptions(expect.spec, where, label, options);
+    return resolveOptions(expect.spec, where, label, group);
   });
-  const state = dict['state'];
-  if (!isObject(state)) throw new TypeError(`${where}: state must be an object keyed by param id`);
+  const state = readObject(where, 'state', dict['state']);
   const records: CheckedStateDict<O>['records'] = expect.paramLengths.map(() => undefined);
-  for (const [key, entry] of Object.entries(state)) {
-    const index = idToIndex.get(Number(key));
+  const scalarNames = Object.keys(expect.scalarRules);
+  const known = [...(expect.countsSteps ? ['step'] : []), ...scalarNames, ...expect.bufferNames];
+  for (const [key, value] of Object.entries(state)) {
+    const id = indexOf(key);
+    const index = id < 0 ? undefined : idToIndex.get(id);
     if (index === undefined) throw new RangeError(`${where}: state[${key}] belongs to no param of the paramGroups`);
     const label = `state[${key}]`;
-    if (!isObject(entry)) throw new TypeError(`${where}: ${label} must be an object`);
+    const entry = readObject(where, label, value);
     const uses = expect.bufferUse(hyper[expect.groupOf[index]!]!);
     const record = { step: 0, buffers: {} as Record<string, Float32Array>, scalars: {} as Record<string, number> };
-    if (expect.countsSteps) {
-      const step = entry['step'];
-      if (typeof step !== 'number' || !Number.isInteger(step) || step < 0) {
-        throw new RangeError(`${where}: ${label}.step must be a whole number >= 0, got ${String(step)}`);
+    const length = expect.paramLengths[index]!;
+    for (const [name, item] of Object.entries(entry)) {
+      if (!known.includes(name)) throw new RangeError(`${where}: ${label} has an unknown entry '${name}' (known: ${known.join(', ')})`);
+      if (name === 'step' && expect.countsSteps) {
+        if (typeof item !== 'number' || !Number.isSafeInteger(item) || item < 0) {
+          throw new RangeError(`${where}: ${label}.step must be a whole number >= 0, got ${describe(item)}`);
+        }
+        record.step = item;
+      } else if (scalarNames.includes(name)) {
+        if (typeof item !== 'number' || !fitsRule(item, expect.scalarRules[name]!)) {
+          throw new RangeError(`${where}: ${label}.${name} must be a finite number in range, got ${describe(item)}`);
+        }
+        record.scalars[name] = item;
+      } else {
+        const k = expect.bufferNames.indexOf(name);
+        if (uses[k] === 'unused') throw new RangeError(`${where}: ${label}.${name} is not used with these hyperparameters`);
+        if (!isFloat32Array(item)) throw new TypeError(`${where}: ${label}.${name} must be a Float32Array, got ${describe(item)}`);
+        const itemLength = realLength(item);
+        if (itemLength !== length) throw new RangeError(`${where}: ${label}.${name} has ${itemLength} elements, its param ${length}`);
+        record.buffers[name] = copyFloat32(item, length);
       }
-      record.step = step;
     }
-    for (const name of expect.scalarNames) {
-      const value = entry[name];
-      if (typeof value !== 'number' || !Number.isFinite(value)) throw new RangeError(`${where}: ${label}.${name} must be a finite number`);
-      record.scalars[name] = value;
-    }
-    for (const [name, value] of Object.entries(entry)) {
-      if (name === 'step' && expect.countsSteps) continue;
-      if (expect.scalarNames.includes(name)) continue;
-      const k = expect.bufferNames.indexOf(name);
-      if (k < 0) throw new RangeError(`${where}: ${label} has an unknown entry '${name}' (known: ${[...(expect.countsSteps ? ['step'] : []), ...expect.scalarNames, ...expect.bufferNames].join(', ')})`);
-      if (uses[k] === 'unused') throw new RangeError(`${where}: ${label}.${name} is not used with these hyperparameters`);
-      if (!(value instanceof Float32Array)) throw new TypeError(`${where}: ${label}.${name} must be a Float32Array`);
-      if (value.length !== expect.paramLengths[index]) {
-        throw new RangeError(`${where}: ${label}.${name} has length ${value.length}, its param ${expect.paramLengths[index]}`);
-      }
-      record.buffers[name] = value.slice();
+    if (expect.countsSteps && !('step' in entry)) throw new RangeError(`${where}: ${label}.step is missing`);
+    for (const name of scalarNames) {
+      if (!(name in record.scalars)) throw new RangeError(`${where}: ${label}.${name} is missing`);
     }
     uses.forEach((use, k) => {
       if (use === 'required' && !record.buffers[expect.bufferNames[k]!]) {

@@ -1,22 +1,31 @@
 /**
- * Argument checks shared by every optimizer. Each throws a TypeError (wrong kind of value) or a
+ * Argument checks shared by every entry point. Each throws a TypeError (wrong kind of value) or a
  * RangeError (right kind, value not allowed) whose message names the argument, and each runs
  * before anything is written: a rejected call leaves params and state exactly as they were.
+ *
+ * Inputs are read once: options objects and arrays are copied into plain snapshots (each
+ * property read once), typed arrays are judged by their internal slots (lib/intrinsics.ts), and
+ * the checks and the computation only look at the snapshots.
  * @internal
  */
+import { isFloat32Array, realBuffer, realByteOffset, realLength, typedArrayName } from './intrinsics.js';
 
-export type Grads = readonly (Float32Array | null | undefined)[];
-
-function describe(value: unknown): string {
+/** A short description of a value for an error message; it never runs the caller's code. */
+export function describe(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an Array';
-  if (ArrayBuffer.isView(value)) return `a ${value.constructor.name}`;
+  const typed = typedArrayName(value);
+  if (typed !== undefined) return `a ${typed}`;
   if (typeof value === 'number') return String(value);
-  if (typeof value === 'string') return `'${value}'`;
+  if (typeof value === 'string') return `'${value.length > 40 ? value.slice(0, 40) + '...' : value}'`;
+  if (typeof value === 'bigint') return `${value}n`;
   return typeof value;
 }
 
-/** The options object itself: undefined or a plain object whose keys are all known. */
+/**
+ * A plain copy of an options object: its own enumerable properties, each read once, all of them
+ * `known`. Undefined gives an empty object.
+ */
 export function checkOptionsObject(
   where: string,
   name: string,
@@ -27,12 +36,23 @@ export function checkOptionsObject(
   if (options === null || typeof options !== 'object' || Array.isArray(options) || ArrayBuffer.isView(options)) {
     throw new TypeError(`${where}: ${name} must be an object, got ${describe(options)}`);
   }
+  const copy: Record<string, unknown> = {};
   for (const key of Object.keys(options)) {
     if (!known.includes(key)) {
       throw new TypeError(`${where}: unknown option ${name}.${key} (known: ${known.join(', ')})`);
     }
+    copy[key] = (options as Record<string, unknown>)[key];
   }
-  return options as Record<string, unknown>;
+  return copy;
+}
+
+/** A plain copy of an array: its length and each element read once. */
+export function readArray(where: string, name: string, value: unknown, expected = 'an array'): unknown[] {
+  if (!Array.isArray(value)) throw new TypeError(`${where}: ${name} must be ${expected}, got ${describe(value)}`);
+  const length = (value as unknown[]).length;
+  const copy = new Array<unknown>(length);
+  for (let i = 0; i < length; i++) copy[i] = (value as unknown[])[i];
+  return copy;
 }
 
 export interface NumberRule {
@@ -57,20 +77,25 @@ function ruleText(rule: NumberRule): string {
   return `a finite ${rule.integer ? 'integer' : 'number'}${parts.length ? ' ' + parts.join(' and ') : ''}`;
 }
 
+/** Whether a number satisfies the rule (finite, within bounds, whole if required). */
+export function fitsRule(value: number, rule: NumberRule): boolean {
+  return (
+    Number.isFinite(value) &&
+    (rule.min === undefined || value >= rule.min) &&
+    (rule.above === undefined || value > rule.above) &&
+    (rule.max === undefined || value <= rule.max) &&
+    (rule.below === undefined || value < rule.below) &&
+    (!rule.integer || Number.isSafeInteger(value))
+  );
+}
+
 /** A finite number within the rule; `fallback` when the value is undefined. */
 export function numberOption(where: string, name: string, value: unknown, fallback: number, rule: NumberRule): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number') {
     throw new TypeError(`${where}: ${name} must be ${ruleText(rule)}, got ${describe(value)}`);
   }
-  const ok =
-    Number.isFinite(value) &&
-    (rule.min === undefined || value >= rule.min) &&
-    (rule.above === undefined || value > rule.above) &&
-    (rule.max === undefined || value <= rule.max) &&
-    (rule.below === undefined || value < rule.below) &&
-    (!rule.integer || Number.isInteger(value));
-  if (!ok) throw new RangeError(`${where}: ${name} must be ${ruleText(rule)}, got ${value}`);
+  if (!fitsRule(value, rule)) throw new RangeError(`${where}: ${name} must be ${ruleText(rule)}, got ${value}`);
   return value;
 }
 
@@ -80,120 +105,100 @@ export function booleanOption(where: string, name: string, value: unknown, fallb
   return value;
 }
 
-/** A pair of coefficients, each in [0, 1) as PyTorch requires of betas. */
-export function betasOption(
+const BETA_RULE: NumberRule = { min: 0, below: 1 };
+
+/**
+ * A pair of coefficients, each in [0, 1) as PyTorch requires of betas, written into `into`
+ * (reused by the per-step snapshots, so checking a group allocates nothing). `fallback` when the
+ * value is undefined. Each of length, [0] and [1] is read once; a hole is an error, not a 0.
+ */
+export function readBetas(
   where: string,
   name: string,
   value: unknown,
-  fallback: readonly [number, number],
+  fallback: readonly [number, number] | undefined,
+  into: [number, number],
 ): [number, number] {
-  if (value === undefined) return [fallback[0], fallback[1]];
-  if (!Array.isArray(value) || value.length !== 2) {
-    throw new TypeError(`${where}: ${name} must be an array of two numbers, got ${describe(value)}`);
+  if (value === undefined && fallback !== undefined) {
+    into[0] = fallback[0];
+    into[1] = fallback[1];
+    return into;
   }
-  const rule = { min: 0, below: 1 };
-  return [numberOption(where, `${name}[0]`, value[0], 0, rule), numberOption(where, `${name}[1]`, value[1], 0, rule)];
+  if (!Array.isArray(value)) throw new TypeError(`${where}: ${name} must be an array of two numbers, got ${describe(value)}`);
+  const length = (value as unknown[]).length;
+  if (length !== 2) throw new RangeError(`${where}: ${name} must have two entries, got ${length}`);
+  const b0: unknown = (value as unknown[])[0];
+  const b1: unknown = (value as unknown[])[1];
+  if (b0 === undefined) throw new TypeError(`${where}: ${name}[0] is missing`);
+  if (b1 === undefined) throw new TypeError(`${where}: ${name}[1] is missing`);
+  into[0] = numberOption(where, `${name}[0]`, b0, 0, BETA_RULE);
+  into[1] = numberOption(where, `${name}[1]`, b1, 0, BETA_RULE);
+  return into;
 }
 
-/** True when two views share at least one byte of the same buffer. */
-export function overlaps(a: ArrayBufferView, b: ArrayBufferView): boolean {
-  return (
-    a.buffer === b.buffer &&
-    a.byteLength > 0 &&
-    b.byteLength > 0 &&
-    a.byteOffset < b.byteOffset + b.byteLength &&
-    b.byteOffset < a.byteOffset + a.byteLength
-  );
+/** The bytes a view really covers, from its internal slots. */
+export interface Extent {
+  buffer: ArrayBufferLike;
+  begin: number;
+  end: number;
 }
 
+export function extentOf(view: Float32Array): Extent {
+  const begin = realByteOffset(view);
+  return { buffer: realBuffer(view), begin, end: begin + 4 * realLength(view) };
+}
+
+/** True when two extents share at least one byte of the same buffer. */
+export function extentsOverlap(a: Extent, b: Extent): boolean {
+  return a.buffer === b.buffer && a.end > a.begin && b.end > b.begin && a.begin < b.end && b.begin < a.end;
+}
+
+/** A real Float32Array (see lib/intrinsics.ts), or a TypeError naming the argument. */
 export function checkFloat32Array(where: string, name: string, value: unknown): Float32Array {
-  if (!(value instanceof Float32Array)) {
+  if (!isFloat32Array(value)) {
     throw new TypeError(`${where}: ${name} must be a Float32Array, got ${describe(value)}`);
   }
   return value;
 }
 
 /**
- * A parameter list: a non-empty array of distinct, non-overlapping Float32Arrays. Errors name
- * `${name}[i]`, or what `label(i)` says.
+ * Throws when two of the extents overlap: for each buffer, its views sorted by offset, each
+ * compared with the one reaching furthest so far, so O(n log n) rather than all pairs.
  */
-export function checkParams(
-  where: string,
-  params: unknown,
-  name = 'params',
-  label: (i: number) => string = (i) => `${name}[${i}]`,
-): Float32Array[] {
-  if (!Array.isArray(params)) throw new TypeError(`${where}: ${name} must be an array of Float32Array, got ${describe(params)}`);
-  if (params.length === 0) throw new RangeError(`${where}: ${name} must not be empty`);
-  const checked = params.map((p, i) => checkFloat32Array(where, label(i), p));
-  const seen = new Map<Float32Array, number>();
-  checked.forEach((p, i) => {
-    const first = seen.get(p);
-    if (first !== undefined) throw new RangeError(`${where}: ${label(i)} is the same array as ${label(first)}`);
-    seen.set(p, i);
+export function checkNoOverlap(where: string, extents: readonly Extent[], label: (i: number) => string): void {
+  const byBuffer = new Map<ArrayBufferLike, number[]>();
+  extents.forEach((e, i) => {
+    const list = byBuffer.get(e.buffer);
+    if (list) list.push(i);
+    else byBuffer.set(e.buffer, [i]);
   });
-  // Overlapping params would be updated twice per step. Sweep each buffer's views by offset,
-  // remembering the view that reaches furthest: O(n log n) rather than all pairs.
-  for (const indices of indexByBuffer(checked).values()) {
+  for (const indices of byBuffer.values()) {
     if (indices.length < 2) continue;
-    indices.sort((a, b) => checked[a]!.byteOffset - checked[b]!.byteOffset);
+    indices.sort((a, b) => extents[a]!.begin - extents[b]!.begin);
     let reach = -1;
     let reachIndex = -1;
     for (const i of indices) {
-      const p = checked[i]!;
-      if (p.byteLength === 0) continue;
-      if (p.byteOffset < reach) {
+      const e = extents[i]!;
+      if (e.end === e.begin) continue;
+      if (e.begin < reach) {
         throw new RangeError(`${where}: ${label(Math.min(i, reachIndex))} and ${label(Math.max(i, reachIndex))} overlap in memory`);
       }
-      if (p.byteOffset + p.byteLength > reach) {
-        reach = p.byteOffset + p.byteLength;
+      if (e.end > reach) {
+        reach = e.end;
         reachIndex = i;
       }
     }
   }
-  return checked;
 }
 
 /**
- * The gradients of one step: one entry per param, each a Float32Array of its param's length that
- * shares no memory with any param, or null/undefined for a param without a gradient this step.
- * `paramsByBuffer` maps each buffer to the params in it (see indexByBuffer).
+ * A parameter list, read once: a non-empty array of distinct, non-overlapping Float32Arrays.
+ * Errors name `${name}[i]`, or what `label(i)` says.
  */
-export function checkGrads(
-  where: string,
-  grads: unknown,
-  params: readonly Float32Array[],
-  paramsByBuffer: ReadonlyMap<ArrayBufferLike, readonly number[]>,
-): Grads {
-  if (!Array.isArray(grads)) throw new TypeError(`${where}: grads must be an array, got ${describe(grads)}`);
-  if (grads.length !== params.length) {
-    throw new RangeError(`${where}: grads has ${grads.length} entries, expected one per param (${params.length})`);
-  }
-  for (let i = 0; i < grads.length; i++) {
-    const grad: unknown = grads[i];
-    if (grad === null || grad === undefined) continue;
-    const g = checkFloat32Array(where, `grads[${i}]`, grad);
-    if (g.length !== params[i]!.length) {
-      throw new RangeError(`${where}: grads[${i}] has length ${g.length}, params[${i}] has length ${params[i]!.length}`);
-    }
-    const sharing = paramsByBuffer.get(g.buffer);
-    if (sharing) {
-      for (const j of sharing) {
-        if (overlaps(g, params[j]!)) throw new RangeError(`${where}: grads[${i}] overlaps params[${j}] in memory`);
-      }
-    }
-  }
-  return grads as Grads;
-}
-
-export function indexByBuffer(views: readonly ArrayBufferView[]): Map<ArrayBufferLike, number[]> {
-  const map = new Map<ArrayBufferLike, number[]>();
-  views.forEach((v, i) => {
-    const list = map.get(v.buffer);
-    if (list) list.push(i);
-    else map.set(v.buffer, [i]);
-  });
-  return map;
+export function checkParams(where: string, params: unknown, name = 'params'): Float32Array[] {
+  const list = readArray(where, name, params, 'an array of Float32Array');
+  if (list.length === 0) throw new RangeError(`${where}: ${name} must not be empty`);
+  return list.map((p, i) => checkFloat32Array(where, `${name}[${i}]`, p));
 }
 
 /**
@@ -210,30 +215,33 @@ export interface UpdateArray {
   neededWhen?: string;
 }
 
-export function checkUpdateArrays(where: string, arrays: readonly UpdateArray[]): void {
+/** Checks the arrays of a functional update; returns the length they all have. */
+export function checkUpdateArrays(where: string, arrays: readonly UpdateArray[]): number {
   const param = checkFloat32Array(where, arrays[0]!.name, arrays[0]!.value);
-  const present: { name: string; view: Float32Array; written: boolean }[] = [];
+  const length = realLength(param);
+  const present: { name: string; extent: Extent; written: boolean }[] = [];
   for (const { name, value, optional, written, neededWhen } of arrays) {
     if (optional && (value === null || value === undefined)) continue;
     const view = checkFloat32Array(where, neededWhen ? `${name} (needed ${neededWhen})` : name, value);
-    if (view.length !== param.length) {
-      throw new RangeError(`${where}: ${name} has length ${view.length}, ${arrays[0]!.name} has length ${param.length}`);
+    const viewLength = realLength(view);
+    if (viewLength !== length) {
+      throw new RangeError(`${where}: ${name} has ${viewLength} elements, ${arrays[0]!.name} has ${length}`);
     }
-    present.push({ name, view, written });
+    present.push({ name, extent: extentOf(view), written });
   }
   for (let a = 0; a < present.length; a++) {
     for (let b = a + 1; b < present.length; b++) {
       const x = present[a]!, y = present[b]!;
-      if ((x.written || y.written) && (x.view === y.view || overlaps(x.view, y.view))) {
+      if ((x.written || y.written) && extentsOverlap(x.extent, y.extent)) {
         throw new RangeError(`${where}: ${y.name} overlaps ${x.name} in memory`);
       }
     }
   }
+  return length;
 }
 
 /** hyper.step of a functional update: the 1-based count of this update, a whole number >= 1. */
-export function stepOption(where: string, hyper: unknown): number {
-  const value = hyper !== null && typeof hyper === 'object' ? (hyper as Record<string, unknown>)['step'] : undefined;
+export function stepValue(where: string, value: unknown): number {
   if (value === undefined) throw new TypeError(`${where}: hyper.step is required (1 for the first update)`);
   return numberOption(where, 'hyper.step', value, 1, { min: 1, integer: true });
 }

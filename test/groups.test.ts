@@ -104,7 +104,7 @@ describe.each(backendsUnderTest())('on $label', ({ activate }) => {
         ['another optimizer', { ...clone(), optimizer: _name === 'Adam' ? 'SGD' : 'Adam' }, /state dict is of/],
         ['a group more', { ...clone(), paramGroups: [...clone().paramGroups, { ...clone().paramGroups[0]!, params: [9] }] }, /parameter groups/],
         ['a param fewer', (() => { const d = clone(); d.paramGroups[0]!.params.pop(); return d; })(), /param ids/],
-        ['a short buffer', (() => { const d = clone(); d.state[0]![firstBuffer] = new Float32Array(3); return d; })(), /has length 3/],
+        ['a short buffer', (() => { const d = clone(); d.state[0]![firstBuffer] = new Float32Array(3); return d; })(), /has 3 elements/],
         ['an unknown name', (() => { const d = clone(); d.state[0]!['exp_avg_squared'] = new Float32Array(37); return d; })(), /unknown entry/],
         ['a bad hyperparameter', (() => { const d = clone(); d.paramGroups[0]!['lr'] = -1; return d; })(), /lr/],
         ['a missing hyperparameter', (() => { const d = clone(); delete d.paramGroups[0]!['lr']; return d; })(), /lr is missing/],
@@ -204,7 +204,7 @@ describe.each(backendsUnderTest())('on $label', ({ activate }) => {
   test('a param in two groups, or overlapping one in another group, is an error', () => {
     activate();
     const w = new Float32Array(8), b = new Float32Array(4);
-    expect(() => new SGD([{ params: [w] }, { params: [b, w] }])).toThrow(/params\[1\]\.params\[1\].*params\[0\] \(group 0\)|params\[0\] \(group 0\).*params\[1\]\.params\[1\]/);
+    expect(() => new SGD([{ params: [w] }, { params: [b, w] }])).toThrow(/params\[1\]\.params\[1\] is the same array as params\[0\]\.params\[0\]/);
     expect(() => new SGD([{ params: [w.subarray(0, 5)] }, { params: [w.subarray(4)] }])).toThrow(/overlap/);
     expect(() => new SGD([{ params: [w], learningRate: 1 } as never])).toThrow(/params\[0\]\.learningRate/);
     expect(() => new SGD([w, { params: [b] }] as never)).toThrow(TypeError);

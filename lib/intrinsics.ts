@@ -1,0 +1,77 @@
+/**
+ * What an argument really is, whatever it claims: the brand, length, buffer and offset of a typed
+ * array read from its internal slots through the intrinsic %TypedArray%.prototype getters,
+ * captured when this module loads. Properties a caller can define (an own `length`, a subclass's
+ * `buffer` getter) and Proxies (which have no internal slots) cannot change what these return.
+ *
+ * The rule every entry point follows: read each input once into a snapshot (numbers as
+ * primitives, typed arrays through these getters), validate the snapshot, compute only from it.
+ * @internal
+ */
+
+/** fn(self, ...args): Node's uncurryThis, so a later change to Function.prototype.call is moot. */
+const uncurryThis = Function.prototype.bind.bind(Function.prototype.call) as <A extends unknown[], R>(
+  fn: (...args: A) => R,
+) => (self: unknown, ...args: A) => R;
+
+const TypedArrayPrototype = Object.getPrototypeOf(Uint8Array.prototype) as object;
+
+function intrinsicGetter<T>(key: string | symbol): (self: unknown) => T {
+  return uncurryThis(Object.getOwnPropertyDescriptor(TypedArrayPrototype, key)!.get! as () => T);
+}
+
+/** The [[TypedArrayName]] of a typed array, undefined for anything else (Proxies included). */
+const tagOf = intrinsicGetter<string | undefined>(Symbol.toStringTag);
+const lengthOf = intrinsicGetter<number>('length');
+const byteOffsetOf = intrinsicGetter<number>('byteOffset');
+const bufferOf = intrinsicGetter<ArrayBufferLike>('buffer');
+const typedArraySet = uncurryThis(
+  (TypedArrayPrototype as { set: (source: ArrayLike<number>, offset?: number) => void }).set,
+);
+
+/** True for a real Float32Array (a subclass's instance too); false for a Proxy or look-alike. */
+export function isFloat32Array(value: unknown): value is Float32Array {
+  return tagOf(value) === 'Float32Array';
+}
+
+/** The brand of a typed array ('Float64Array', ...), or undefined. */
+export function typedArrayName(value: unknown): string | undefined {
+  return tagOf(value);
+}
+
+/**
+ * The number of elements a typed array really has now: 0 once its buffer is detached or a
+ * resizable buffer shrank below it. Only for values isFloat32Array (or typedArrayName) accepted.
+ */
+export function realLength(array: ArrayBufferView): number {
+  return lengthOf(array);
+}
+
+/** The ArrayBuffer or SharedArrayBuffer a typed array really views. */
+export function realBuffer(array: ArrayBufferView): ArrayBufferLike {
+  return bufferOf(array);
+}
+
+/** Where the view really starts in its buffer, in bytes. */
+export function realByteOffset(array: ArrayBufferView): number {
+  return byteOffsetOf(array);
+}
+
+/**
+ * A copy of a Float32Array of `length` elements (its real length, checked by the caller), made
+ * through the intrinsic set, which reads the source's internal slots: no getter or species of the
+ * source is consulted.
+ */
+export function copyFloat32(source: Float32Array, length: number): Float32Array {
+  const copy = new Float32Array(length);
+  typedArraySet(copy, source);
+  return copy;
+}
+
+/** A copy of a Float32Array or Float64Array through the intrinsic set (see copyFloat32). */
+export function copyTypedArray<T extends Float32Array | Float64Array>(source: T): T {
+  const length = lengthOf(source);
+  const copy = (tagOf(source) === 'Float64Array' ? new Float64Array(length) : new Float32Array(length)) as T;
+  typedArraySet(copy, source);
+  return copy;
+}

@@ -1,0 +1,74 @@
+/**
+ * The per-param state every optimizer keeps, and its description as state-dict entries.
+ * @internal
+ */
+import { copyFloat32, realLength } from './intrinsics.js';
+import type { KernelSpec } from './optimizer.js';
+import type { Slot } from './kernels.js';
+import type { OptionSpec } from './options.js';
+import type { ParamStateEntry } from './state-dict.js';
+import type { NumberRule } from './validate.js';
+
+/** Whether a state buffer (kernel slot 2, 3, ...) is used under a group's options. */
+export type BufferUse = 'required' | 'optional' | 'unused';
+
+/**
+ * bufferUse for optimizers whose buffers are all always used. Constants: bufferUse runs for every
+ * param on every step.
+ */
+export const ALL_REQUIRED: readonly (readonly BufferUse[])[] = [0, 1, 2, 3].map((n) => Object.freeze(new Array<BufferUse>(n).fill('required')));
+
+/** Everything the base class needs to know about an optimizer besides its arithmetic. */
+export interface OptimizerDefinition<O extends object> {
+  readonly name: string;
+  readonly kernel: KernelSpec;
+  readonly spec: OptionSpec<O>;
+  /** PyTorch's names of the state buffers, in kernel slot order (slot 2 first). */
+  readonly bufferNames: readonly string[];
+  /** Per-param numbers besides the step count (NAdam: mu_product), with their initial values. */
+  readonly scalarState?: Readonly<Record<string, number>>;
+  /** The range of each of those numbers, checked when a state dict is loaded. */
+  readonly scalarRules?: Readonly<Record<string, NumberRule>>;
+  /** False for optimizers whose PyTorch state has no step count (SGD). */
+  readonly countsSteps?: boolean;
+}
+
+/** Per-param state: the step count, the state buffers in kernel slot order, other numbers. */
+export interface StateRecord {
+  step: number;
+  readonly buffers: Slot[];
+  readonly scalars: Record<string, number>;
+}
+
+/**
+ * The state-dict entries of the records: per param that has state, its step count, its other
+ * numbers and copies of the buffers its group's options use, under PyTorch's names.
+ * @throws RangeError when a buffer no longer has its param's length (it was detached).
+ */
+export function stateEntries<O extends object>(
+  where: string,
+  definition: OptimizerDefinition<O>,
+  records: readonly (StateRecord | undefined)[],
+  lengths: readonly number[],
+  usesOf: (index: number) => readonly BufferUse[],
+): Record<number, ParamStateEntry> {
+  const { bufferNames, countsSteps = true } = definition;
+  const state: Record<number, ParamStateEntry> = {};
+  records.forEach((record, i) => {
+    if (!record) return;
+    const entry: ParamStateEntry = {};
+    if (countsSteps) entry['step'] = record.step;
+    Object.assign(entry, record.scalars);
+    const uses = usesOf(i);
+    record.buffers.forEach((buffer, k) => {
+      if (!buffer || uses[k] === 'unused') return;
+      const length = realLength(buffer);
+      if (length !== lengths[i]) {
+        throw new RangeError(`${where}: the state of params[${i}] (${bufferNames[k]}) has ${length} elements, expected ${lengths[i]} (its buffer was detached)`);
+      }
+      entry[bufferNames[k]!] = copyFloat32(buffer, length);
+    });
+    state[i] = entry;
+  });
+  return state;
+}
