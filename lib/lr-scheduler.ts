@@ -337,6 +337,7 @@ export class CosineAnnealingLR extends LRScheduler {
 /** lr = base * lrLambda(epoch), one function for all groups or one per group. */
 export class LambdaLR extends LRScheduler {
   private readonly lambdas: ((epoch: number) => number)[];
+  private readonly onePerGroup: boolean;
   /** @param options - lrLambda (required): a function of the epoch, or one per group. */
   constructor(optimizer: SchedulableOptimizer, opts: { lrLambda: ((epoch: number) => number) | readonly ((epoch: number) => number)[] }) {
     super('LambdaLR', optimizer);
@@ -347,12 +348,13 @@ export class LambdaLR extends LRScheduler {
       throw new TypeError(`LambdaLR: options.lrLambda must be a function or one function per group (${this.groups.length})`);
     }
     this.lambdas = list as ((epoch: number) => number)[];
+    this.onePerGroup = Array.isArray(given);
     this.initialStep();
   }
   protected lrAt(epoch: number, base: number, group: number): number {
     const factor = this.lambdas[group]!(epoch);
     if (typeof factor !== 'number' || !Number.isFinite(factor)) {
-      throw new RangeError(`LambdaLR: lrLambda${this.lambdas.length > 1 ? `[${group}]` : ''}(${epoch}) returned ${String(factor)}, not a finite number`);
+      throw new RangeError(`LambdaLR: lrLambda${this.onePerGroup ? `[${group}]` : ''}(${epoch}) returned ${describe(factor)}, not a finite number`);
     }
     return base * factor;
   }

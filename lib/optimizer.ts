@@ -225,11 +225,20 @@ export abstract class Optimizer<O extends object, State extends object> {
     }
   }
 
-  /** Each gradient as long as its param, sharing no memory with any param or state buffer. */
+  /**
+   * Each param with a gradient still as long as it was given, each gradient as long as its param
+   * and sharing no memory with any param or state buffer.
+   */
   private checkGrads(where: string): void {
     for (let i = 0; i < this.flat.length; i++) {
       const grad = this.grads[i];
       if (!grad) continue;
+      const paramLength = realLength(this.flat[i]!);
+      if (paramLength !== this.lengths[i]) {
+        throw new RangeError(
+          `${where}: params[${i}] has ${paramLength} elements, it had ${this.lengths[i]} when it was given to the optimizer (its buffer was resized or detached)`,
+        );
+      }
       const length = realLength(grad);
       if (length !== this.lengths[i]) {
         throw new RangeError(`${where}: grads[${i}] has ${length} elements, params[${i}] has ${this.lengths[i]}`);
@@ -253,7 +262,7 @@ export abstract class Optimizer<O extends object, State extends object> {
   /**
    * Fills the kernel's arguments for every param with a gradient: its arrays (state buffers the
    * step needs are created here but not attached yet), scalars, flags and length. Throws, having
-   * changed nothing, when a param or a state buffer no longer has its length.
+   * changed nothing, when a state buffer no longer has its length.
    */
   private stage(where: string): number {
     const { kernel, bufferNames } = this.definition;
@@ -262,11 +271,6 @@ export abstract class Optimizer<O extends object, State extends object> {
       if (!this.grads[i]) continue;
       const length = this.lengths[i]!;
       const param = this.flat[i]!;
-      if (realLength(param) !== length) {
-        throw new RangeError(
-          `${where}: params[${i}] has ${realLength(param)} elements, it had ${length} when it was given to the optimizer (its buffer was resized or detached)`,
-        );
-      }
       const hyper = this.hyper[this.groupOf[i]!]!;
       const record = this.records[i] ?? this.newRecord();
       const uses = this.bufferUse(hyper);

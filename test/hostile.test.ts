@@ -1,0 +1,329 @@
+// Hostile inputs: getters, Proxies, lying length and buffer properties, own iterators, resized
+// and detached buffers. Every input is read once into a snapshot, the snapshot is checked, and the
+// computation only uses the snapshot; a rejected call changes nothing, and the next valid step is
+// bit-identical to a fresh optimizer's. On each backend and native ISA level.
+import { describe, expect, test } from 'vitest';
+
+import {
+  Adadelta, Adagrad, Adam, Adamax, AdamW, Lion, NAdam, RAdam, RMSprop, SGD, LambdaLR, ReduceLROnPlateau, StepLR,
+  adamUpdate, clipGradNorm, clipGradValue, sgdUpdate,
+} from '../lib/index.js';
+import { backendsUnderTest, describeBitDifference, normal, rng } from './helpers.js';
+
+type Optim = {
+  step(grads: readonly (Float32Array | null | undefined)[]): boolean;
+  stateDict(): unknown;
+  readonly paramGroups: readonly Record<string, unknown>[];
+  readonly params: readonly Float32Array[];
+  readonly state: ReadonlyMap<Float32Array, Record<string, unknown>>;
+};
+type Make = (params: Float32Array[]) => Optim;
+
+const MAKERS: [string, Make][] = [
+  ['Adam', (p) => new Adam(p, { amsgrad: true, weightDecay: 0.1 })],
+  ['AdamW', (p) => new AdamW(p)],
+  ['Adagrad', (p) => new Adagrad(p, { initialAccumulatorValue: 0.1 })],
+  ['RMSprop', (p) => new RMSprop(p, { centered: true, momentum: 0.5 })],
+  ['SGD', (p) => new SGD(p, { lr: 0.1, momentum: 0.9, dampening: 0.5 })],
+  ['Adadelta', (p) => new Adadelta(p)],
+  ['Adamax', (p) => new Adamax(p)],
+  ['NAdam', (p) => new NAdam(p)],
+  ['RAdam', (p) => new RAdam(p)],
+  ['Lion', (p) => new Lion(p)],
+];
+
+const json = (value: unknown) => JSON.stringify(value, (_k, v) => (v instanceof Float32Array ? Array.from(v) : v));
+
+function expectSameBits(label: string, a: readonly Float32Array[], b: readonly Float32Array[]): void {
+  a.forEach((x, k) => expect(describeBitDifference(`${label} ${k}`, x, b[k]!)).toBeNull());
+}
+
+function expectError(fn: () => unknown, kind: typeof TypeError | typeof RangeError, ...parts: string[]): void {
+  let error: unknown = null;
+  try {
+    fn();
+  } catch (e) {
+    error = e;
+  }
+  expect(error, `expected a ${kind.name} mentioning ${parts.join(', ')}`).toBeInstanceOf(kind);
+  for (const part of parts) expect((error as Error).message).toContain(part);
+}
+
+/** A Float32Array whose own `length` property says `claimed`. */
+function lyingLength(real: number, claimed: number): Float32Array {
+  const a = new Float32Array(real).fill(0.25);
+  Object.defineProperty(a, 'length', { value: claimed });
+  return a;
+}
+
+/** Detaches an ArrayBuffer, as postMessage with a transfer list does. */
+function detach(buffer: ArrayBufferLike): void {
+  structuredClone(buffer, { transfer: [buffer as ArrayBuffer] });
+}
+
+describe.each(backendsUnderTest())('on $label', ({ activate }) => {
+  describe.each(MAKERS)('%s', (name, make) => {
+    const setup = () => {
+      const random = rng(name.length);
+      const init = [normal(random, 8), normal(random, 8)];
+      const grads = [normal(random, 8), normal(random, 8)];
+      return { init, grads };
+    };
+
+    /** After a rejected first step, a valid step must give a fresh optimizer's bits. */
+    function expectNoTrace(rejected: (opt: Optim, params: Float32Array[], grads: Float32Array[]) => void, kind: typeof TypeError | typeof RangeError, ...parts: string[]) {
+      activate();
+      const { init, grads } = setup();
+      const params = init.map((p) => p.slice());
+      const opt = make(params);
+      const before = json(opt.stateDict());
+      expectError(() => rejected(opt, params, grads), kind, ...parts);
+      expectSameBits('param', params, init);
+      expect(json(opt.stateDict())).toBe(before);
+      const fresh = init.map((p) => p.slice());
+      make(fresh).step(grads);
+      opt.step(grads);
+      expectSameBits('param after the next valid step', params, fresh);
+    }
+
+    test('a gradient whose own length property lies is refused by its real length', () => {
+      expectNoTrace((opt, _p, grads) => opt.step([grads[0]!, lyingLength(4, 8)]), RangeError, `${name}.step: grads[1] has 4 elements, params[1] has 8`);
+    });
+
+    test('a Proxy of a Float32Array is not a Float32Array', () => {
+      expectNoTrace((opt, _p, grads) => opt.step([grads[0]!, new Proxy(grads[1]!, {})]), TypeError, `${name}.step: grads[1] must be a Float32Array`);
+    });
+
+    test("a gradient aliasing its param is refused even when its subclass's buffer getter lies", () => {
+      class Liar extends Float32Array {
+        override get buffer(): ArrayBuffer {
+          return new ArrayBuffer(32);
+        }
+      }
+      expectNoTrace((opt, params, grads) => {
+        const alias = new Liar(params[1]!.buffer, params[1]!.byteOffset, 8);
+        opt.step([grads[0]!, alias]);
+      }, RangeError, 'grads[1] overlaps params[1]');
+    });
+
+    test('the gradient list is read once: a getter on an entry runs once, an own iterator is ignored', () => {
+      activate();
+      const { init, grads } = setup();
+      const params = init.map((p) => p.slice());
+      const opt = make(params);
+      let reads = 0;
+      const list: Float32Array[] = [grads[0]!, grads[1]!];
+      Object.defineProperty(list, 1, { get: () => (reads++ === 0 ? grads[1] : new Float32Array(8).fill(NaN)), enumerable: true });
+      (list as unknown as { [Symbol.iterator]: unknown })[Symbol.iterator] = function* () {
+        yield new Float32Array(8);
+        yield new Float32Array(8);
+      };
+      opt.step(list);
+      expect(reads).toBe(1);
+      const fresh = init.map((p) => p.slice());
+      make(fresh).step(grads);
+      expectSameBits('param', params, fresh);
+    });
+
+    test('a hyperparameter getter on a group is read once per step', () => {
+      activate();
+      const { init, grads } = setup();
+      const params = init.map((p) => p.slice());
+      const opt = make(params);
+      const group = opt.paramGroups[0]!;
+      const lr = group['lr'] as number;
+      let reads = 0;
+      // A valid value the first time it is read in each step, NaN after: only a second read sees NaN.
+      Object.defineProperty(group, 'lr', { get: () => (reads++ % 2 === 0 ? lr : NaN), configurable: true, enumerable: true });
+      opt.step(grads);
+      expect(reads).toBe(1);
+      const fresh = init.map((p) => p.slice());
+      make(fresh).step(grads);
+      expectSameBits('param', params, fresh);
+      params.forEach((p) => p.forEach((x) => expect(Number.isFinite(x)).toBe(true)));
+    });
+
+    test('a param whose resizable buffer was resized, or detached, is refused and nothing is written', () => {
+      activate();
+      const { init, grads } = setup();
+      const rab = new ArrayBuffer(32, { maxByteLength: 64 });
+      const tracking = new Float32Array(rab); // tracks the buffer's length
+      tracking.set(init[0]!);
+      const other = init[1]!.slice();
+      const opt = make([tracking, other]);
+      opt.step(grads);
+      const afterOne = [tracking.slice(), other.slice()];
+      const dict = json(opt.stateDict());
+      rab.resize(48);
+      expectError(() => opt.step([new Float32Array(12), grads[1]!]), RangeError, `${name}.step: params[0] has 12 elements, it had 8`);
+      expectError(() => opt.step(grads), RangeError, 'params[0] has 12 elements, it had 8');
+      rab.resize(16);
+      expectError(() => opt.step([new Float32Array(4), grads[1]!]), RangeError, 'params[0] has 4 elements, it had 8');
+      rab.resize(32);
+      expectSameBits('other param', [other], [afterOne[1]!]);
+      expect(json(opt.stateDict())).toBe(dict);
+      opt.step(grads); // back to its length: accepted again
+      detach(other.buffer);
+      expectError(() => opt.step(grads), RangeError, 'params[1] has 0 elements, it had 8');
+    });
+
+    test('a detached state buffer is refused before anything is written', () => {
+      activate();
+      const { init, grads } = setup();
+      const params = init.map((p) => p.slice());
+      const opt = make(params);
+      opt.step(grads);
+      const after = params.map((p) => p.slice());
+      const state = opt.state.get(params[1]!)!;
+      const buffer = Object.values(state).find((v): v is Float32Array => v instanceof Float32Array)!;
+      detach(buffer.buffer);
+      expectError(() => opt.step(grads), RangeError, `${name}.step: the state of params[1]`, 'detached');
+      expectSameBits('param', params, after);
+      expectError(() => opt.stateDict(), RangeError, 'the state of params[1]');
+    });
+
+    test('a gradient sharing memory with the optimizer state is refused', () => {
+      activate();
+      const { init, grads } = setup();
+      const params = init.map((p) => p.slice());
+      const opt = make(params);
+      opt.step(grads);
+      const buffer = Object.values(opt.state.get(params[0]!)!).find((v): v is Float32Array => v instanceof Float32Array)!;
+      expectError(() => opt.step([grads[0]!, buffer]), RangeError, 'grads[1] shares memory with the optimizer\'s state of params[0]');
+    });
+
+    test('params and paramGroups are not writable windows into the optimizer', () => {
+      activate();
+      const { init, grads } = setup();
+      const params = init.map((p) => p.slice());
+      const opt = make(params);
+      const before = json(opt.stateDict());
+      expect(() => ((opt.params as Float32Array[])[0] = grads[0]!)).toThrow(TypeError);
+      expect(() => (opt.params as Float32Array[]).push(new Float32Array(3))).toThrow(TypeError);
+      expect(() => ((opt.paramGroups as object[])[0] = { params: [grads[0]], lr: 1 })).toThrow(TypeError);
+      expect(() => (opt.paramGroups as object[]).push({ params: [] })).toThrow(TypeError);
+      expect(() => ((opt.paramGroups[0] as { params: unknown }).params = [grads[0]])).toThrow(TypeError);
+      expect(json(opt.stateDict())).toBe(before);
+      opt.step(grads);
+      expectSameBits('grads', grads, setup().grads); // the gradients were read, never written
+      expect(opt.params[0]).toBe(params[0]);
+    });
+  });
+
+  test('SGD with dampening: a rejected first step does not mark the momentum buffer as started', () => {
+    activate();
+    const p = new Float32Array([1, 1]);
+    const opt = new SGD([p, new Float32Array(2)], { lr: 1, momentum: 0.9, dampening: 0.5 });
+    expectError(() => opt.step([new Float32Array([0.1, 0.1]), lyingLength(1, 2)]), RangeError, 'grads[1]');
+    opt.step([new Float32Array([0.1, 0.1]), null]);
+    // First step: buf = g, p = 1 - 0.1 = 0.9 (with the buffer wrongly started: 0.95).
+    expect(Array.from(p)).toEqual([Math.fround(0.9), Math.fround(0.9)]);
+  });
+
+  test('betas: holes, Proxies and getters are read once and a hole is an error, not a 0', () => {
+    activate();
+    const w = new Float32Array(4);
+    // eslint-disable-next-line no-sparse-arrays
+    expectError(() => new Adam([w], { betas: [, 0.999] as never }), TypeError, 'options.betas[0] is missing');
+    const opt = new Adam([w]);
+    // eslint-disable-next-line no-sparse-arrays
+    (opt.paramGroups[0] as { betas: unknown }).betas = [, 0.99];
+    expectError(() => opt.step([new Float32Array(4).fill(1)]), TypeError, 'Adam.step: paramGroups[0].betas[0] is missing');
+    expect(Array.from(w)).toEqual([0, 0, 0, 0]);
+    let reads = 0;
+    (opt.paramGroups[0] as { betas: unknown }).betas = new Proxy([0.9, 0.999], { get: (t, k) => (reads++, Reflect.get(t, k)) });
+    opt.step([new Float32Array(4).fill(1)]);
+    expect(reads).toBe(3); // length, 0 and 1, once each
+  });
+
+  test('skipNonFinite checks the gradients the step uses, whatever their iterator yields', () => {
+    activate();
+    const w = new Float32Array(4);
+    const opt = new Adam([w], { skipNonFinite: true });
+    const list = [new Float32Array(4).fill(NaN)];
+    (list as unknown as { [Symbol.iterator]: unknown })[Symbol.iterator] = function* () {
+      yield new Float32Array(4);
+    };
+    expect(opt.step(list)).toBe(false);
+    expect(Array.from(w)).toEqual([0, 0, 0, 0]);
+  });
+
+  test('functional updates: lying lengths, Proxies and step getters', () => {
+    activate();
+    const p = new Float32Array(4), g = new Float32Array(4).fill(1);
+    const m = lyingLength(2, 4), v = new Float32Array(4);
+    expectError(() => adamUpdate(p, g, m, v, null, { step: 1 }), RangeError, 'adamUpdate: expAvg has 2 elements, param has 4');
+    expectError(() => adamUpdate(p, new Proxy(g, {}), new Float32Array(4), v, null, { step: 1 }), TypeError, 'adamUpdate: grad must be a Float32Array');
+    let reads = 0;
+    const hyper = { lr: 0.1, momentum: 0.9, get step() { return reads++ === 0 ? 1 : 2; } };
+    const buffer = new Float32Array(4);
+    sgdUpdate(p, g, buffer, hyper);
+    expect(reads).toBe(1);
+    expect(Array.from(buffer)).toEqual([1, 1, 1, 1]); // step 1: the buffer starts as the gradient
+    expect(Array.from(p)).toEqual([-0.1, -0.1, -0.1, -0.1].map(Math.fround));
+  });
+
+  test('clipGradNorm and clipGradValue use the real lengths and read the list once', () => {
+    activate();
+    const a = new Float32Array([3, 4]);
+    const b = lyingLength(2, 5);
+    expect(clipGradNorm([a, b], 100)).toBeCloseTo(Math.sqrt(25 + 2 * 0.0625), 12);
+    let reads = 0;
+    const list = [a];
+    Object.defineProperty(list, 0, { get: () => (reads++, a), enumerable: true });
+    clipGradValue(list, 1);
+    expect(reads).toBe(1);
+    expect(Array.from(a)).toEqual([1, 1]);
+    expectError(() => clipGradNorm([new Proxy(a, {})], 1), TypeError, 'clipGradNorm: grads[0] must be a Float32Array');
+    let optionReads = 0;
+    clipGradNorm([a], 1, { get errorIfNonfinite() { optionReads++; return false; } });
+    expect(optionReads).toBe(1);
+  });
+
+  test('SharedArrayBuffer and growable SharedArrayBuffer params train like ordinary ones', () => {
+    activate();
+    const random = rng(7);
+    const init = normal(random, 8), grad = normal(random, 8);
+    const shared = new Float32Array(new SharedArrayBuffer(32));
+    const growable = new Float32Array(new SharedArrayBuffer(32, { maxByteLength: 64 }), 0, 8);
+    shared.set(init);
+    growable.set(init);
+    const plain = init.slice();
+    for (const p of [shared, growable, plain]) new Adam([p]).step([grad]);
+    expectSameBits('shared', [shared, growable], [plain, plain]);
+  });
+});
+
+describe('schedulers: all or nothing', () => {
+  const optimizer = () => new SGD([{ params: [new Float32Array(2)], lr: 0.1 }, { params: [new Float32Array(2)], lr: 0.2 }]);
+
+  test('a scheduler whose construction fails leaves the groups as they were', () => {
+    const opt = optimizer();
+    expect(() => new LambdaLR(opt, { lrLambda: () => NaN })).toThrow(RangeError);
+    expect(opt.paramGroups.map((g) => (g as { initialLr?: number }).initialLr)).toEqual([undefined, undefined]);
+    expect(opt.paramGroups.map((g) => g.lr)).toEqual([0.1, 0.2]);
+    expect(() => new StepLR(opt, { stepSize: 0 })).toThrow(/stepSize/);
+    expect(opt.paramGroups.map((g) => (g as { initialLr?: number }).initialLr)).toEqual([undefined, undefined]);
+  });
+
+  test('LambdaLR.loadStateDict refuses a state whose epoch it cannot compute, and keeps its own', () => {
+    const opt = optimizer();
+    const sched = new LambdaLR(opt, { lrLambda: (epoch) => (epoch > 5 ? NaN : 1 / (epoch + 1)) });
+    sched.step();
+    const state = { ...sched.stateDict(), lastEpoch: 9 };
+    expect(() => sched.loadStateDict(state)).toThrow(/lrLambda\(9\)/);
+    expect(sched.lastEpoch).toBe(1);
+    expect(opt.paramGroups.map((g) => g.lr)).toEqual([0.05, 0.1]);
+  });
+
+  test('a step that cannot set a frozen group puts the others back', () => {
+    const groups = [{ lr: 0.1 }, Object.freeze({ lr: 0.2, initialLr: 0.2 })];
+    const duck = { paramGroups: groups };
+    expect(() => new StepLR(duck, { stepSize: 1 })).toThrow(TypeError);
+    expect(groups[0]).toEqual({ lr: 0.1 });
+  });
+
+  test('ReduceLROnPlateau names a bad group instead of reading null', () => {
+    expect(() => new ReduceLROnPlateau({ paramGroups: [null] } as never)).toThrow(/ReduceLROnPlateau: optimizer\.paramGroups\[0\]\.lr/);
+  });
+});
