@@ -1,30 +1,25 @@
 /**
- * Optimizer checkpoints in the safetensors layout, so Python tools can read them
- * (safetensors.safe_open, safetensors.numpy.load_file):
+ * Optimizer checkpoints: saveCheckpoint / loadCheckpoint and their async forms, in the
+ * safetensors layout of lib/checkpoint-format.ts.
  *
- *   8 bytes    header length N, unsigned little-endian
- *   N bytes    JSON header, padded with spaces to a multiple of 8 bytes:
- *              { "__metadata__": { string: string },
- *                "state.<param index>.<PyTorch buffer name>": { "dtype": "F32", "shape": [n], "data_offsets": [begin, end] }, ... }
- *   the data   every buffer's float32 values, little-endian, back to back in header order
- *
- * __metadata__ holds format ("simd-optim.optimizer/1"), optimizer (the class), param_groups (JSON:
- * hyperparameters and param ids per group), state (JSON: per param its step count and other
- * numbers) and sha256 (of the data), so that a corrupted file is refused, not loaded.
- *
- * Writes are atomic: a temporary file in the same directory, fsync, rename, fsync of the
- * directory. Loads read and check the whole file, then hand the state dict to loadStateDict,
- * which checks it against the optimizer before changing anything.
+ * Nothing is lost. A save writes a temporary file in the target's directory, checks every write
+ * (a short write is continued, an error such as ENOSPC or EIO from fsync is thrown), fsyncs it,
+ * renames it over the target and fsyncs the directory; on any failure before the rename it removes
+ * the temporary file and throws, and the previous checkpoint is left as it was. Temporary files of
+ * a writer that died (killed mid-save) are removed by the next save to the same path. A load reads
+ * and checks the whole file (layout, sizes, checksum) before the optimizer checks that the state
+ * fits it; nothing changes unless everything does.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
-import { endianness } from 'node:os';
 import * as path from 'node:path';
+import { threadId } from 'node:worker_threads';
 
-import type { OptimizerStateDict, ParamStateEntry } from './state-dict.js';
+import { decode, encode, type Checksum } from './checkpoint-format.js';
+import type { OptimizerStateDict } from './state-dict.js';
+import { booleanOption, checkOptionsObject, describe } from './validate.js';
 
-const FORMAT = 'simd-optim.optimizer/1';
-const littleEndian = endianness() === 'LE';
+export type { Checksum } from './checkpoint-format.js';
 
 /** What saveCheckpoint and loadCheckpoint need of an optimizer. */
 export interface Checkpointable {
@@ -32,206 +27,275 @@ export interface Checkpointable {
   loadStateDict(stateDict: OptimizerStateDict): void;
 }
 
-interface Encoded {
-  header: Buffer;
-  chunks: Uint8Array[];
+/** Options of {@link loadCheckpoint}. */
+export interface LoadCheckpointOptions {
+  /**
+   * Refuse a file whose header is not covered by a checksum: one written by another safetensors
+   * writer (no checksum), or by simd-optim's format 1 (a checksum of the data only). Default false.
+   */
+  requireChecksum?: boolean;
 }
 
-/** Float32 bytes in little-endian order (a copy only on big-endian machines). */
-function littleEndianBytes(a: Float32Array): Uint8Array {
-  if (littleEndian) return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
-  const out = new Uint8Array(a.byteLength);
-  const view = new DataView(out.buffer);
-  a.forEach((x, i) => view.setFloat32(i * 4, x, true));
-  return out;
+/** What a load found. */
+export interface CheckpointInfo {
+  /**
+   * What the file's sha256 covered and was verified against: 'all' (the header's content and the
+   * data: files this version writes), 'data' (format 1 files: the data only), 'none' (no checksum:
+   * a file written by another safetensors writer; its layout and every value were still checked).
+   */
+  checksum: Checksum;
 }
 
-function encode(dict: OptimizerStateDict): Encoded {
-  const tensors: Record<string, { dtype: 'F32'; shape: number[]; data_offsets: [number, number] }> = {};
-  const numbers: Record<string, Record<string, number>> = {};
-  const chunks: Uint8Array[] = [];
-  const hash = createHash('sha256');
-  let offset = 0;
-  for (const [index, entry] of Object.entries(dict.state)) {
-    numbers[index] = {};
-    for (const [name, value] of Object.entries(entry)) {
-      if (typeof value === 'number') {
-        numbers[index]![name] = value;
-        continue;
-      }
-      const bytes = littleEndianBytes(value);
-      tensors[`state.${index}.${name}`] = { dtype: 'F32', shape: [value.length], data_offsets: [offset, offset + bytes.byteLength] };
-      offset += bytes.byteLength;
-      chunks.push(bytes);
-      hash.update(bytes);
-    }
-  }
-  const metadata = {
-    format: FORMAT,
-    optimizer: dict.optimizer,
-    param_groups: JSON.stringify(dict.paramGroups),
-    state: JSON.stringify(numbers),
-    sha256: hash.digest('hex'),
-  };
-  let json = JSON.stringify({ __metadata__: metadata, ...tensors });
-  json += ' '.repeat((8 - ((8 + Buffer.byteLength(json)) % 8)) % 8);
-  const body = Buffer.from(json, 'utf8');
-  const header = Buffer.alloc(8 + body.length);
-  header.writeBigUInt64LE(BigInt(body.length), 0);
-  body.copy(header, 8);
-  return { header, chunks };
+/** What a save needs of an open file (fs.promises.FileHandle), typed without Node's types. @internal */
+export interface WritableFile {
+  write(buffer: Uint8Array, offset: number, length: number): Promise<{ bytesWritten: number }>;
+  sync(): Promise<void>;
 }
 
-function fail(file: string, why: string): never {
-  throw new Error(`loadCheckpoint: ${file} is not a valid simd-optim checkpoint: ${why}`);
-}
+/**
+ * The file operations a save performs, called through this object so the tests can inject
+ * failures (a short write, EIO from fsync). @internal
+ */
+export const fileOps = {
+  writeSync: (fd: number, buffer: Uint8Array, offset: number, length: number): number => fs.writeSync(fd, buffer, offset, length),
+  fsyncSync: (fd: number): void => fs.fsyncSync(fd),
+  write: async (handle: WritableFile, buffer: Uint8Array, offset: number, length: number): Promise<number> =>
+    (await handle.write(buffer, offset, length)).bytesWritten,
+  sync: (handle: WritableFile): Promise<void> => handle.sync(),
+};
 
-/** Parses and checks a whole checkpoint file's bytes into a state dict (copies). */
-function decode(file: string, bytes: Uint8Array): OptimizerStateDict {
-  if (bytes.byteLength < 8) fail(file, `it has ${bytes.byteLength} bytes, fewer than the 8 of the header length`);
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const headerLength = view.getBigUint64(0, true);
-  if (headerLength > BigInt(bytes.byteLength - 8)) fail(file, `the header claims ${headerLength} bytes, the file has ${bytes.byteLength - 8} after the length (truncated?)`);
-  const dataStart = 8 + Number(headerLength);
-  let header: Record<string, unknown>;
-  try {
-    header = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset + 8, Number(headerLength)).toString('utf8')) as Record<string, unknown>;
-  } catch (error) {
-    return fail(file, `its header is not JSON (${(error as Error).message})`);
-  }
-  const metadata = header['__metadata__'] as Record<string, unknown> | undefined;
-  if (!metadata || metadata['format'] !== FORMAT) fail(file, `its __metadata__.format is not '${FORMAT}'`);
-  const data = bytes.subarray(dataStart);
-  const digest = createHash('sha256');
-  // Tensors must tile the data exactly, in order: anything else is truncation or corruption.
-  const entries = Object.entries(header).filter(([name]) => name !== '__metadata__');
-  const tensors = entries.map(([name, info]) => {
-    const match = /^state\.(\d+)\.([a-z_]+)$/.exec(name);
-    const t = info as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
-    const [begin, end] = Array.isArray(t.data_offsets) ? (t.data_offsets as unknown[]) : [];
-    const shape = Array.isArray(t.shape) ? (t.shape as unknown[]) : [];
-    if (!match) fail(file, `unexpected tensor name '${name}'`);
-    if (t.dtype !== 'F32' || shape.length !== 1 || !Number.isInteger(shape[0]) || !Number.isInteger(begin) || !Number.isInteger(end)) {
-      fail(file, `tensor '${name}' is not a float32 vector with integer data_offsets`);
-    }
-    if ((end as number) - (begin as number) !== 4 * (shape[0] as number)) fail(file, `tensor '${name}' has ${shape[0]} floats in ${(end as number) - (begin as number)} bytes`);
-    return { index: match[1]!, name: match[2]!, begin: begin as number, end: end as number, length: shape[0] as number };
-  });
-  tensors.sort((a, b) => a.begin - b.begin);
-  let expected = 0;
-  for (const t of tensors) {
-    if (t.begin !== expected) fail(file, `tensor state.${t.index}.${t.name} starts at byte ${t.begin} of the data, expected ${expected}`);
-    expected = t.end;
-  }
-  if (expected !== data.byteLength) fail(file, `the tensors cover ${expected} bytes of data, the file has ${data.byteLength} (truncated?)`);
-  digest.update(data);
-  if (digest.digest('hex') !== metadata['sha256']) fail(file, 'the data does not match its sha256 (corrupted)');
-  let paramGroups: OptimizerStateDict['paramGroups'];
-  let numbers: Record<string, Record<string, number>>;
-  try {
-    paramGroups = JSON.parse(String(metadata['param_groups'])) as OptimizerStateDict['paramGroups'];
-    numbers = JSON.parse(String(metadata['state'])) as Record<string, Record<string, number>>;
-  } catch (error) {
-    return fail(file, `its metadata is not JSON (${(error as Error).message})`);
-  }
-  if (numbers === null || typeof numbers !== 'object') fail(file, 'its metadata.state is not an object');
-  const state: Record<number, ParamStateEntry> = {};
-  for (const [index, entry] of Object.entries(numbers)) state[Number(index)] = { ...entry };
-  const dataView = new DataView(data.buffer, data.byteOffset, data.byteLength);
-  for (const t of tensors) {
-    const values = new Float32Array(t.length);
-    for (let i = 0; i < t.length; i++) values[i] = dataView.getFloat32(t.begin + 4 * i, true);
-    (state[Number(t.index)] ??= {})[t.name] = values;
-  }
-  return { optimizer: String(metadata['optimizer']), state, paramGroups };
-}
-
-function checkArguments(where: string, file: unknown, optimizer: unknown): void {
-  if (typeof file !== 'string' || file === '') throw new TypeError(`${where}: path must be a non-empty string, got ${typeof file}`);
+function checkArguments(where: string, file: unknown, optimizer: unknown): asserts file is string {
+  if (typeof file !== 'string' || file === '') throw new TypeError(`${where}: path must be a non-empty string, got ${describe(file)}`);
   const o = optimizer as Partial<Checkpointable> | null;
-  if (!o || typeof o.stateDict !== 'function' || typeof o.loadStateDict !== 'function') {
-    throw new TypeError(`${where}: optimizer must be an optimizer of this package (with stateDict and loadStateDict)`);
+  if (o === null || typeof o !== 'object' || typeof o.stateDict !== 'function' || typeof o.loadStateDict !== 'function') {
+    throw new TypeError(`${where}: optimizer must be an optimizer of this package (with stateDict and loadStateDict), got ${describe(optimizer)}`);
   }
 }
+
+// Temporary files: `.<target name>.<pid>.<threadId>.<random>.tmp`, beside the target.
+const inFlight = new Set<string>();
 
 function temporaryName(file: string): string {
-  return path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  return path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${threadId}.${randomBytes(6).toString('hex')}.tmp`);
 }
 
-function syncDirectory(file: string): void {
-  try {
-    const fd = fs.openSync(path.dirname(file), 'r');
-    try {
-      fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
-  } catch {
-    // Not every platform can open or fsync a directory (Windows); the rename is still atomic.
+/**
+ * Whether `name` is a temporary file of `base` left by a writer that is gone: another process
+ * that no longer exists, or this thread when it is not writing it now (a process that had this
+ * pid before, as after a container restart). Another live process's files, and those of this
+ * process's other threads, are left alone: they may be writing them.
+ */
+function isStale(name: string, base: string): boolean {
+  const prefix = `.${base}.`;
+  if (!name.startsWith(prefix) || !name.endsWith('.tmp')) return false;
+  const parts = name.slice(prefix.length, -4).split('.');
+  let pid: number, thread: number;
+  if (parts.length === 3 && /^\d+$/.test(parts[0]!) && /^\d+$/.test(parts[1]!) && /^[0-9a-f]+$/.test(parts[2]!)) {
+    pid = Number(parts[0]);
+    thread = Number(parts[1]);
+  } else if (parts.length === 2 && /^\d+$/.test(parts[0]!) && /^[0-9a-f]{8}$/.test(parts[1]!)) {
+    pid = Number(parts[0]); // the names of format 1 writers, which had no thread id
+    thread = -1;
+  } else {
+    return false;
   }
+  if (pid === process.pid) return thread === -1 || (thread === threadId && !inFlight.has(name));
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}
+
+function removeStaleTemporaries(file: string): void {
+  const base = path.basename(file);
+  let names: string[];
+  try {
+    names = fs.readdirSync(path.dirname(file));
+  } catch {
+    return; // the save itself will report a missing or unreadable directory
+  }
+  for (const name of names) {
+    if (isStale(name, base)) fs.rmSync(path.join(path.dirname(file), name), { force: true });
+  }
+}
+
+async function removeStaleTemporariesAsync(file: string): Promise<void> {
+  const base = path.basename(file);
+  let names: string[];
+  try {
+    names = await fs.promises.readdir(path.dirname(file));
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    if (isStale(name, base)) await fs.promises.rm(path.join(path.dirname(file), name), { force: true });
+  }
+}
+
+/** The error of a failed save: what failed, with the file system's code kept. */
+function saveError(where: string, file: string, error: unknown): Error {
+  const cause = error as NodeJS.ErrnoException;
+  const wrapped = new Error(`${where}: writing ${file} failed, the previous file (if any) is unchanged: ${cause?.message ?? String(error)}`, { cause });
+  if (cause?.code !== undefined) (wrapped as NodeJS.ErrnoException).code = cause.code;
+  return wrapped;
+}
+
+function shortWrite(written: number, wanted: number): Error {
+  const error = new Error(`a write wrote ${written} of ${wanted} bytes and then no more`) as NodeJS.ErrnoException;
+  error.code = 'EIO';
+  return error;
+}
+
+function writeAllSync(fd: number, chunk: Uint8Array): void {
+  for (let offset = 0; offset < chunk.byteLength;) {
+    const written = fileOps.writeSync(fd, chunk, offset, chunk.byteLength - offset);
+    if (!(written > 0)) throw shortWrite(offset, chunk.byteLength);
+    offset += written;
+  }
+}
+
+async function writeAll(handle: fs.promises.FileHandle, chunk: Uint8Array): Promise<void> {
+  for (let offset = 0; offset < chunk.byteLength;) {
+    const written = await fileOps.write(handle, chunk, offset, chunk.byteLength - offset);
+    if (!(written > 0)) throw shortWrite(offset, chunk.byteLength);
+    offset += written;
+  }
+}
+
+/** Codes of platforms and file systems that cannot fsync a directory; the rename is atomic still. */
+const NO_DIRECTORY_SYNC = new Set(['EINVAL', 'EISDIR', 'EPERM', 'ENOTSUP', 'EBADF', 'EACCES']);
+
+function directorySyncError(where: string, file: string, error: unknown): Error | null {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code !== undefined && NO_DIRECTORY_SYNC.has(code)) return null;
+  return saveError(`${where} (the new file is in place, but its directory could not be synced)`, file, error);
 }
 
 /**
  * Writes the optimizer's state (its stateDict) to `file`, atomically: a reader sees the old file
- * or the new one, never a part of it, even if the process dies on the way.
- * @throws the file system's error; the previous file, if any, is then left as it was.
+ * or the new one, never a part of it, even if the process dies on the way or the disk is full.
+ * @throws TypeError naming a bad argument; an Error with the file system's `code` (ENOSPC, EIO,
+ *   ENOENT, ...) when writing fails, the previous file, if any, then left as it was.
  */
 export function saveCheckpoint(file: string, optimizer: Checkpointable): void {
-  checkArguments('saveCheckpoint', file, optimizer);
-  const { header, chunks } = encode(optimizer.stateDict());
+  const where = 'saveCheckpoint';
+  checkArguments(where, file, optimizer);
+  const { header, chunks } = encode(where, optimizer.stateDict());
+  removeStaleTemporaries(file);
   const tmp = temporaryName(file);
+  inFlight.add(path.basename(tmp));
+  let fd = -1;
   try {
-    const fd = fs.openSync(tmp, 'w');
-    try {
-      fs.writeSync(fd, header);
-      for (const chunk of chunks) fs.writeSync(fd, chunk);
-      fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
+    fd = fs.openSync(tmp, 'wx');
+    writeAllSync(fd, header);
+    for (const chunk of chunks) writeAllSync(fd, chunk);
+    fileOps.fsyncSync(fd);
+    const closing = fd;
+    fd = -1;
+    fs.closeSync(closing);
     fs.renameSync(tmp, file);
   } catch (error) {
-    fs.rmSync(tmp, { force: true });
-    throw error;
+    try {
+      if (fd >= 0) fs.closeSync(fd);
+    } finally {
+      fs.rmSync(tmp, { force: true });
+    }
+    throw saveError(where, file, error);
+  } finally {
+    inFlight.delete(path.basename(tmp));
   }
-  syncDirectory(file);
+  try {
+    const dir = fs.openSync(path.dirname(file), 'r');
+    try {
+      fs.fsyncSync(dir);
+    } finally {
+      fs.closeSync(dir);
+    }
+  } catch (error) {
+    const failure = directorySyncError(where, file, error);
+    if (failure) throw failure;
+  }
+}
+
+/**
+ * saveCheckpoint without blocking the event loop. The state is captured when it is called, so the
+ * optimizer may step while the file is written.
+ */
+export async function saveCheckpointAsync(file: string, optimizer: Checkpointable): Promise<void> {
+  const where = 'saveCheckpointAsync';
+  checkArguments(where, file, optimizer);
+  const { header, chunks } = encode(where, optimizer.stateDict());
+  await removeStaleTemporariesAsync(file);
+  const tmp = temporaryName(file);
+  inFlight.add(path.basename(tmp));
+  let handle: fs.promises.FileHandle | null = null;
+  try {
+    handle = await fs.promises.open(tmp, 'wx');
+    await writeAll(handle, header);
+    for (const chunk of chunks) await writeAll(handle, chunk);
+    await fileOps.sync(handle);
+    const closing = handle;
+    handle = null;
+    await closing.close();
+    await fs.promises.rename(tmp, file);
+  } catch (error) {
+    if (handle) await handle.close().catch(() => undefined);
+    await fs.promises.rm(tmp, { force: true }).catch(() => undefined);
+    throw saveError(where, file, error);
+  } finally {
+    inFlight.delete(path.basename(tmp));
+  }
+  try {
+    const dir = await fs.promises.open(path.dirname(file), 'r');
+    try {
+      await dir.sync();
+    } finally {
+      await dir.close();
+    }
+  } catch (error) {
+    const failure = directorySyncError(where, file, error);
+    if (failure) throw failure;
+  }
+}
+
+function loadOptions(where: string, options: unknown): boolean {
+  const o = checkOptionsObject(where, 'options', options, ['requireChecksum']);
+  return booleanOption(where, 'options.requireChecksum', o['requireChecksum'], false);
+}
+
+function install(where: string, file: string, bytes: Uint8Array, optimizer: Checkpointable, requireChecksum: boolean): CheckpointInfo {
+  const { dict, checksum } = decode(where, file, bytes);
+  if (requireChecksum && checksum !== 'all') {
+    throw new RangeError(
+      `${where}: ${file} has no checksum over its header (${checksum === 'none' ? 'it was written by another safetensors writer' : 'format 1'}) and options.requireChecksum is true`,
+    );
+  }
+  optimizer.loadStateDict(dict);
+  return { checksum };
 }
 
 /**
  * Restores the optimizer's state from a checkpoint written by saveCheckpoint. The whole file is
- * read and checked first (layout, sizes, sha256), then the optimizer checks that the state fits
+ * read and checked first (layout, sizes, checksum), then the optimizer checks that the state fits
  * it (kind, groups, buffer names and lengths); on any error it throws and nothing has changed.
- * @throws Error for an unreadable, truncated or corrupted file; TypeError or RangeError when the
- *   state does not fit the optimizer.
+ * @returns what the file's checksum covered (see CheckpointInfo).
+ * @throws RangeError naming the file when it is truncated, corrupted or forged; TypeError or
+ *   RangeError when the state does not fit the optimizer; the file system's error when it cannot
+ *   be read.
  */
-export function loadCheckpoint(file: string, optimizer: Checkpointable): void {
-  checkArguments('loadCheckpoint', file, optimizer);
-  optimizer.loadStateDict(decode(file, fs.readFileSync(file)));
-}
-
-/** saveCheckpoint without blocking the event loop (the state is captured when it is called). */
-export async function saveCheckpointAsync(file: string, optimizer: Checkpointable): Promise<void> {
-  checkArguments('saveCheckpointAsync', file, optimizer);
-  const { header, chunks } = encode(optimizer.stateDict());
-  const tmp = temporaryName(file);
-  try {
-    const handle = await fs.promises.open(tmp, 'w');
-    try {
-      await handle.writev([header, ...chunks]);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await fs.promises.rename(tmp, file);
-  } catch (error) {
-    await fs.promises.rm(tmp, { force: true });
-    throw error;
-  }
-  syncDirectory(file);
+export function loadCheckpoint(file: string, optimizer: Checkpointable, options?: LoadCheckpointOptions): CheckpointInfo {
+  const where = 'loadCheckpoint';
+  checkArguments(where, file, optimizer);
+  const requireChecksum = loadOptions(where, options);
+  return install(where, file, fs.readFileSync(file), optimizer, requireChecksum);
 }
 
 /** loadCheckpoint that reads the file without blocking the event loop. */
-export async function loadCheckpointAsync(file: string, optimizer: Checkpointable): Promise<void> {
-  checkArguments('loadCheckpointAsync', file, optimizer);
-  optimizer.loadStateDict(decode(file, await fs.promises.readFile(file)));
+export async function loadCheckpointAsync(file: string, optimizer: Checkpointable, options?: LoadCheckpointOptions): Promise<CheckpointInfo> {
+  const where = 'loadCheckpointAsync';
+  checkArguments(where, file, optimizer);
+  const requireChecksum = loadOptions(where, options);
+  return install(where, file, await fs.promises.readFile(file), optimizer, requireChecksum);
 }

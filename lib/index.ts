@@ -17,7 +17,10 @@ export { NAdam, nadamUpdate, type NAdamOptions, type NAdamState } from './nadam.
 export { RAdam, radamUpdate, type RAdamOptions, type RAdamState } from './radam.js';
 export { Lion, lionUpdate, type LionOptions, type LionState } from './lion.js';
 export { clipGradNorm, clipGradValue, type ClipGradNormOptions } from './gradients.js';
-export { saveCheckpoint, loadCheckpoint, saveCheckpointAsync, loadCheckpointAsync, type Checkpointable } from './checkpoint.js';
+export {
+  saveCheckpoint, loadCheckpoint, saveCheckpointAsync, loadCheckpointAsync, type Checkpointable, type CheckpointInfo, type Checksum,
+  type LoadCheckpointOptions,
+} from './checkpoint.js';
 export {
   LRScheduler, StepLR, MultiStepLR, ExponentialLR, ConstantLR, LinearLR, PolynomialLR, CosineAnnealingLR, LambdaLR,
   InverseTimeLR, InverseSqrtLR, type SchedulableOptimizer, type SchedulerStateDict,

@@ -1,0 +1,219 @@
+/**
+ * The checkpoint file: the safetensors layout, so Python tools can read it
+ * (safetensors.safe_open, safetensors.numpy.load_file):
+ *
+ *   8 bytes    header length N, unsigned little-endian
+ *   N bytes    JSON header, padded with spaces to a multiple of 8 bytes:
+ *              { "__metadata__": { string: string },
+ *                "state.<param index>.<PyTorch buffer name>": { "dtype": "F32", "shape": [n], "data_offsets": [begin, end] }, ... }
+ *   the data   every buffer's float32 values, little-endian, back to back in header order
+ *
+ * __metadata__ holds format, optimizer (the class), param_groups (JSON: hyperparameters and param
+ * ids per group), state (JSON: per param its step count and other numbers) and sha256.
+ *
+ * The sha256 covers everything that is loaded, whatever the layout: a canonical serialization of
+ * the header's content (the metadata but sha256, sorted by key; each tensor's name, dtype and
+ * shape, sorted by name) followed by the tensors' bytes in the same name order. A flipped byte
+ * anywhere that changes what would be loaded is refused; one that only changes JSON whitespace
+ * loads the same content; a writer that lays the same tensors out in another order keeps the
+ * checksum valid. Format 1 files (whose sha256 covered the data
+ * only) still load, and say so; files written by other safetensors writers carry no sha256 and
+ * load with checksum 'none'.
+ *
+ * Decoding checks every size before it allocates from it: lengths and offsets must be whole
+ * numbers inside the file, so a forged header cannot make it allocate more than the file holds.
+ * @internal
+ */
+import { createHash, type Hash } from 'node:crypto';
+import { endianness } from 'node:os';
+
+import { isFloat32Array, realBuffer, realByteOffset, realLength } from './intrinsics.js';
+import type { OptimizerStateDict, ParamStateEntry } from './state-dict.js';
+import { describe, readArray } from './validate.js';
+
+export const FORMAT = 'simd-optim.optimizer/2';
+const FORMAT_DATA_ONLY = 'simd-optim.optimizer/1';
+/** As the safetensors library: a larger header is refused before it is parsed. */
+const MAX_HEADER_BYTES = 100_000_000;
+const littleEndian = endianness() === 'LE';
+
+/** What a file's sha256 covered: header and data, the data only (format 1), or nothing. */
+export type Checksum = 'all' | 'data' | 'none';
+
+interface TensorEntry {
+  dtype: 'F32';
+  shape: [number];
+  data_offsets: [number, number];
+}
+
+export interface Encoded {
+  header: Uint8Array;
+  chunks: Uint8Array[];
+}
+
+/** Float32 bytes in little-endian order (a copy only on big-endian machines). */
+function littleEndianBytes(a: Float32Array, length: number): Uint8Array {
+  if (littleEndian) return new Uint8Array(realBuffer(a), realByteOffset(a), 4 * length);
+  const out = new Uint8Array(4 * length);
+  const view = new DataView(out.buffer);
+  for (let i = 0; i < length; i++) view.setFloat32(i * 4, a[i]!, true);
+  return out;
+}
+
+/**
+ * The checksum of a file's content, canonical whatever its key order, whitespace or layout:
+ * `bytesOf(name)` gives each tensor's data.
+ */
+function contentHash(metadata: Record<string, string>, tensors: Record<string, TensorEntry>, bytesOf: (name: string) => Uint8Array): string {
+  const meta = Object.keys(metadata).filter((k) => k !== 'sha256').sort().map((k) => [k, metadata[k]]);
+  const names = Object.keys(tensors).sort();
+  const hash: Hash = createHash('sha256').update(JSON.stringify([meta, names.map((k) => [k, tensors[k]!.dtype, tensors[k]!.shape])]), 'utf8');
+  for (const name of names) hash.update(bytesOf(name));
+  return hash.digest('hex');
+}
+
+/**
+ * The file of a state dict. The dict is read once (a user's Checkpointable may return anything):
+ * its state entries must be numbers or Float32Arrays.
+ * @throws TypeError naming what is not serializable.
+ */
+export function encode(where: string, input: unknown): Encoded {
+  if (input === null || typeof input !== 'object') throw new TypeError(`${where}: stateDict() must return an object, got ${describe(input)}`);
+  const dict = input as Record<string, unknown>;
+  const optimizer = dict['optimizer'], stateValue = dict['state'], groupsValue = dict['paramGroups'];
+  if (typeof optimizer !== 'string') throw new TypeError(`${where}: stateDict().optimizer must be a string, got ${describe(optimizer)}`);
+  const paramGroups = JSON.stringify(readArray(where, 'stateDict().paramGroups', groupsValue));
+  if (stateValue === null || typeof stateValue !== 'object') throw new TypeError(`${where}: stateDict().state must be an object`);
+  const tensors: Record<string, TensorEntry> = {};
+  const numbers: Record<string, Record<string, number>> = {};
+  const chunks: Uint8Array[] = [];
+  const chunkOf = new Map<string, Uint8Array>();
+  let offset = 0;
+  for (const [index, entryValue] of Object.entries(stateValue as Record<string, unknown>)) {
+    if (entryValue === null || typeof entryValue !== 'object') throw new TypeError(`${where}: stateDict().state[${index}] must be an object`);
+    numbers[index] = {};
+    for (const [name, value] of Object.entries(entryValue as ParamStateEntry)) {
+      if (typeof value === 'number') {
+        numbers[index]![name] = value;
+        continue;
+      }
+      if (!isFloat32Array(value)) throw new TypeError(`${where}: stateDict().state[${index}].${name} must be a number or a Float32Array`);
+      const length = realLength(value);
+      const bytes = littleEndianBytes(value, length);
+      tensors[`state.${index}.${name}`] = { dtype: 'F32', shape: [length], data_offsets: [offset, offset + bytes.byteLength] };
+      chunkOf.set(`state.${index}.${name}`, bytes);
+      offset += bytes.byteLength;
+      chunks.push(bytes);
+    }
+  }
+  const metadata: Record<string, string> = { format: FORMAT, optimizer, param_groups: paramGroups, state: JSON.stringify(numbers) };
+  metadata['sha256'] = contentHash(metadata, tensors, (name) => chunkOf.get(name)!);
+  let json = JSON.stringify({ __metadata__: metadata, ...tensors });
+  json += ' '.repeat((8 - ((8 + Buffer.byteLength(json)) % 8)) % 8);
+  const body = Buffer.from(json, 'utf8');
+  const header = Buffer.alloc(8 + body.length);
+  header.writeBigUInt64LE(BigInt(body.length), 0);
+  body.copy(header, 8);
+  return { header, chunks };
+}
+
+/** A corrupted, truncated or forged file: a RangeError naming it. */
+function bad(where: string, file: string, why: string): never {
+  throw new RangeError(`${where}: ${file} is not a valid simd-optim checkpoint: ${why}`);
+}
+
+const isWhole = (x: unknown): x is number => typeof x === 'number' && Number.isSafeInteger(x) && x >= 0;
+
+/**
+ * Parses and checks a whole checkpoint file into a state dict (its buffers views of `bytes` or
+ * copies) and what its checksum covered.
+ */
+export function decode(where: string, file: string, bytes: Uint8Array): { dict: OptimizerStateDict; checksum: Checksum } {
+  if (bytes.byteLength < 8) bad(where, file, `it has ${bytes.byteLength} bytes, fewer than the 8 of the header length`);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const declared = view.getBigUint64(0, true);
+  if (declared > BigInt(Math.min(bytes.byteLength - 8, MAX_HEADER_BYTES))) {
+    bad(where, file, `the header claims ${declared} bytes, the file has ${bytes.byteLength - 8} after the length (truncated?)`);
+  }
+  const headerLength = Number(declared);
+  let header: unknown;
+  try {
+    header = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset + 8, headerLength).toString('utf8'));
+  } catch (error) {
+    return bad(where, file, `its header is not JSON (${(error as Error).message})`);
+  }
+  if (header === null || typeof header !== 'object' || Array.isArray(header)) bad(where, file, 'its header is not a JSON object');
+  const { __metadata__: metadataValue, ...entries } = header as Record<string, unknown>;
+  if (metadataValue === null || typeof metadataValue !== 'object' || Array.isArray(metadataValue)) bad(where, file, 'it has no __metadata__ object');
+  const metadata = metadataValue as Record<string, unknown>;
+  for (const [key, value] of Object.entries(metadata)) {
+    if (typeof value !== 'string') bad(where, file, `__metadata__.${key} is not a string`);
+  }
+  const format = metadata['format'];
+  if (format !== FORMAT && format !== FORMAT_DATA_ONLY) bad(where, file, `its __metadata__.format is not '${FORMAT}'`);
+  const dataStart = 8 + headerLength;
+  const dataLength = bytes.byteLength - dataStart;
+  // Every size is checked against the file before anything is allocated from it.
+  const tensors: Record<string, TensorEntry> = {};
+  const parsed = Object.entries(entries).map(([name, info]) => {
+    const match = /^state\.(0|[1-9]\d{0,15})\.([a-z_]{1,64})$/.exec(name);
+    if (!match) bad(where, file, `unexpected tensor name '${name.slice(0, 80)}'`);
+    const t = (info ?? {}) as Record<string, unknown>;
+    const shape = Array.isArray(t['shape']) ? (t['shape'] as unknown[]) : [];
+    const offsets = Array.isArray(t['data_offsets']) ? (t['data_offsets'] as unknown[]) : [];
+    const [length] = shape, [begin, end] = offsets;
+    if (t['dtype'] !== 'F32' || shape.length !== 1 || offsets.length !== 2 || !isWhole(length) || !isWhole(begin) || !isWhole(end)) {
+      bad(where, file, `tensor '${name}' is not a float32 vector with whole-number shape and data_offsets`);
+    }
+    if (end < begin || end > dataLength) bad(where, file, `tensor '${name}' has data_offsets [${begin}, ${end}] outside the ${dataLength} bytes of data (truncated?)`);
+    if (end - begin !== 4 * length) bad(where, file, `tensor '${name}' has ${length} floats in ${end - begin} bytes`);
+    tensors[name] = { dtype: 'F32', shape: [length], data_offsets: [begin, end] };
+    return { index: Number(match[1]!), name: match[2]!, begin, end, length };
+  });
+  // Tensors must tile the data exactly, in order: anything else is truncation or corruption.
+  parsed.sort((a, b) => a.begin - b.begin);
+  let expected = 0;
+  for (const t of parsed) {
+    if (t.begin !== expected) bad(where, file, `tensor state.${t.index}.${t.name} starts at byte ${t.begin} of the data, expected ${expected}`);
+    expected = t.end;
+  }
+  if (expected !== dataLength) bad(where, file, `the tensors cover ${expected} bytes of data, the file has ${dataLength} (truncated?)`);
+  const data = bytes.subarray(dataStart);
+  const sha256 = metadata['sha256'];
+  let checksum: Checksum = 'none';
+  if (sha256 !== undefined) {
+    const actual = format === FORMAT
+      ? contentHash(metadata as Record<string, string>, tensors, (name) => data.subarray(tensors[name]!.data_offsets[0], tensors[name]!.data_offsets[1]))
+      : createHash('sha256').update(data).digest('hex');
+    if (actual !== sha256) bad(where, file, 'its content does not match its sha256 (corrupted)');
+    checksum = format === FORMAT ? 'all' : 'data';
+  }
+  let paramGroups: unknown, numbers: unknown;
+  try {
+    paramGroups = JSON.parse(String(metadata['param_groups']));
+    numbers = JSON.parse(String(metadata['state']));
+  } catch (error) {
+    return bad(where, file, `its metadata is not JSON (${(error as Error).message})`);
+  }
+  if (numbers === null || typeof numbers !== 'object' || Array.isArray(numbers)) bad(where, file, 'its __metadata__.state is not an object');
+  const state: Record<number, ParamStateEntry> = {};
+  for (const [index, entry] of Object.entries(numbers as Record<string, unknown>)) {
+    if (!/^(0|[1-9]\d{0,15})$/.test(index)) bad(where, file, `its __metadata__.state has a key '${index.slice(0, 40)}' that is not a param index`);
+    if (entry === null || typeof entry !== 'object' || Array.isArray(entry)) bad(where, file, `its __metadata__.state[${index}] is not an object`);
+    state[Number(index)] = { ...(entry as ParamStateEntry) };
+  }
+  for (const t of parsed) {
+    (state[t.index] ??= {})[t.name] = float32At(data, t.begin, t.length);
+  }
+  return { dict: { optimizer: String(metadata['optimizer']), state, paramGroups: paramGroups as OptimizerStateDict['paramGroups'] }, checksum };
+}
+
+/** `length` little-endian floats at `begin` of `data`: a view where it can be, else a copy. */
+function float32At(data: Uint8Array, begin: number, length: number): Float32Array {
+  const at = data.byteOffset + begin;
+  if (littleEndian && at % 4 === 0) return new Float32Array(data.buffer, at, length);
+  const out = new Float32Array(length);
+  const view = new DataView(data.buffer, at, 4 * length);
+  for (let i = 0; i < length; i++) out[i] = view.getFloat32(4 * i, true);
+  return out;
+}
