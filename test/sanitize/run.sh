@@ -137,6 +137,10 @@ SIMD_OPTIM_BACKEND=native node -e '
 ' "$addon" || die "the sanitized addon is not the one that loads"
 
 # --- the suite ---------------------------------------------------------------------------------
+# The tests' temporary files go in the copy too: a process ended by a sanitizer runs no afterAll,
+# and would otherwise leave its directories in /tmp.
+mkdir -p "$work/tmp"
+export TMPDIR="$work/tmp"
 tests_started=$SECONDS
 status=0
 # --no-cache: vitest would write its results cache through the node_modules link into the checkout.
