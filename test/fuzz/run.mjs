@@ -14,7 +14,7 @@ import { performance } from 'node:perf_hooks';
 
 import { BACKEND, LEVELS, fc } from './support.mjs';
 
-export const MODULES = ['optimizer', 'functional', 'state'];
+export const MODULES = ['optimizer', 'functional', 'state', 'checkpoint'];
 
 export const SHORT_RUNS = 25;
 export const CI_RUNS = 250;
