@@ -89,7 +89,14 @@ async function judgeLoad({ setup, mode, bytes, bSteps, mayLoad, what, contract }
   check(sameTraining(b.opt, b.params, twin.opt, twin.params, 'an optimizer that never saw the load'));
 }
 
+// Saving fsyncs; shrinking replays set-ups many times: the bytes of a set-up are saved once.
+const saved = new Map();
 async function savedBytes(setup, mode) {
+  const key = `${mode} ${JSON.stringify(setup)}`;
+  if (!saved.has(key)) saved.set(key, await saveBytes(setup, mode));
+  return Buffer.from(saved.get(key));
+}
+async function saveBytes(setup, mode) {
   const { a } = pair(setup);
   const file = freshPath('save');
   await save(mode, file, a.opt);
@@ -158,16 +165,16 @@ const corruptArb = () =>
         arbitrary: fc.array(
           fc.record({
             region: fc.constantFrom('any', 'prefix', 'header', 'header', 'digits', 'numbers', 'numbers', 'data', 'padding'),
-            at: fc.nat(),
+            at: fc.nat(4095),
             // Mostly single bit flips, the classic corruption; sometimes any byte.
             xor: fc.oneof({ weight: 3, arbitrary: fc.constantFrom(1, 2, 4, 8, 16, 32, 64, 128) }, { weight: 1, arbitrary: fc.integer({ min: 1, max: 255 }) }),
           }),
           { minLength: 1, maxLength: 2 },
         ).map((flips) => ({ kind: 'flip', flips })),
       },
-      { weight: 1, arbitrary: fc.record({ kind: fc.constant('truncate'), at: fc.nat() }) },
+      { weight: 1, arbitrary: fc.record({ kind: fc.constant('truncate'), at: fc.nat(4095) }) },
       { weight: 1, arbitrary: fc.record({ kind: fc.constant('append'), bytes: fc.array(fc.integer({ min: 0, max: 255 }), { minLength: 1, maxLength: 9 }) }) },
-      { weight: 1, arbitrary: fc.record({ kind: fc.constant('whitespace'), at: fc.nat(), to: fc.constantFrom(0x09, 0x0a, 0x0d, 0x20, 0x00, 0x7b, 0xa0) }) },
+      { weight: 1, arbitrary: fc.record({ kind: fc.constant('whitespace'), at: fc.nat(255), to: fc.constantFrom(0x09, 0x0a, 0x0d, 0x20, 0x00, 0x7b, 0xa0) }) },
     ),
   });
 
@@ -240,8 +247,8 @@ const forgedArb = () =>
     setup: setup1(),
     mode: fc.constantFrom('sync', 'async'),
     forgery: fc.constantFrom(...FORGERIES),
-    pick: fc.nat(),
-    pick2: fc.nat(),
+    pick: fc.nat(63),
+    pick2: fc.nat(63),
   });
 
 async function forgedPredicate({ setup, mode, forgery, pick, pick2 }, contract = false) {
