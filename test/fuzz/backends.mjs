@@ -4,8 +4,8 @@
 // nothing to compare).
 import { OPTIMIZERS, OPT_NAMES, gradsAt, sameTraining, setupArb, train, validOptionsByNameArb } from './spec.mjs';
 import {
-  BACKEND, activate, attempt, check, diffArrays, errorText, fail, fc, fmt, levelArb, lib, plainCopy, seedArb, sizeArb, specialArb,
-  values,
+  BACKEND, activate, attempt, check, diffArrays, errorText, fail, fc, fmt, levelArb, lib, plainCopy, seedArb, sizeArb,
+  specialArb, values,
 } from './support.mjs';
 
 const trainingArb = () => fc.record({ setup: setupArb(), steps: fc.integer({ min: 1, max: 4 }), special: specialArb() });

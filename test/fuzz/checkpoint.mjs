@@ -6,8 +6,12 @@ import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 
-import { changedSince, copies, gradsAt, initialParams, makeOptimizer, sameTraining, setupArb, snapshot } from './spec.mjs';
-import { activate, attemptAsync, check, deepDiff, errorProblem, errorText, fail, fc, lib, plainCopy } from './support.mjs';
+import {
+  changedSince, copies, gradsAt, initialParams, makeOptimizer, sameTraining, setupArb, snapshot,
+} from './spec.mjs';
+import {
+  activate, attemptAsync, check, deepDiff, errorProblem, errorText, fail, fc, lib, plainCopy,
+} from './support.mjs';
 
 const dir = fs.mkdtempSync(path.join(tmpdir(), 'simd-optim-fuzz-'));
 process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));

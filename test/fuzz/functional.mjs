@@ -5,9 +5,9 @@ import {
   OPTIMIZERS, OPT_NAMES, STEP_RULE, anyOptionsByNameArb, optionsProblems, validOptionsByNameArb,
 } from './spec.mjs';
 import {
-  LATER_VALUES, OPTION_OBJECTS, activate, attempt, bitsOf, check, diffArrays, disguise, errorText, fail, fc, fmt,
-  isRealF32, judgeOutcome, levelArb, lib, optionsObject, plainCopy, realLength, realOverlap, realView,
-  seedArb, sizeArb, snapArrays, specialArb, storageArb, stored, values, detach,
+  LATER_VALUES, activate, attempt, bitsOf, check, detach, diffArrays, disguise, errorText, fail, fc, fmt, isRealF32,
+  judgeOutcome, levelArb, lib, optionsObject, realLength, realOverlap, realView, seedArb, sizeArb, snapArrays,
+  specialArb, storageArb, stored, values,
 } from './support.mjs';
 
 const HONEST_KINDS = ['good', 'good', 'good', 'good', 'good', 'null', 'aliasPrev', 'overlapPrev', 'wrongLength', 'f64', 'array', 'detached'];

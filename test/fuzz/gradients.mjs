@@ -5,9 +5,9 @@
 import { changedSince, copies, sameTraining, setupArb, snapshot, train } from './spec.mjs';
 import { hasNonFinite } from './inputs.mjs';
 import {
-  CONTAINERS, activate, attempt, check, container, detach, diffArrays, disguise, errorProblem, errorText, fail, fc, fmt,
-  isRealF32, levelArb, lib, optionsObject, plainCopy, realLength, realOverlap, realView, seedArb, sizeArb, snapArrays,
-  specialArb, stored, storageArb, values,
+  CONTAINERS, activate, attempt, check, container, detach, diffArrays, disguise, errorProblem, errorText, fail, fc,
+  fmt, isRealF32, levelArb, lib, optionsObject, realLength, realOverlap, realView, seedArb, sizeArb, snapArrays,
+  specialArb, storageArb, stored, values,
 } from './support.mjs';
 
 const CLIP_KINDS = ['good', 'good', 'good', 'good', 'nan', 'null', 'samePrev', 'overlapPrev', 'f64', 'array', 'detached', 'proxy', 'subclass', 'lyingLength', 'ownLength', 'lyingBuffer'];

@@ -1,9 +1,7 @@
 // Gradient lists as hostile callers build them: elements of every wrong kind, disguised by
 // subclasses, own properties and Proxies; and the oracle that judges a list by what its elements
 // really are (intrinsic length, buffer and offset).
-import {
-  detach, disguise, fc, isRealF32, realLength, realOverlap, realView, seedArb, values,
-} from './support.mjs';
+import { detach, disguise, fc, isRealF32, realLength, realOverlap, realView, seedArb, values } from './support.mjs';
 
 /**
  * good: right length, fresh memory        nan: good, with a NaN or an infinity in it

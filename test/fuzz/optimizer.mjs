@@ -2,14 +2,15 @@
 // succeeds with the bits of the same call on plain inputs, or throws a TypeError or RangeError
 // naming the argument and changes nothing.
 import {
-  BOOL, OPTIMIZERS, OPT_NAMES, anyOptionsArb, anyOptionsByNameArb, changedSince, pickValid, someValueArb, validOptionsByNameArb, copies, gradsAt, groupHyper, groupsOf,
-  initialParams, judge, optionsProblems, sameTraining, setupArb, snapshot, train, validOptionsArb, validValueArb,
+  BOOL, OPTIMIZERS, OPT_NAMES, anyOptionsArb, anyOptionsByNameArb, changedSince, copies, gradsAt, initialParams, judge,
+  optionsProblems, pickValid, sameTraining, setupArb, snapshot, someValueArb, train, validOptionsArb,
+  validOptionsByNameArb,
 } from './spec.mjs';
 import { DISGUISES, ELEMENT_KINDS, buildElement, elementArb, gradProblems } from './inputs.mjs';
 import {
-  CONTAINERS, LATER_VALUES, OPTION_OBJECTS, activate, allocate, attempt, bitsOf, check, container, detach, diffArrays,
-  disguise, errorProblem, errorText, fail, fc, fmt, isRealF32, judgeOutcome, levelArb, noProblems, optionsObject, packed,
-  plainCopy, realLength, realOverlap, realView, seedArb, sizeArb, snapArrays, storageArb, stored, values,
+  CONTAINERS, LATER_VALUES, OPTION_OBJECTS, activate, allocate, attempt, check, container, detach, diffArrays,
+  disguise, errorProblem, errorText, fail, fc, fmt, isRealF32, judgeOutcome, levelArb, noProblems, optionsObject,
+  packed, plainCopy, realLength, realOverlap, realView, seedArb, sizeArb, snapArrays, storageArb, stored, values,
 } from './support.mjs';
 
 const hostileContainer = (kind) => kind === 'getters' || kind === 'proxy' || kind === 'iterator';

@@ -15,7 +15,7 @@
 //                               (test/fuzz.test.ts sets it: it runs each module on its own)
 import { performance } from 'node:perf_hooks';
 
-import { CI_RUNS, MODULES, SHORT_RUNS, SHORT_SHRINK_MS, CI_SHRINK_MS, isCi } from './modules.mjs';
+import { CI_RUNS, CI_SHRINK_MS, MODULES, SHORT_RUNS, SHORT_SHRINK_MS, isCi } from './modules.mjs';
 import { BACKEND, LEVELS, fc } from './support.mjs';
 
 function positiveInteger(name, fallback) {

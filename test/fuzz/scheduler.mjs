@@ -3,7 +3,9 @@
 // as on an optimizer that never saw the attempt); steps keep every rate finite, or throw and
 // change nothing; a LambdaLR whose function fails leaves lastEpoch and every rate unchanged.
 import { ODD_NUMBERS, ODD_VALUES, judge } from './spec.mjs';
-import { attempt, check, deepDiff, errorProblem, errorText, fail, fc, fmt, lib, noProblems } from './support.mjs';
+import {
+  attempt, check, deepDiff, errorProblem, errorText, fail, fc, fmt, lib, noProblems, optionsObject,
+} from './support.mjs';
 import { cloneDict } from './state.mjs';
 
 const num = (rule, valid) => ({ type: 'num', rule: { kind: 'number', ...rule }, valid });
@@ -208,11 +210,13 @@ const constructArb = () =>
       optimizer: optimizerArb(),
       optimizerArg: fc.constantFrom('real', 'real', 'real', 'real', 'null', 'object', 'emptyGroups', 'groupWithoutLr', 'stringLr'),
       options: optionsArb(kind),
+      optionsKind: fc.constantFrom('plain', 'plain', 'plain', 'getters', 'proxy'),
+      later: fc.constantFrom(NaN, -1, 'x', undefined, 3),
       then: fc.constantFrom(...KINDS),
     }),
   );
 
-function constructPredicate({ kind, optimizer, optimizerArg, options, then }) {
+function constructPredicate({ kind, optimizer, optimizerArg, options, optionsKind, later, then }) {
   const opt = makeOptimizer(optimizer);
   const twin = makeOptimizer(optimizer);
   const groups = optimizer.lrs.length;
@@ -224,16 +228,33 @@ function constructPredicate({ kind, optimizer, optimizerArg, options, then }) {
     problems.either.push(...p.invalid, ...p.either);
   }
   const before = groupsState(opt);
-  const r = attempt(() => new lib[kind](arg, buildOptions(options, groups)));
+  // Hostile options objects: each getter gives the generated value once, then `later`.
+  const plain = buildOptions(options, groups);
+  const isObject = plain !== null && typeof plain === 'object' && !Array.isArray(plain);
+  const given = isObject ? optionsObject(optionsKind, plain, Object.fromEntries(Object.keys(plain).map((k) => [k, later]))) : plain;
+  const mayReject = isObject && optionsKind !== 'plain' ? Object.keys(plain).map((k) => `options.${k}`) : [];
+  const r = attempt(() => new lib[kind](arg, given));
   if (r.ok) {
     if (problems.invalid.length) fail(`new ${kind} succeeded, but it must reject ${problems.invalid.join(', ')}`);
     if (optimizerArg !== 'real') return;
     opt.paramGroups.forEach((g, i) => {
       if (typeof g.lr !== 'number' || !Number.isFinite(g.lr) || g.lr < 0) fail(`new ${kind} set paramGroups[${i}].lr to ${fmt(g.lr)}`);
     });
+    if (mayReject.length) {
+      // Read once: the same schedule as from the plain options, now and after three steps.
+      const t = attempt(() => new lib[kind](twin, plain));
+      if (!t.ok) fail(`new ${kind} accepted options through ${optionsKind} that plain it refuses: ${errorText(t.error)}`);
+      for (let k = 0; k <= 3; k++) {
+        check(deepDiff(groupsState(twin), groupsState(opt), `the optimizer after ${k} steps (plain options vs ${optionsKind})`));
+        const step = (s) => (kind === 'ReduceLROnPlateau' ? s.step(2) : s.step());
+        const a = attempt(() => step(r.value));
+        const b = attempt(() => step(t.value));
+        if (a.ok !== b.ok) fail(`step ${k + 1}: ${a.ok ? 'ok' : errorText(a.error)} with options through ${optionsKind}, ${b.ok ? 'ok' : errorText(b.error)} with plain ones`);
+      }
+    }
     return;
   }
-  const names = [...problems.invalid, ...problems.either];
+  const names = [...problems.invalid, ...problems.either, ...mayReject];
   if (names.length === 0) fail(`new ${kind} threw ${errorText(r.error)} on valid options ${fmt(options)}`);
   check(errorProblem(r.error, { where: kind, names }), `new ${kind}(${optimizerArg}, ${fmt(options)})`);
   check(deepDiff(before, groupsState(opt), 'the optimizer'), `after the refused new ${kind}`);

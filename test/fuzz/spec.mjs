@@ -144,10 +144,12 @@ export function optionsProblems(spec, options, prefix, { base = {}, extra = {} }
     if (!(key in rules) || !Object.prototype.hasOwnProperty.call(rules, key)) problems.invalid.push(`${prefix}.${key}`);
     else judge(problems, rules[key], options[key], `${prefix}.${key}`);
   }
-  if (spec.crossCheck && problems.invalid.length === 0) {
+  if (spec.crossCheck) {
     const effective = { ...defaultsOf(spec), ...base };
     for (const [k, v] of Object.entries(options)) if (v !== undefined) effective[k] = v;
-    for (const n of spec.crossCheck(effective)) problems.invalid.push(`${prefix}.${n}`);
+    // Beside other problems, which one is reported first is the implementation's choice.
+    const crossed = spec.crossCheck(effective).map((n) => `${prefix}.${n}`);
+    (problems.invalid.length === 0 ? problems.invalid : problems.either).push(...crossed);
   }
   return problems;
 }

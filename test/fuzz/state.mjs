@@ -2,12 +2,12 @@
 // (wrong optimizer, groups, ids, keys, buffers, step counts; getters and Proxies) is refused with a
 // TypeError or RangeError naming what is wrong, and nothing of it is applied.
 import {
-  OPTIMIZERS, classifyNumber, copies, gradsAt, groupHyper, groupOfParam, initialParams, makeOptimizer, sameTraining,
-  setupArb, snapshot, changedSince, someValueArb, judge,
+  OPTIMIZERS, changedSince, classifyNumber, copies, gradsAt, initialParams, judge, makeOptimizer, sameTraining,
+  setupArb, snapshot, someValueArb,
 } from './spec.mjs';
 import {
-  activate, attempt, bitsOf, check, deepDiff, detach, disguise, errorProblem, errorText, fail, fc, isRealF32,
-  noProblems, packed, plainCopy, realLength, values,
+  activate, attempt, check, deepDiff, detach, disguise, errorProblem, errorText, fail, fc, isRealF32, noProblems,
+  packed, plainCopy, realLength, values,
 } from './support.mjs';
 
 /** A deep copy of a state dict (typed arrays copied). */
@@ -426,7 +426,7 @@ function loadPredicate({ setup, mutations, bSteps }) {
   }
   if (!mutations.some((m) => PRESENTATIONS.includes(m.op))) plainFirst = given;
   const change = mutations.some((m) => PRESENTATIONS.includes(m.op)) ? mutations[0].op
-    : (attempt(() => deepDiff(base, given, 'dict')).value ?? 'no change');
+    : `${mutations[0].op}: ${attempt(() => deepDiff(base, given, 'dict')).value ?? 'the same bits'}`;
   const b = make(bSteps);
   const twin = make(bSteps);
   const where = `${setup.name}.loadStateDict`;

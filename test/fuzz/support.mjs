@@ -427,7 +427,7 @@ export const CONTAINERS = ['array', 'frozen', 'holey', 'getters', 'proxy', 'iter
  * 'nullProto' (no prototype), 'inherited' (the values on the prototype, not own: ignored).
  */
 export function optionsObject(kind, first, later = {}) {
-  if (first === undefined || first === null || typeof first !== 'object') return first;
+  if (first === undefined || first === null || typeof first !== 'object' || Array.isArray(first) || ArrayBuffer.isView(first)) return first;
   switch (kind) {
     case 'plain':
       return { ...first };
