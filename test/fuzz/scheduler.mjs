@@ -367,11 +367,9 @@ function lambdaPredicate({ optimizer, perGroup, behaviour, steps, sequential }) 
   if (!c.ok) {
     // The first rate (epoch 0) is computed at construction: a failure there changes no rate.
     if (c.error !== userError) check(errorProblem(c.error, { where: ['LambdaLR', 'SequentialLR'] }), 'new LambdaLR');
-    const after = groupsState(opt);
     opt.paramGroups.forEach((g, i) => {
       if (!Object.is(g.lr, before.groups[i].lr)) fail(`the refused new LambdaLR changed paramGroups[${i}].lr from ${before.groups[i].lr} to ${g.lr}`);
     });
-    void after;
     return;
   }
   s = c.value;

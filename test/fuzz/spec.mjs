@@ -2,7 +2,7 @@
 // (PyTorch's ranges, every value a finite number), its state buffers and its functional update;
 // arbitraries of valid and arbitrary options; a reproducible training set-up.
 import {
-  bitsOf, deepDiff, diffArrays, fc, fmt, levelArb, lib, realLength, seedArb, sizeArb, snapArrays, specialArb, values,
+  bitsOf, deepDiff, diffArrays, fc, fmt, levelArb, lib, seedArb, sizeArb, snapArrays, specialArb, values,
 } from './support.mjs';
 
 const num = (rule = {}) => ({ kind: 'number', ...rule });
@@ -408,4 +408,3 @@ export function copies(list) {
 
 export const describeSetup = (s) => `${s.name} on ${s.level}, lengths [${s.lengths}], ${s.history} prior steps, options ${fmt(s.options)}`;
 
-export { realLength };

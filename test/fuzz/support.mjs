@@ -98,15 +98,15 @@ export function diffArrays(snaps) {
 /** Structural difference of two plain data trees (state dicts): typed arrays by bits. */
 export function deepDiff(a, b, path = 'dict') {
   if (isRealF32(a) || isRealF32(b)) {
-    if (!isRealF32(a) || !isRealF32(b)) return `${path}: ${describe(a)} vs ${describe(b)}`;
+    if (!isRealF32(a) || !isRealF32(b)) return `${path}: ${fmt(a)} vs ${fmt(b)}`;
     return bitsDiff(path, bitsOf(a), bitsOf(b));
   }
-  if (isRealTypedArray(a) || isRealTypedArray(b)) return `${path}: unexpected typed array ${describe(a)} vs ${describe(b)}`;
+  if (isRealTypedArray(a) || isRealTypedArray(b)) return `${path}: unexpected typed array ${fmt(a)} vs ${fmt(b)}`;
   if (typeof a === 'number' && typeof b === 'number') {
     return Object.is(a, b) || (Number.isNaN(a) && Number.isNaN(b)) ? null : `${path}: ${fmt(a)} vs ${fmt(b)}`;
   }
   if (Array.isArray(a) || Array.isArray(b)) {
-    if (!Array.isArray(a) || !Array.isArray(b)) return `${path}: ${describe(a)} vs ${describe(b)}`;
+    if (!Array.isArray(a) || !Array.isArray(b)) return `${path}: ${fmt(a)} vs ${fmt(b)}`;
     if (a.length !== b.length) return `${path}: length ${a.length} vs ${b.length}`;
     for (let i = 0; i < a.length; i++) {
       const d = deepDiff(a[i], b[i], `${path}[${i}]`);
@@ -140,7 +140,6 @@ export function fmt(v) {
     return Object.prototype.toString.call(v);
   }
 }
-const describe = fmt;
 
 // ---------------------------------------------------------------------------------------------
 // The error contract: a TypeError or RangeError whose message starts with the function's name
