@@ -33,6 +33,8 @@ import { describe, readArray } from './validate.js';
 
 export const FORMAT = 'simd-optim.optimizer/2';
 const FORMAT_DATA_ONLY = 'simd-optim.optimizer/1';
+/** The metadata keys a file without a checksum may have. */
+const UNCHECKED_KEYS = ['format', 'optimizer', 'param_groups', 'state'];
 /** As the safetensors library: a larger header is refused before it is parsed. */
 const MAX_HEADER_BYTES = 100_000_000;
 const littleEndian = endianness() === 'LE';
@@ -143,6 +145,8 @@ export function decode(where: string, file: string, bytes: Uint8Array): { dict: 
     return bad(where, file, `its header is not JSON (${(error as Error).message})`);
   }
   if (header === null || typeof header !== 'object' || Array.isArray(header)) bad(where, file, 'its header is not a JSON object');
+  const repeated = repeatedKey(Buffer.from(bytes.buffer, bytes.byteOffset + 8, headerLength).toString('utf8'));
+  if (repeated !== null) bad(where, file, `its header has the key '${repeated.slice(0, 80)}' twice`);
   const { __metadata__: metadataValue, ...entries } = header as Record<string, unknown>;
   if (metadataValue === null || typeof metadataValue !== 'object' || Array.isArray(metadataValue)) bad(where, file, 'it has no __metadata__ object');
   const metadata = metadataValue as Record<string, unknown>;
@@ -180,6 +184,12 @@ export function decode(where: string, file: string, bytes: Uint8Array): { dict: 
   if (expected !== dataLength) bad(where, file, `the tensors cover ${expected} bytes of data, the file has ${dataLength} (truncated?)`);
   const data = bytes.subarray(dataStart);
   const sha256 = metadata['sha256'];
+  // Without a checksum only this format's own metadata keys are accepted: a flipped byte in the
+  // name "sha256" must not turn a damaged file into an unverified one that loads.
+  if (sha256 === undefined) {
+    const extra = Object.keys(metadata).find((key) => !UNCHECKED_KEYS.includes(key));
+    if (extra !== undefined) bad(where, file, `its __metadata__ has no sha256 but a key '${extra.slice(0, 40)}' (a damaged sha256?)`);
+  }
   let checksum: Checksum = 'none';
   if (sha256 !== undefined) {
     const actual = format === FORMAT
@@ -206,6 +216,34 @@ export function decode(where: string, file: string, bytes: Uint8Array): { dict: 
     (state[t.index] ??= {})[t.name] = float32At(data, t.begin, t.length);
   }
   return { dict: { optimizer: String(metadata['optimizer']), state, paramGroups: paramGroups as OptimizerStateDict['paramGroups'] }, checksum };
+}
+
+/**
+ * The first key that appears twice in one object of a valid JSON text, or null. JSON.parse keeps
+ * the last of two equal keys silently; a checkpoint has none, so one is a sign of tampering.
+ */
+function repeatedKey(text: string): string | null {
+  const objects: (Set<string> | null)[] = []; // per open bracket: the keys seen, null for arrays
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === '{') objects.push(new Set());
+    else if (c === '[') objects.push(null);
+    else if (c === '}' || c === ']') objects.pop();
+    else if (c === '"') {
+      let end = i + 1;
+      while (text[end] !== '"') end += text[end] === '\\' ? 2 : 1;
+      const keys = objects[objects.length - 1];
+      let next = end + 1;
+      while (next < text.length && ' \t\n\r'.includes(text[next]!)) next++;
+      if (keys && text[next] === ':') {
+        const key = JSON.parse(text.slice(i, end + 1)) as string;
+        if (keys.has(key)) return key;
+        keys.add(key);
+      }
+      i = end;
+    }
+  }
+  return null;
 }
 
 /** `length` little-endian floats at `begin` of `data`: a view where it can be, else a copy. */

@@ -104,11 +104,13 @@ function collect(where: string, grads: unknown): number {
       if (!isFloat32Array(g)) throw new TypeError(`${where}: grads[${i}] must be a Float32Array, got ${describe(g)}`);
       slots[i] = g;
     }
-    // After every read: the checks see what the computation will use.
+    // After every read: the checks see what the computation will use. Only gradients in one
+    // buffer can overlap; the sweep over their offsets runs when two share one.
     let shared = false;
     for (let i = 0; i < count; i++) {
       const g = slots[i]!;
       lengths[i] = realLength(g);
+      if (count === 1) break;
       const buffer = realBuffer(g);
       if (bufferSeen.has(buffer)) shared = true;
       else bufferSeen.set(buffer, i);
@@ -118,7 +120,7 @@ function collect(where: string, grads: unknown): number {
     release(count);
     throw error;
   } finally {
-    bufferSeen.clear();
+    if (count > 1) bufferSeen.clear();
   }
   return count;
 }
@@ -126,6 +128,9 @@ function collect(where: string, grads: unknown): number {
 function release(count: number): void {
   for (let i = 0; i < count; i++) slots[i] = null;
 }
+
+const CLIP_OPTIONS = ['normType', 'errorIfNonfinite'];
+const NO_OPTIONS: Record<string, unknown> = Object.freeze({});
 
 /** Options of {@link clipGradNorm}. */
 export interface ClipGradNormOptions {
@@ -147,7 +152,7 @@ export function clipGradNorm(grads: readonly Float32Array[], maxNorm: number, op
   const where = 'clipGradNorm';
   if (typeof maxNorm !== 'number') throw new TypeError(`${where}: maxNorm must be a number, got ${describe(maxNorm)}`);
   if (!(maxNorm >= 0) || !Number.isFinite(maxNorm)) throw new RangeError(`${where}: maxNorm must be a finite number >= 0, got ${maxNorm}`);
-  const o = checkOptionsObject(where, 'options', options, ['normType', 'errorIfNonfinite']);
+  const o = options === undefined ? NO_OPTIONS : checkOptionsObject(where, 'options', options, CLIP_OPTIONS);
   const normType = o['normType'] ?? 2;
   if (normType !== 1 && normType !== 2 && normType !== Infinity) {
     const why = `${where}: options.normType must be 1, 2 or Infinity, got ${describe(normType)}`;

@@ -64,7 +64,7 @@ export function realByteOffset(array: ArrayBufferView): number {
  */
 export function copyFloat32(source: Float32Array, length: number): Float32Array {
   const copy = new Float32Array(length);
-  typedArraySet(copy, source);
+  if (length > 0) typedArraySet(copy, source); // set refuses a detached source, even an empty one
   return copy;
 }
 
@@ -72,6 +72,6 @@ export function copyFloat32(source: Float32Array, length: number): Float32Array 
 export function copyTypedArray<T extends Float32Array | Float64Array>(source: T): T {
   const length = lengthOf(source);
   const copy = (tagOf(source) === 'Float64Array' ? new Float64Array(length) : new Float32Array(length)) as T;
-  typedArraySet(copy, source);
+  if (length > 0) typedArraySet(copy, source);
   return copy;
 }

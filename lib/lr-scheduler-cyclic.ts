@@ -19,6 +19,9 @@ function momentumKind(where: string, groups: readonly Group[]): 'betas' | 'momen
 }
 
 function setMomentum(where: string, group: Group, kind: 'betas' | 'momentum', value: number): void {
+  if (!(value >= 0) || !(kind === 'betas' ? value < 1 : value < Infinity)) {
+    throw new RangeError(`${where}: the momentum would be ${value}, not a number in [0, ${kind === 'betas' ? '1)' : 'Infinity)'}`);
+  }
   if (kind === 'momentum') {
     group.momentum = value;
     return;
@@ -133,6 +136,12 @@ export class OneCycleLR extends LRScheduler {
           { end: pctStart * total - 1, startLr: initial, endLr: maxLr, startMomentum: maxMomentum, endMomentum: baseMomentum },
           { end: total - 1, startLr: maxLr, endLr: min, startMomentum: baseMomentum, endMomentum: maxMomentum },
         ];
+    // PyTorch divides by a phase's length: one of no steps is a ZeroDivisionError there.
+    this.phases.forEach((phase, i) => {
+      if (phase.end === (i === 0 ? 0 : this.phases[i - 1]!.end)) {
+        throw new RangeError(`${w}: options.pctStart ${pctStart} with ${total} steps gives phase ${i + 1} no steps`);
+      }
+    });
     this.momentumKind = cycleMomentum ? momentumKind(w, this.groups) : null;
     // As PyTorch: the schedule's own initial lr replaces the group's.
     this.initialStep(initial);
@@ -148,7 +157,7 @@ export class OneCycleLR extends LRScheduler {
 
   override apply(): void {
     super.apply();
-    if (this.momentumKind) this.groups.forEach((g) => setMomentum(this.name, g, this.momentumKind!, this.momentumNow));
+    if (this.momentumKind) this.groups.forEach((g) => setMomentum(this.operation, g, this.momentumKind!, this.momentumNow));
   }
 
   protected lrAt(epoch: number, _base: number, group: number): number {
@@ -156,7 +165,9 @@ export class OneCycleLR extends LRScheduler {
     for (let i = 0; i < this.phases.length; i++) {
       const phase = this.phases[i]!;
       if (epoch <= phase.end || i === this.phases.length - 1) {
-        const pct = (epoch - start) / (phase.end - start);
+        // Stepping to totalSteps (one past the last step, which PyTorch allows) would extrapolate
+        // the last phase, to a negative lr with linear annealing: the final rate is held instead.
+        const pct = Math.min(1, (epoch - start) / (phase.end - start));
         this.momentumNow = this.anneal(phase.startMomentum, phase.endMomentum, pct);
         return this.anneal(phase.startLr[group]!, phase.endLr[group]!, pct);
       }
@@ -221,7 +232,7 @@ export class CyclicLR extends LRScheduler {
     if (!this.momentumKind) return;
     const { scaleFactor, scale } = this.position(this.lastEpoch);
     const momentum = this.maxMomentum - (this.maxMomentum - this.baseMomentum) * scaleFactor * scale;
-    this.groups.forEach((g) => setMomentum(this.name, g, this.momentumKind!, momentum));
+    this.groups.forEach((g) => setMomentum(this.operation, g, this.momentumKind!, momentum));
   }
 
   protected lrAt(epoch: number, base: number, group: number): number {
@@ -263,6 +274,7 @@ export class SequentialLR extends LRScheduler {
       this.lastEpoch = 0;
       this.activate(0, 0);
     });
+    this.operation = `${w}.step`;
   }
 
   /** @internal */
@@ -308,11 +320,19 @@ export class SequentialLR extends LRScheduler {
   protected override checkExtraState(where: string, state: Record<string, unknown>): unknown {
     const list = readArray(where, 'schedulers', state['schedulers']);
     if (list.length !== this.schedulers.length) throw new RangeError(`${where}: schedulers must have ${this.schedulers.length} entries, got ${list.length}`);
-    return list;
+    // Each is checked by its scheduler when loaded (lastEpoch -1 allowed: one that has not run yet).
+    return list.map((value, i) => readStateObject(`${where}: schedulers[${i}]`, value));
   }
 
   protected override loadExtraState(checked: unknown): void {
-    (checked as SchedulerStateDict[]).forEach((s, i) => this.schedulers[i]!.loadStateDict(s));
+    (checked as Record<string, unknown>[]).forEach((s, i) => {
+      try {
+        this.schedulers[i]!.load(s, true);
+      } catch (error) {
+        const Kind = error instanceof TypeError ? TypeError : RangeError;
+        throw new Kind(`${this.name}.loadStateDict: schedulers[${i}]: ${(error as Error).message}`, { cause: error });
+      }
+    });
   }
 }
 

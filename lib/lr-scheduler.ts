@@ -54,6 +54,19 @@ export function readOptimizerGroups(where: string, optimizer: unknown): Group[] 
   return list as Group[];
 }
 
+/**
+ * A rate a schedule computed: finite and >= 0, or a RangeError (the optimizer would refuse it at
+ * its next step; the schedule says so where the rate comes from). A negative value within
+ * rounding of 0 (LinearLR decaying to 0 computes -1e-18) is 0. @internal
+ */
+export function checkedRate(where: string, what: string, value: number, group: number, epoch: number, scale: number): number {
+  if (value < 0 && value >= -(2 ** -40) * Math.abs(scale)) return 0;
+  if (!(value >= 0) || value === Infinity) {
+    throw new RangeError(`${where}: the ${what} of group ${group} at epoch ${epoch} would be ${value}, not a finite number >= 0`);
+  }
+  return value;
+}
+
 /** The group keys a scheduler writes, restored when one of its operations fails halfway. */
 const WRITTEN_KEYS = ['lr', 'initialLr', 'betas', 'momentum'] as const;
 
@@ -92,10 +105,13 @@ export abstract class LRScheduler {
   readonly baseLrs: number[];
   protected lastLr: number[] = [];
   protected readonly groups: Group[];
+  /** What is running, for error messages: 'StepLR' while constructing, then 'StepLR.step', ... */
+  protected operation: string;
 
   protected constructor(protected readonly name: string, optimizer: SchedulableOptimizer) {
     this.groups = readOptimizerGroups(name, optimizer);
     this.optimizer = optimizer;
+    this.operation = name;
     // As PyTorch, the first scheduler records each group's lr as initialLr (in initialStep, once
     // the subclass has checked its options) and every scheduler starts from there.
     this.baseLrs = this.groups.map((g) => {
@@ -116,8 +132,10 @@ export abstract class LRScheduler {
         if (initialLrs) g.initialLr = initialLrs[i]!;
         else if (typeof g.initialLr !== 'number') g.initialLr = this.baseLrs[i]!;
       });
-      this.step();
+      this.lastEpoch++;
+      this.apply();
     });
+    this.operation = `${this.name}.step`;
   }
 
   /** The scheduler's own fields, to put back when an operation fails (see transact). @internal */
@@ -143,7 +161,7 @@ export abstract class LRScheduler {
 
   /** Sets the groups' lr (and momentum, for the cyclic schedules) for lastEpoch. @internal */
   apply(): void {
-    const next = this.baseLrs.map((base, i) => this.lrAt(this.lastEpoch, base, i));
+    const next = this.baseLrs.map((base, i) => checkedRate(this.operation, 'lr', this.lrAt(this.lastEpoch, base, i), i, this.lastEpoch, base));
     next.forEach((lr, i) => (this.groups[i]!.lr = lr));
     this.lastLr = next;
   }
@@ -166,19 +184,32 @@ export abstract class LRScheduler {
    * of groups, the numbers). Sets the groups' lr to the restored epoch's. All or nothing.
    */
   loadStateDict(state: SchedulerStateDict): void {
+    this.load(state, false);
+  }
+
+  /** loadStateDict; `unstarted` allows lastEpoch -1 (SequentialLR's schedulers not yet run). @internal */
+  load(state: unknown, unstarted: boolean): void {
     const where = `${this.name}.loadStateDict`;
     const copy = readStateObject(where, state);
     if (copy['scheduler'] !== this.name) throw new RangeError(`${where}: the state dict is of ${describe(copy['scheduler'])}, not ${this.name}`);
-    const lastEpoch = numberOption(where, 'lastEpoch', copy['lastEpoch'], 0, { min: 0, integer: true });
+    // -1: a scheduler that has not taken its first step (SequentialLR's later schedulers).
+    const lastEpoch = numberOption(where, 'lastEpoch', copy['lastEpoch'], 0, { min: unstarted ? -1 : 0, integer: true });
     if (!Array.isArray(copy['baseLrs'])) throw new TypeError(`${where}: baseLrs must be an array, got ${describe(copy['baseLrs'])}`);
     const baseLrs = perGroup(where, 'baseLrs', copy['baseLrs'], this.groups.length);
     const extra = this.checkExtraState(where, copy);
-    transact(this.groups, this.saveFields(), () => {
-      this.lastEpoch = lastEpoch;
-      baseLrs.forEach((b, i) => (this.baseLrs[i] = b));
-      this.loadExtraState(extra);
-      this.apply();
-    });
+    const operation = this.operation;
+    this.operation = where;
+    try {
+      transact(this.groups, this.saveFields(), () => {
+        this.lastEpoch = lastEpoch;
+        baseLrs.forEach((b, i) => (this.baseLrs[i] = b));
+        this.loadExtraState(extra);
+        if (lastEpoch >= 0) this.apply();
+        else this.lastLr = [...this.baseLrs];
+      });
+    } finally {
+      this.operation = operation;
+    }
   }
 
   /** More state for stateDict (SequentialLR's schedulers). */
@@ -353,8 +384,8 @@ export class LambdaLR extends LRScheduler {
   }
   protected lrAt(epoch: number, base: number, group: number): number {
     const factor = this.lambdas[group]!(epoch);
-    if (typeof factor !== 'number' || !Number.isFinite(factor)) {
-      throw new RangeError(`LambdaLR: lrLambda${this.onePerGroup ? `[${group}]` : ''}(${epoch}) returned ${describe(factor)}, not a finite number`);
+    if (typeof factor !== 'number' || !Number.isFinite(factor) || factor < 0) {
+      throw new RangeError(`LambdaLR: lrLambda${this.onePerGroup ? `[${group}]` : ''}(${epoch}) returned ${describe(factor)}, not a finite number >= 0`);
     }
     return base * factor;
   }

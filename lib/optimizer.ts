@@ -53,6 +53,8 @@ export abstract class Optimizer<O extends object, State extends object> {
   readonly defaults: Readonly<Required<O>>;
   /** Whether `step` checks the gradients for NaN and infinity first (see StepOptions). */
   readonly skipNonFinite: boolean;
+  /** 'Adam.step', made once: a step builds no strings unless it throws. */
+  private readonly stepLabel: string;
 
   // Groups and params, as given; the public arrays are frozen copies, rebuilt when a group is added.
   private groups: ParamGroup<O>[] = [];
@@ -74,13 +76,16 @@ export abstract class Optimizer<O extends object, State extends object> {
   private flags = new Uint32Array(0);
   private tensorLengths = new Float64Array(0);
   private stepped: number[] = [];
-  private steppedRecords: StateRecord[] = [];
+  private steppedRecords: (StateRecord | null)[] = [];
+  /** How many tensors the current step has staged so far (cleared when it ends). */
+  private staged = 0;
 
   protected constructor(private readonly definition: OptimizerDefinition<O>, params: unknown, options: unknown) {
     const { name, spec } = definition;
     const extra: Record<string, unknown> = {};
     this.defaults = Object.freeze(resolveOptions(spec, name, 'options', options, undefined, ['skipNonFinite'], extra));
     this.skipNonFinite = booleanOption(name, 'options.skipNonFinite', extra['skipNonFinite'], false);
+    this.stepLabel = `${name}.step`;
     const list = readArray(name, 'params', params, 'an array of Float32Array or of parameter groups');
     if (list.length === 0) throw new RangeError(`${name}: params must not be empty`);
     // A list of groups when its first entry is a plain object; each group is read once (a copy).
@@ -187,11 +192,11 @@ export abstract class Optimizer<O extends object, State extends object> {
    * @throws TypeError or RangeError naming the offending argument; nothing has changed then.
    */
   step(grads: Gradients): boolean {
-    const where = `${this.definition.name}.step`;
+    const where = this.stepLabel;
     try {
       // 1. Read: the caller's code (getters, Proxies) runs here and nowhere after.
       this.readGrads(where, grads);
-      for (let g = 0; g < this.groups.length; g++) readGroup(this.definition.spec, where, `paramGroups[${g}]`, this.groups[g]!, this.hyper[g]!);
+      for (let g = 0; g < this.groups.length; g++) readGroup(this.definition.spec, where, g, this.groups[g]!, this.hyper[g]!);
       // 2. Check what was read, and that every array the step touches is still whole.
       this.checkGrads(where);
       const count = this.stage(where);
@@ -203,10 +208,15 @@ export abstract class Optimizer<O extends object, State extends object> {
       this.commit(count);
       return true;
     } finally {
-      // Do not keep the caller's gradients alive until the next step.
-      this.grads.fill(null);
-      this.arrays.fill(null);
-      this.steppedRecords.length = 0;
+      // Do not keep the caller's gradients (or the records of a failed step) alive until the next.
+      const slots = this.definition.kernel.slots;
+      // A failed stage may have filled part of one more tensor.
+      for (let t = 0, end = Math.min(this.staged + 1, this.flat.length); t < end; t++) {
+        for (let k = t * slots; k < t * slots + slots; k++) this.arrays[k] = null;
+        this.steppedRecords[t] = null;
+      }
+      this.staged = 0;
+      for (let i = 0; i < this.grads.length; i++) this.grads[i] = null;
     }
   }
 
@@ -291,7 +301,7 @@ export abstract class Optimizer<O extends object, State extends object> {
       this.tensorLengths[count] = length;
       this.stepped[count] = i;
       this.steppedRecords[count] = record;
-      count++;
+      this.staged = ++count;
     }
     return count;
   }
@@ -334,26 +344,24 @@ export abstract class Optimizer<O extends object, State extends object> {
    * A copy of the optimizer's state as plain data, as PyTorch's state_dict: per param (by its
    * index in `params`) the step count and the state buffers under PyTorch's names, as Float32Array
    * copies; per group its hyperparameters and the indices of its params.
-   * @throws TypeError or RangeError when a group holds an invalid hyperparameter or a state
-   *   buffer was detached: such a state could not be loaded again.
+   * @throws RangeError when a state buffer was detached (its values are gone).
    */
   stateDict(): OptimizerStateDict {
     const where = `${this.definition.name}.stateDict`;
-    const hyper = this.groups.map((group, g) => {
-      const snapshot = newSnapshot(this.definition.spec);
-      readGroup(this.definition.spec, where, `paramGroups[${g}]`, group, snapshot);
-      return snapshot;
-    });
-    const state = stateEntries(where, this.definition, this.records, this.lengths, (i) => this.bufferUse(hyper[this.groupOf[i]!]!));
-    let next = 0;
-    const paramGroups = hyper.map((h, g) => {
-      const values: Record<string, unknown> = {};
+    // The groups' values as they are now, each read once (a pair such as betas copied): a dict of
+    // an optimizer whose lr was just set to NaN is still a record of its state; loadStateDict is
+    // where values are checked.
+    const values = this.groups.map((group) => {
+      const copy: Record<string, unknown> = {};
       for (const key of Object.keys(this.definition.spec.options)) {
-        const value = (h as Record<string, unknown>)[key];
-        values[key] = Array.isArray(value) ? [...(value as number[])] : value;
+        const value = (group as Record<string, unknown>)[key];
+        copy[key] = Array.isArray(value) ? readArray(where, key, value) : value;
       }
-      return { ...values, params: this.groups[g]!.params.map(() => next++) };
+      return copy;
     });
+    const state = stateEntries(where, this.definition, this.records, this.lengths, (i) => this.bufferUse(values[this.groupOf[i]!] as Required<O>));
+    let next = 0;
+    const paramGroups = values.map((copy, g) => ({ ...copy, params: this.groups[g]!.params.map(() => next++) }));
     return { optimizer: this.definition.name, state, paramGroups };
   }
 

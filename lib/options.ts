@@ -8,7 +8,7 @@
  * the snapshot validated, and the step computed from the snapshot only.
  * @internal
  */
-import { booleanOption, checkOptionsObject, fitsRule, numberOption, readBetas, type NumberRule } from './validate.js';
+import { booleanOption, checkOptionsObject, numberOption, readBetas, type NumberRule } from './validate.js';
 
 export type Rule =
   | ({ kind: 'number' } & NumberRule)
@@ -18,8 +18,11 @@ export type Rule =
 export interface OptionSpec<O extends object> {
   /** Default and rule of every option, in the order they are documented. */
   readonly options: { readonly [K in keyof O]-?: readonly [Required<O>[K], Rule] };
-  /** Checks that involve several options (SGD's nesterov rule); throws RangeError. */
-  readonly crossCheck?: (where: string, prefix: string, o: Required<O>) => void;
+  /**
+   * Checks that involve several options (SGD's nesterov rule); throws RangeError. `prefix()` is the
+   * options' label for the message ('options', 'paramGroups[1]'), made only when needed.
+   */
+  readonly crossCheck?: (where: string, prefix: () => string, o: Required<O>) => void;
 }
 
 export const num = (rule: NumberRule = {}): Rule => ({ kind: 'number', ...rule });
@@ -57,7 +60,7 @@ export function resolveOptions<O extends object>(
     }
   }
   if (extraValues) for (const name of extra) extraValues[name] = given[name];
-  spec.crossCheck?.(where, prefix, out as Required<O>);
+  spec.crossCheck?.(where, () => prefix, out as Required<O>);
   return out as Required<O>;
 }
 
@@ -72,30 +75,74 @@ export function newSnapshot<O extends object>(spec: OptionSpec<O>): Required<O> 
 }
 
 /**
- * Reads a parameter group into `into` before a step: every option read once, present and valid.
- * Extra keys are left alone (PyTorch's groups are open dicts too). Allocates nothing unless it
- * throws.
+ * Reads parameter group `index` into `into` before a step: every option read once, present and
+ * valid. Extra keys are left alone (PyTorch's groups are open dicts too). Allocates nothing (not
+ * even its error label, `paramGroups[index]`) unless it throws.
  */
 export function readGroup<O extends object>(
   spec: OptionSpec<O>,
   where: string,
-  prefix: string,
+  index: number,
   group: object,
   into: Required<O>,
 ): void {
-  const target = into as Record<string, unknown>;
-  for (const name in spec.options) {
-    const rule = spec.options[name][1];
-    const value = (group as Record<string, unknown>)[name];
-    if (value === undefined) throw new TypeError(`${where}: ${prefix}.${name} is missing`);
-    if (rule.kind === 'betas') {
-      readBetas(where, `${prefix}.${name}`, value, undefined, target[name] as [number, number]);
-    } else if (rule.kind === 'number') {
-      if (typeof value !== 'number' || !fitsRule(value, rule)) numberOption(where, `${prefix}.${name}`, value, 0, rule);
-      target[name] = value;
-    } else {
-      target[name] = booleanOption(where, `${prefix}.${name}`, value, false);
-    }
+  const reader = compiled(spec);
+  if (reader.fast) reader.fast(group, into, reader.slow, where, index);
+  else for (let k = 0; k < reader.names.length; k++) reader.slow(where, index, k, (group as Record<string, unknown>)[reader.names[k]!], into);
+  if (spec.crossCheck) spec.crossCheck(where, () => `paramGroups[${index}]`, into);
+}
+
+type Slow = (where: string, index: number, k: number, value: unknown, into: object) => void;
+
+interface Reader {
+  names: string[];
+  /** Checks option k's value and stores it, or throws with the rule's message. */
+  slow: Slow;
+  /** The same for every option at once, with named property accesses (see compile). */
+  fast: ((group: object, into: object, slow: Slow, where: string, index: number) => void) | null;
+}
+
+const readers = new WeakMap<object, Reader>();
+
+/**
+ * A spec's reader. readGroup runs for every group on every step, and a loop over the option names
+ * makes every access a keyed one (megamorphic: about 20 ns each); the fast reader is generated once
+ * per spec with the names written out, so each access is a named one (about 1 ns), and leaves
+ * everything but the plain valid number or boolean to `slow`. Where code cannot be generated
+ * (node --disallow-code-generation-from-strings), the loop is used.
+ */
+function compiled<O extends object>(spec: OptionSpec<O>): Reader {
+  let reader = readers.get(spec);
+  if (reader) return reader;
+  const names = Object.keys(spec.options);
+  const rules = names.map((name) => (spec.options as unknown as Record<string, readonly [unknown, Rule]>)[name]![1]);
+  const slow: Slow = (where, index, k, value, into) => {
+    const name = names[k]!, rule = rules[k]!, label = `paramGroups[${index}].${name}`;
+    const target = into as Record<string, unknown>;
+    if (value === undefined) throw new TypeError(`${where}: ${label} is missing`);
+    if (rule.kind === 'betas') readBetas(where, label, value, undefined, target[name] as [number, number]);
+    else if (rule.kind === 'number') target[name] = numberOption(where, label, value, 0, rule);
+    else target[name] = booleanOption(where, label, value, false);
+  };
+  const lines = names.map((name, k) => {
+    const key = JSON.stringify(name), rule = rules[k]!;
+    if (rule.kind === 'boolean') return `v = group[${key}]; if (typeof v === "boolean") into[${key}] = v; else slow(where, index, ${k}, v, into);`;
+    if (rule.kind === 'betas') return `slow(where, index, ${k}, group[${key}], into);`;
+    const tests = ['typeof v === "number"', 'v - v === 0'];
+    if (rule.min !== undefined) tests.push(`v >= ${rule.min}`);
+    if (rule.above !== undefined) tests.push(`v > ${rule.above}`);
+    if (rule.max !== undefined) tests.push(`v <= ${rule.max}`);
+    if (rule.below !== undefined) tests.push(`v < ${rule.below}`);
+    if (rule.integer) tests.push('Number.isSafeInteger(v)');
+    return `v = group[${key}]; if (${tests.join(' && ')}) into[${key}] = v; else slow(where, index, ${k}, v, into);`;
+  });
+  let fast: Reader['fast'] = null;
+  try {
+    fast = new Function('group', 'into', 'slow', 'where', 'index', `"use strict";\nlet v;\n${lines.join('\n')}`) as Reader['fast'];
+  } catch {
+    fast = null;
   }
-  spec.crossCheck?.(where, prefix, into);
+  reader = { names, slow, fast };
+  readers.set(spec, reader);
+  return reader;
 }

@@ -66,7 +66,7 @@ const SPEC: OptionSpec<SGDOptions> = {
   },
   crossCheck(where, prefix, o) {
     if (o.nesterov && (o.momentum <= 0 || o.dampening !== 0)) {
-      throw new RangeError(`${where}: ${prefix}.nesterov requires ${prefix}.momentum > 0 and ${prefix}.dampening 0`);
+      throw new RangeError(`${where}: ${prefix()}.nesterov requires ${prefix()}.momentum > 0 and ${prefix()}.dampening 0`);
     }
   },
 };

@@ -142,6 +142,24 @@ describe('checkpoint integrity', () => {
     expect(() => loadCheckpoint(file, make(7).opt, { requireChecksum: true })).toThrow(/format 1/);
   });
 
+  test('a header with a key twice is refused, whichever copy JSON.parse would keep', () => {
+    const { bytes } = saved('twice-source.safetensors');
+    const { metadata, tensors, data } = parse(bytes);
+    const first = Object.keys(tensors as object)[0]!;
+    const text = JSON.stringify({ __metadata__: metadata, ...(tensors as object) });
+    const file = path.join(dir, 'twice.safetensors');
+    for (const forged of [
+      text.replace('{"__metadata__"', `{"${first}":${JSON.stringify((tensors as Record<string, unknown>)[first])},"__metadata__"`),
+      text.replace('"format"', `"sha256":"0","format"`),
+      text.replace(`"${first}"`, `"\\u0073tate${first.slice(5)}":{"dtype":"F32","shape":[0],"data_offsets":[0,0]},"${first}"`),
+    ]) {
+      const length = Buffer.alloc(8);
+      length.writeBigUInt64LE(BigInt(Buffer.byteLength(forged)));
+      writeFileSync(file, Buffer.concat([length, Buffer.from(forged), data]));
+      expect(() => loadCheckpoint(file, make(10).opt)).toThrow(/has the key '.*' twice/);
+    }
+  });
+
   test('a forged header cannot make a load allocate more than the file holds', () => {
     const { bytes } = saved('forge-source.safetensors');
     const { metadata } = parse(bytes);

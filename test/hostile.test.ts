@@ -5,7 +5,8 @@
 import { describe, expect, test } from 'vitest';
 
 import {
-  Adadelta, Adagrad, Adam, Adamax, AdamW, Lion, NAdam, RAdam, RMSprop, SGD, LambdaLR, ReduceLROnPlateau, StepLR,
+  Adadelta, Adagrad, Adam, Adamax, AdamW, Lion, NAdam, RAdam, RMSprop, SGD, ConstantLR, ExponentialLR, LambdaLR,
+  ReduceLROnPlateau, SequentialLR, StepLR,
   adamUpdate, clipGradNorm, clipGradValue, sgdUpdate,
 } from '../lib/index.js';
 import { backendsUnderTest, describeBitDifference, normal, rng } from './helpers.js';
@@ -321,6 +322,38 @@ describe('schedulers: all or nothing', () => {
     const duck = { paramGroups: groups };
     expect(() => new StepLR(duck, { stepSize: 1 })).toThrow(TypeError);
     expect(groups[0]).toEqual({ lr: 0.1 });
+  });
+
+  test('a schedule whose rate would be infinite or negative throws and changes nothing', () => {
+    const opt = optimizer();
+    const sched = new ExponentialLR(opt, { gamma: 1e300 });
+    sched.step();
+    expect(() => sched.step()).toThrow(/ExponentialLR\.step: the lr of group 0 at epoch 2 would be Infinity/);
+    expect([sched.lastEpoch, ...opt.paramGroups.map((g) => g.lr)]).toEqual([1, 0.1 * 1e300, 0.2 * 1e300]);
+  });
+
+  test('SequentialLR loads its own state dict, and a refused load leaves its schedulers as they were', () => {
+    const opt = optimizer();
+    const inner = [new ConstantLR(opt, { factor: 0.5, totalIters: 2 }), new ExponentialLR(opt, { gamma: 0.9 })];
+    const seq = new SequentialLR(opt, { schedulers: inner, milestones: [3] });
+    const copyOpt = optimizer();
+    const copyInner = [new ConstantLR(copyOpt, { factor: 0.5, totalIters: 2 }), new ExponentialLR(copyOpt, { gamma: 0.9 })];
+    const copy = new SequentialLR(copyOpt, { schedulers: copyInner, milestones: [3] });
+    copy.loadStateDict(seq.stateDict());
+    for (let k = 0; k < 5; k++) {
+      seq.step();
+      copy.step();
+    }
+    expect(copyOpt.paramGroups.map((g) => g.lr)).toEqual(opt.paramGroups.map((g) => g.lr));
+    // Back in the first scheduler's phase, the copy; the dict from further on: a load changes both.
+    const early = optimizer();
+    const earlyInner = [new ConstantLR(early, { factor: 0.5, totalIters: 2 }), new ExponentialLR(early, { gamma: 0.9 })];
+    copy.loadStateDict(new SequentialLR(early, { schedulers: earlyInner, milestones: [3] }).stateDict());
+    const good = seq.stateDict();
+    const before = [copy.lastEpoch, ...copyInner.map((s) => s.lastEpoch), ...copyOpt.paramGroups.map((g) => g.lr)];
+    const broken = { ...good, schedulers: [(good['schedulers'] as object[])[0], { scheduler: 'ExponentialLR', lastEpoch: 'x', baseLrs: [0.1, 0.2], lastLr: [] }] };
+    expect(() => copy.loadStateDict(broken as never)).toThrow(/lastEpoch/);
+    expect([copy.lastEpoch, ...copyInner.map((s) => s.lastEpoch), ...copyOpt.paramGroups.map((g) => g.lr)]).toEqual(before);
   });
 
   test('ReduceLROnPlateau names a bad group instead of reading null', () => {

@@ -319,7 +319,7 @@ async function forgedPredicate({ setup, mode, forgery, pick, pick2 }, contract =
       const m = h.__metadata__;
       const v = METADATA[pick2 % METADATA.length];
       if (v === 'delete') delete h.__metadata__;
-      else if (v === 'format') m.format = 'simd-optim.optimizer/2';
+      else if (v === 'format') m.format = 'simd-optim.optimizer/9';
       else if (v === 'optimizer') m.optimizer = setup.name === 'Adam' ? 'AdamW' : 'Adam';
       else if (v === 'paramGroupsNotJson') m.param_groups = m.param_groups.slice(0, -1);
       else if (v === 'stateNotJson') m.state = `${m.state}}`;

@@ -181,7 +181,8 @@ function constructPredicate({ name, level, seed, form, entries, groups, junk, li
       list.forEach((v, i) => {
         if (!isRealF32(v)) problems.invalid.push(`params[${gi}].params[${i}]`, `params[${gi}]`);
       });
-      const overrides = g.overrides !== null && typeof g.overrides === 'object' && !Array.isArray(g.overrides) ? g.overrides : {};
+      // A 'params' among the options is replaced by the group's params below: not an option.
+      const { params: _p, ...overrides } = g.overrides !== null && typeof g.overrides === 'object' && !Array.isArray(g.overrides) ? g.overrides : {};
       const group = { ...overrides };
       if (g.paramsAs === 'array') group.params = list;
       else if (g.paramsAs === 'notArray') group.params = list[0] ?? 5;
@@ -664,7 +665,7 @@ function addPredicate({ setup, group }) {
         else if (x === y) problems.either.push(...added[a].names, ...added[b].names);
       }
     }
-    const overrides = group.overrides !== null && typeof group.overrides === 'object' && !Array.isArray(group.overrides) ? group.overrides : {};
+    const { params: _p, ...overrides } = group.overrides !== null && typeof group.overrides === 'object' && !Array.isArray(group.overrides) ? group.overrides : {};
     const init = { ...overrides };
     if (group.paramsAs === 'array') init.params = list;
     else if (group.paramsAs === 'notArray') init.params = list[0] ?? 5;

@@ -180,6 +180,13 @@ function problemsOf(kind, options, groups, optimizerName) {
       }
     }
   }
+  if (kind === 'OneCycleLR' && problems.invalid.length === 0) {
+    // A phase of no steps (pctStart * totalSteps = 1, as PyTorch's division by zero) is refused.
+    const total = o.totalSteps ?? o.epochs * o.stepsPerEpoch;
+    const pct = o.pctStart ?? 0.3;
+    const ends = o.threePhase ? [pct * total - 1, 2 * pct * total - 2, total - 1] : [pct * total - 1, total - 1];
+    if (ends.some((end, i) => end === (i === 0 ? 0 : ends[i - 1]))) problems.invalid.push('options.pctStart');
+  }
   if ((kind === 'OneCycleLR' || kind === 'CyclicLR') && o.cycleMomentum !== false && !hasMomentum(optimizerName)) {
     problems.invalid.push('options.cycleMomentum');
   }
@@ -310,7 +317,10 @@ function stepsPredicate({ kind, optimizer, options, metrics, reload }) {
     const before = { lastEpoch: s.lastEpoch, last: s.getLastLr(), groups: groupsState(opt) };
     const r = attempt(() => (kind === 'ReduceLROnPlateau' ? s.step(metric) : s.step()));
     if (!r.ok) {
-      const allowed = kind === 'OneCycleLR' ? ['totalSteps'] : kind === 'ReduceLROnPlateau' ? ['metric'] : [];
+      // A schedule may refuse a step whose rate would not be finite and >= 0 (an ExponentialLR
+      // overflowing), saying which rate; it must then change nothing.
+      const rates = /the (lr|momentum)( of group \d+)? .*would be/.test(String(r.error?.message)) ? ['lr', 'momentum'] : [];
+      const allowed = kind === 'OneCycleLR' ? ['totalSteps', ...rates] : kind === 'ReduceLROnPlateau' ? ['metric'] : rates;
       if (allowed.length === 0 || (kind === 'ReduceLROnPlateau' && typeof metric === 'number')) fail(`step ${k + 1} of ${kind} threw ${errorText(r.error)}`);
       check(errorProblem(r.error, { where: [kind, `${kind}.step`], names: allowed }), `step ${k + 1}`);
       check(deepDiff(before, { lastEpoch: s.lastEpoch, last: s.getLastLr(), groups: groupsState(opt) }, 'the scheduler and the optimizer'), `after the refused step ${k + 1}`);
@@ -468,8 +478,9 @@ function loadPredicate({ kind, optimizer, stepsA, stepsB, mutation, value }) {
       break;
     case 'innerDict':
       if (kind !== 'SequentialLR') return;
-      // The second inner dict is bad: the first must not be applied either.
-      dict.schedulers[1] = { ...dict.schedulers[1], lastEpoch: -1 };
+      // The second inner dict is bad (-1 is what a scheduler that has not run yet holds; -2 never
+      // is): the first must not be applied either.
+      dict.schedulers[1] = { ...dict.schedulers[1], lastEpoch: -2 };
       dict.schedulers[0] = { ...dict.schedulers[0], lastEpoch: dict.schedulers[0].lastEpoch + 1 };
       problems.invalid.push('schedulers[1]', 'lastEpoch');
       break;

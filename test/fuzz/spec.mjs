@@ -62,7 +62,7 @@ export const OPTIMIZERS = {
   NAdam: {
     options: { lr: NONNEG, betas: BETAS, eps: NONNEG, weightDecay: NONNEG, momentumDecay: NONNEG, decoupledWeightDecay: BOOL, maximize: BOOL },
     buffers: ['exp_avg', 'exp_avg_sq'], bufferUse: () => [true, true], scalars: ['mu_product'],
-    update: { fn: 'nadamUpdate', arrays: ['param', 'grad', 'expAvg', 'expAvgSq'], needs: {}, step: 'required', extra: { muProduct: num() } },
+    update: { fn: 'nadamUpdate', arrays: ['param', 'grad', 'expAvg', 'expAvgSq'], needs: {}, step: 'required', extra: { muProduct: num({ min: 0, max: 1 }) } },
   },
   RAdam: {
     options: { lr: NONNEG, betas: BETAS, eps: NONNEG, weightDecay: NONNEG, decoupledWeightDecay: BOOL, maximize: BOOL },

@@ -314,7 +314,8 @@ function mutate(dict, m, setup, lengths) {
       const v = [NaN, '1', undefined, Infinity, 0.5, -0.5][m.pick2 % 6];
       if (v === undefined) delete entry.mu_product;
       else entry.mu_product = v;
-      if (!(typeof v === 'number' && Number.isFinite(v))) problems.invalid.push(`state[${key}].mu_product`);
+      // A product of coefficients in [0, 1): the package accepts [0, 1].
+      if (!(typeof v === 'number' && v >= 0 && v <= 1)) problems.invalid.push(`state[${key}].mu_product`);
       break;
     }
     default:
