@@ -176,10 +176,11 @@ function gradientCases(n) {
   // A max norm a little below the norm every call, so every call scales (by 0.99999: the values
   // shrink slowly enough never to reach the subnormals).
   let maxNorm = plainGradients.l2Norm(grads);
+  const lengths = grads.map((g) => g.length);
   return {
     grads, readNs, writeNs,
     cases: [
-      ['non-finite check', () => allFinite(grads, grads.length, grads.map((g) => g.length)), readNs],
+      ['non-finite check', () => allFinite(grads, grads.length, lengths), readNs],
       ['clipGradNorm, no clip', () => simd.clipGradNorm(grads, 1e30), readNs],
       ['clipGradNorm, clips', () => simd.clipGradNorm(grads, (maxNorm *= 0.99999)), readNs + writeNs],
     ],

@@ -100,7 +100,7 @@ function adadeltaTensor(
 }
 
 /** The TypeScript kernel: the executable specification of native/adadelta.cc. @internal */
-export function adadeltaKernelJs(arrays: readonly Slot[], scalars: Float32Array, flags: Uint32Array, count: number, lengths: Float64Array): void {
+export function adadeltaKernelJs(arrays: readonly Slot[], scalars: Float32Array, flags: Uint32Array, count: number, lengths: readonly number[]): void {
   for (let t = 0; t < count; t++) {
     const a = t * ADADELTA.slots, s = t * ADADELTA.scalars;
     adadeltaTensor(

@@ -96,7 +96,7 @@ function adagradTensor(n: number, param: Float32Array, grad: Float32Array, sum: 
 }
 
 /** The TypeScript kernel: the executable specification of native/adagrad.cc. @internal */
-export function adagradKernelJs(arrays: readonly Slot[], scalars: Float32Array, flags: Uint32Array, count: number, lengths: Float64Array): void {
+export function adagradKernelJs(arrays: readonly Slot[], scalars: Float32Array, flags: Uint32Array, count: number, lengths: readonly number[]): void {
   for (let t = 0; t < count; t++) {
     const a = t * ADAGRAD.slots;
     adagradTensor(lengths[t]!, arrays[a + ADAGRAD.param]!, arrays[a + ADAGRAD.grad]!, arrays[a + ADAGRAD.sum]!, scalars, t * ADAGRAD.scalars, flags[t]!);

@@ -150,7 +150,7 @@ function adamTensor(
 }
 
 /** The TypeScript kernel: the executable specification of native/adam.cc. @internal */
-export function adamKernelJs(arrays: readonly Slot[], scalars: Float32Array, flags: Uint32Array, count: number, lengths: Float64Array): void {
+export function adamKernelJs(arrays: readonly Slot[], scalars: Float32Array, flags: Uint32Array, count: number, lengths: readonly number[]): void {
   for (let t = 0; t < count; t++) {
     const a = t * ADAM.slots;
     adamTensor(

@@ -88,7 +88,7 @@ function adamaxTensor(n: number, param: Float32Array, grad: Float32Array, expAvg
 }
 
 /** The TypeScript kernel: the executable specification of native/adamax.cc. @internal */
-export function adamaxKernelJs(arrays: readonly Slot[], scalars: Float32Array, flags: Uint32Array, count: number, lengths: Float64Array): void {
+export function adamaxKernelJs(arrays: readonly Slot[], scalars: Float32Array, flags: Uint32Array, count: number, lengths: readonly number[]): void {
   for (let t = 0; t < count; t++) {
     const a = t * ADAMAX.slots;
     adamaxTensor(lengths[t]!, arrays[a + ADAMAX.param]!, arrays[a + ADAMAX.grad]!, arrays[a + ADAMAX.expAvg]!, arrays[a + ADAMAX.expInf]!, scalars, t * ADAMAX.scalars, flags[t]!);

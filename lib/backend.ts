@@ -105,7 +105,7 @@ export function runKernel(
   scalars: Float32Array,
   flags: Uint32Array,
   count: number,
-  lengths: Float64Array,
+  lengths: readonly number[],
 ): void {
   if (active === 'native' && addon) {
     addon.step(id, arrays, scalars, flags, count);
@@ -115,7 +115,7 @@ export function runKernel(
 }
 
 /** Runs one reduction over the first `count` arrays on the active backend. @internal */
-export function runReduce(id: ReduceId, js: ReduceFn, arrays: readonly Slot[], count: number, lengths: Float64Array): number {
+export function runReduce(id: ReduceId, js: ReduceFn, arrays: readonly Slot[], count: number, lengths: readonly number[]): number {
   return active === 'native' && addon ? addon.reduce(id, arrays, count) : js(arrays, count, lengths);
 }
 

@@ -14,7 +14,7 @@ import { checkUpdateArrays, stepValue, type UpdateArray } from './validate.js';
 const arraysScratch = new Array<Slot>(5).fill(null);
 const scalarsScratch = new Float32Array(16);
 const flagsScratch = new Uint32Array(1);
-const lengthsScratch = new Float64Array(1);
+const lengthsScratch: number[] = [0];
 
 /**
  * Runs one functional update.

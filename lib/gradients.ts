@@ -24,7 +24,7 @@ function combine(l: Float64Array): number {
 }
 
 /** @internal */
-export function sumSquaresJs(arrays: readonly Slot[], count: number, lengths: Float64Array): number {
+export function sumSquaresJs(arrays: readonly Slot[], count: number, lengths: readonly number[]): number {
   lanes.fill(0);
   for (let t = 0; t < count; t++) {
     const a = arrays[t]!;
@@ -34,7 +34,7 @@ export function sumSquaresJs(arrays: readonly Slot[], count: number, lengths: Fl
 }
 
 /** @internal */
-export function sumAbsJs(arrays: readonly Slot[], count: number, lengths: Float64Array): number {
+export function sumAbsJs(arrays: readonly Slot[], count: number, lengths: readonly number[]): number {
   lanes.fill(0);
   for (let t = 0; t < count; t++) {
     const a = arrays[t]!;
@@ -44,7 +44,7 @@ export function sumAbsJs(arrays: readonly Slot[], count: number, lengths: Float6
 }
 
 /** @internal The maximum is exact; lanes only fix where a NaN is noticed, which cannot matter. */
-export function maxAbsJs(arrays: readonly Slot[], count: number, lengths: Float64Array): number {
+export function maxAbsJs(arrays: readonly Slot[], count: number, lengths: readonly number[]): number {
   let max = 0;
   for (let t = 0; t < count; t++) {
     const a = arrays[t]!;
@@ -54,7 +54,7 @@ export function maxAbsJs(arrays: readonly Slot[], count: number, lengths: Float6
 }
 
 /** @internal x - x is 0 for finite x and NaN for NaN and infinities. */
-export function nonFiniteJs(arrays: readonly Slot[], count: number, lengths: Float64Array): number {
+export function nonFiniteJs(arrays: readonly Slot[], count: number, lengths: readonly number[]): number {
   for (let t = 0; t < count; t++) {
     const a = arrays[t]!;
     for (let i = 0, n = lengths[t]!; i < n; i++) if (a[i]! - a[i]! !== 0) return 1;
@@ -62,7 +62,7 @@ export function nonFiniteJs(arrays: readonly Slot[], count: number, lengths: Flo
   return 0;
 }
 
-function scaleJs(arrays: readonly Slot[], scalars: Float32Array, _flags: Uint32Array, count: number, lengths: Float64Array): void {
+function scaleJs(arrays: readonly Slot[], scalars: Float32Array, _flags: Uint32Array, count: number, lengths: readonly number[]): void {
   const factor = scalars[0]!;
   for (let t = 0; t < count; t++) {
     const a = arrays[t]!;
@@ -70,7 +70,7 @@ function scaleJs(arrays: readonly Slot[], scalars: Float32Array, _flags: Uint32A
   }
 }
 
-function clampJs(arrays: readonly Slot[], scalars: Float32Array, _flags: Uint32Array, count: number, lengths: Float64Array): void {
+function clampJs(arrays: readonly Slot[], scalars: Float32Array, _flags: Uint32Array, count: number, lengths: readonly number[]): void {
   const low = scalars[0]!, high = scalars[1]!;
   for (let t = 0; t < count; t++) {
     const a = arrays[t]!;
@@ -82,12 +82,14 @@ function clampJs(arrays: readonly Slot[], scalars: Float32Array, _flags: Uint32A
 const slots: Slot[] = [];
 const scalars = new Float32Array(2);
 let flagWords = new Uint32Array(16);
-let lengths = new Float64Array(16);
+// Plain arrays of small integers: a length read from a Float64Array is a double, and a loop
+// bounded by a double runs about 10% slower in V8.
+let lengths: number[] = new Array<number>(16).fill(0);
 const bufferSeen = new Map<ArrayBufferLike, number>();
 
 function grow(count: number): void {
   if (flagWords.length < count) flagWords = new Uint32Array(count * 2);
-  if (lengths.length < count) lengths = new Float64Array(count * 2);
+  if (lengths.length < count) lengths = new Array<number>(count * 2).fill(0);
 }
 
 /**

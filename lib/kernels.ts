@@ -14,10 +14,10 @@ export type Slot = Float32Array | null;
  * array's `length` property (which a caller could have redefined); the native kernels read the
  * same lengths from the arrays' internal slots.
  */
-export type KernelFn = (arrays: readonly Slot[], scalars: Float32Array, flags: Uint32Array, count: number, lengths: Float64Array) => void;
+export type KernelFn = (arrays: readonly Slot[], scalars: Float32Array, flags: Uint32Array, count: number, lengths: readonly number[]) => void;
 
 /** A reduction over the first `count` arrays, each of the length given (see KernelFn). */
-export type ReduceFn = (arrays: readonly Slot[], count: number, lengths: Float64Array) => number;
+export type ReduceFn = (arrays: readonly Slot[], count: number, lengths: readonly number[]) => number;
 
 /** Kernel ids, the order of KernelId in native/kernels.h. */
 export const KernelId = {

@@ -82,7 +82,7 @@ function lionTensor(n: number, param: Float32Array, grad: Float32Array, expAvg: 
 }
 
 /** The TypeScript kernel: the executable specification of native/lion.cc. @internal */
-export function lionKernelJs(arrays: readonly Slot[], scalars: Float32Array, flags: Uint32Array, count: number, lengths: Float64Array): void {
+export function lionKernelJs(arrays: readonly Slot[], scalars: Float32Array, flags: Uint32Array, count: number, lengths: readonly number[]): void {
   for (let t = 0; t < count; t++) {
     const a = t * LION.slots;
     lionTensor(lengths[t]!, arrays[a + LION.param]!, arrays[a + LION.grad]!, arrays[a + LION.expAvg]!, scalars, t * LION.scalars, flags[t]!);

@@ -127,7 +127,7 @@ function nadamTensor(n: number, param: Float32Array, grad: Float32Array, expAvg:
 }
 
 /** The TypeScript kernel: the executable specification of native/nadam.cc. @internal */
-export function nadamKernelJs(arrays: readonly Slot[], scalars: Float32Array, flags: Uint32Array, count: number, lengths: Float64Array): void {
+export function nadamKernelJs(arrays: readonly Slot[], scalars: Float32Array, flags: Uint32Array, count: number, lengths: readonly number[]): void {
   for (let t = 0; t < count; t++) {
     const a = t * NADAM.slots;
     nadamTensor(lengths[t]!, arrays[a + NADAM.param]!, arrays[a + NADAM.grad]!, arrays[a + NADAM.expAvg]!, arrays[a + NADAM.expAvgSq]!, scalars, t * NADAM.scalars, flags[t]!);

@@ -74,7 +74,7 @@ export abstract class Optimizer<O extends object, State extends object> {
   private arrays: Slot[] = [];
   private scalars = new Float32Array(0);
   private flags = new Uint32Array(0);
-  private tensorLengths = new Float64Array(0);
+  private tensorLengths: number[] = [];
   private stepped: number[] = [];
   private steppedRecords: (StateRecord | null)[] = [];
   /** How many tensors the current step has staged so far (cleared when it ends). */
@@ -178,7 +178,7 @@ export abstract class Optimizer<O extends object, State extends object> {
     this.arrays = new Array<Slot>(n * this.definition.kernel.slots).fill(null);
     this.scalars = new Float32Array(n * this.definition.kernel.scalars);
     this.flags = new Uint32Array(n);
-    this.tensorLengths = new Float64Array(n);
+    this.tensorLengths = new Array<number>(n).fill(0); // small integers: V8 keeps them unboxed
   }
 
   /**

@@ -120,7 +120,7 @@ function radamTensor(n: number, param: Float32Array, grad: Float32Array, expAvg:
 }
 
 /** The TypeScript kernel: the executable specification of native/radam.cc. @internal */
-export function radamKernelJs(arrays: readonly Slot[], scalars: Float32Array, flags: Uint32Array, count: number, lengths: Float64Array): void {
+export function radamKernelJs(arrays: readonly Slot[], scalars: Float32Array, flags: Uint32Array, count: number, lengths: readonly number[]): void {
   for (let t = 0; t < count; t++) {
     const a = t * RADAM.slots;
     radamTensor(lengths[t]!, arrays[a + RADAM.param]!, arrays[a + RADAM.grad]!, arrays[a + RADAM.expAvg]!, arrays[a + RADAM.expAvgSq]!, scalars, t * RADAM.scalars, flags[t]!);

@@ -138,7 +138,7 @@ function rmspropTensor(
 }
 
 /** The TypeScript kernel: the executable specification of native/rmsprop.cc. @internal */
-export function rmspropKernelJs(arrays: readonly Slot[], scalars: Float32Array, flags: Uint32Array, count: number, lengths: Float64Array): void {
+export function rmspropKernelJs(arrays: readonly Slot[], scalars: Float32Array, flags: Uint32Array, count: number, lengths: readonly number[]): void {
   for (let t = 0; t < count; t++) {
     const a = t * RMSPROP.slots, s = t * RMSPROP.scalars;
     rmspropTensor(

@@ -110,7 +110,7 @@ function sgdTensor(n: number, param: Float32Array, grad: Float32Array, buffer: F
 }
 
 /** The TypeScript kernel: the executable specification of native/sgd.cc. @internal */
-export function sgdKernelJs(arrays: readonly Slot[], scalars: Float32Array, flags: Uint32Array, count: number, lengths: Float64Array): void {
+export function sgdKernelJs(arrays: readonly Slot[], scalars: Float32Array, flags: Uint32Array, count: number, lengths: readonly number[]): void {
   for (let t = 0; t < count; t++) {
     const a = t * LAYOUT.slots;
     sgdTensor(lengths[t]!, arrays[a + LAYOUT.param]!, arrays[a + LAYOUT.grad]!, arrays[a + LAYOUT.momentumBuffer] ?? null, scalars, t * LAYOUT.scalars, flags[t]!);

@@ -57,17 +57,7 @@ export function readF32(file: string): Float32Array {
 
 export const FIXTURES = path.join(__dirname, 'fixtures');
 
-/** mulberry32: small, seedable, good enough for test data. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { rng } from './random.mjs';
 
 export function gaussian(random: () => number): number {
   const u = 1 - random();

@@ -7,6 +7,7 @@ import fc from 'fast-check';
 
 import * as lib from '../../dist/index.js';
 import { availableIsas, backend, useBackend } from '../../dist/backend.js';
+import { rng } from '../random.mjs';
 
 export { fc, lib };
 
@@ -205,16 +206,7 @@ export const errorText = (e) => (e instanceof Error ? `${e.constructor?.name}: $
 // Test data: float32 values from a seed, with NaN, infinities, signed zeros and subnormals at a
 // chosen rate. Seeds shrink well and keep counterexamples short.
 
-export function rng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { rng };
 
 const FLT_MAX = 3.4028234663852886e38;
 export const SPECIALS = [

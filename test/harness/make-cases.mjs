@@ -62,7 +62,7 @@ for (const k of kernels) {
         const arrays = Array.from({ length: k.L.slots }, () => values(n, wild));
         const present = (1 << k.L.slots) - 1;
         const inputs = arrays.map((a) => a.slice());
-        k.js(arrays, scalars, new Uint32Array([flags]), 1);
+        k.js(arrays, scalars, new Uint32Array([flags]), 1, [n]);
         u32(k.id, flags, n, k.L.slots, k.L.scalars, present);
         f32(scalars);
         inputs.forEach(f32);
@@ -91,7 +91,7 @@ for (const n of [1, 5, 16, 17, 1003]) {
 for (const n of [0, 1, 15, 16, 17, 33, 1003, 4099]) {
   for (const wild of [false, true]) {
     const x = values(n, wild);
-    const results = [G.sumSquaresJs([x], 1), G.sumAbsJs([x], 1), G.maxAbsJs([x], 1), G.nonFiniteJs([x], 1)];
+    const results = [G.sumSquaresJs([x], 1, [n]), G.sumAbsJs([x], 1, [n]), G.maxAbsJs([x], 1, [n]), G.nonFiniteJs([x], 1, [n])];
     results.forEach((r, op) => {
       u32(1000 + op, 0, n, 1, 0, 1);
       f32(x);
