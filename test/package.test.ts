@@ -75,6 +75,22 @@ describe('environment variables', () => {
     );
   });
 
+  test('where code cannot be generated from strings, groups are still read and checked', () => {
+    // lib/options.ts generates each spec's group reader; without code generation it loops.
+    const run = (flags: string[]) => {
+      const result = spawnSync(process.execPath, [...flags, '-e', `const m = require('simd-optim');
+        const w = new Float32Array([1, 2]); const o = new m.Adam([w], { lr: 0.5 });
+        o.step([new Float32Array([1, -1])]); o.paramGroups[0].betas = [0.5, 0.9]; o.step([new Float32Array([1, -1])]);
+        let refused = ''; o.paramGroups[0].lr = NaN; try { o.step([new Float32Array([1, 1])]); } catch (e) { refused = e.message; }
+        console.log(JSON.stringify({ w: Array.from(w), refused }));`], { cwd: ROOT, encoding: 'utf8' });
+      if (result.status !== 0) throw new Error(result.stderr);
+      return JSON.parse(result.stdout) as { w: number[]; refused: string };
+    };
+    const plain = run([]);
+    expect(plain.refused).toMatch(/Adam\.step: paramGroups\[0\]\.lr must be a finite number >= 0, got NaN/);
+    expect(run(['--disallow-code-generation-from-strings'])).toEqual(plain);
+  });
+
   test('invalid values are errors at load time', () => {
     expect(() => node(`require('simd-optim')`, { SIMD_OPTIM_BACKEND: 'gpu' })).toThrow(/SIMD_OPTIM_BACKEND/);
     expect(() => node(`require('simd-optim')`, { SIMD_OPTIM_ISA: 'sse4' })).toThrow(/SIMD_OPTIM_ISA/);
