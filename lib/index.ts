@@ -25,7 +25,8 @@ export {
   LRScheduler, StepLR, MultiStepLR, ExponentialLR, ConstantLR, LinearLR, PolynomialLR, CosineAnnealingLR, LambdaLR,
   InverseTimeLR, InverseSqrtLR, type SchedulableOptimizer, type SchedulerStateDict,
 } from './lr-scheduler.js';
-export { CosineAnnealingWarmRestarts, OneCycleLR, CyclicLR, SequentialLR, ReduceLROnPlateau } from './lr-scheduler-cyclic.js';
+export { CosineAnnealingWarmRestarts, OneCycleLR, CyclicLR, SequentialLR } from './lr-scheduler-cyclic.js';
+export { ReduceLROnPlateau } from './lr-scheduler-plateau.js';
 export {
   numericalGradient, gradcheck, type GradcheckOptions, type GradcheckReport, type CoordinateCheck,
   type DirectionalReport, type DirectionCheck, type Tensor,

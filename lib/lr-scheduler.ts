@@ -236,6 +236,13 @@ export function readStateObject(where: string, state: unknown): Record<string, u
   return copy;
 }
 
+/** One of the allowed strings; `fallback` when undefined. @internal */
+export function oneOf<T extends string>(where: string, name: string, value: unknown, allowed: readonly T[], fallback: T): T {
+  if (value === undefined) return fallback;
+  if (!allowed.includes(value as T)) throw new RangeError(`${where}: ${name} must be one of ${allowed.map((a) => `'${a}'`).join(', ')}, got ${describe(value)}`);
+  return value as T;
+}
+
 /** The options object of a scheduler: known names only. @internal */
 export function options(where: string, value: unknown, known: readonly string[]): Record<string, unknown> {
   return checkOptionsObject(where, 'options', value, known);

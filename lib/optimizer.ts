@@ -16,7 +16,8 @@ import type { KernelFn, KernelId, Slot } from './kernels.js';
 import { newSnapshot, readGroup, resolveOptions } from './options.js';
 import { stateEntries, type BufferUse, type OptimizerDefinition, type StateRecord } from './optimizer-state.js';
 import { checkStateDict, type OptimizerStateDict } from './state-dict.js';
-import { booleanOption, checkFloat32Array, checkNoOverlap, checkOptionsObject, describe, extentOf, readArray } from './validate.js';
+import { checkNewGroups, readGroupInit, type GroupInit } from './param-groups.js';
+import { booleanOption, describe, readArray } from './validate.js';
 
 export { ALL_REQUIRED, type BufferUse, type OptimizerDefinition, type StateRecord } from './optimizer-state.js';
 
@@ -91,7 +92,7 @@ export abstract class Optimizer<O extends object, State extends object> {
     // A list of groups when its first entry is a plain object; each group is read once (a copy).
     const first = list[0];
     const groups = first !== null && typeof first === 'object' && !Array.isArray(first) && !ArrayBuffer.isView(first)
-      ? list.map((group, i) => this.readGroupInit(name, group, `params[${i}]`))
+      ? list.map((group, i) => readGroupInit(name, spec, group, `params[${i}]`))
       : [{ label: 'params', params: list, overrides: {} }];
     this.addGroups(name, groups);
   }
@@ -116,41 +117,12 @@ export abstract class Optimizer<O extends object, State extends object> {
    */
   addParamGroup(group: ParamGroupInit<O>): void {
     const where = `${this.definition.name}.addParamGroup`;
-    this.addGroups(where, [this.readGroupInit(where, group, 'group')]);
+    this.addGroups(where, [readGroupInit(where, this.definition.spec, group, 'group')]);
   }
 
-  private readGroupInit(where: string, group: unknown, label: string): { label: string; params: unknown[]; overrides: object } {
-    if (group === null || typeof group !== 'object' || Array.isArray(group) || ArrayBuffer.isView(group)) {
-      throw new TypeError(`${where}: ${label} must be a parameter group { params, ...options }, got ${describe(group)}`);
-    }
-    const copy = checkOptionsObject(where, label, group, ['params', ...Object.keys(this.definition.spec.options)]);
-    const { params, ...overrides } = copy;
-    return { label, params: readArray(where, `${label}.params`, params, 'an array of Float32Array'), overrides };
-  }
-
-  /** Validates the new groups against each other and the existing params, then adds them. */
-  private addGroups(where: string, groups: { label: string; params: unknown[]; overrides: object }[]): void {
-    const base = this.defaults as Required<O>;
-    const hyper = groups.map((g) => resolveOptions(this.definition.spec, where, g.label, g.overrides, base));
-    const labels: string[] = this.flat.map((_, i) => `params[${i}] (group ${this.groupOf[i]})`);
-    const added: Float32Array[] = [];
-    for (const g of groups) {
-      const name = g.label === 'params' ? 'params' : `${g.label}.params`;
-      if (g.params.length === 0) throw new RangeError(`${where}: ${name} must not be empty`);
-      g.params.forEach((p, i) => {
-        added.push(checkFloat32Array(where, `${name}[${i}]`, p));
-        labels.push(`${name}[${i}]`);
-      });
-    }
-    const all = [...this.flat, ...added];
-    const seen = new Map<Float32Array, number>();
-    all.forEach((p, i) => {
-      const first = seen.get(p);
-      if (first !== undefined) throw new RangeError(`${where}: ${labels[i]} is the same array as ${labels[first]}`);
-      seen.set(p, i);
-    });
-    // Overlapping params would be updated twice per step.
-    checkNoOverlap(where, all.map(extentOf), (i) => labels[i]!);
+  /** Checks the new groups against each other and the existing params, then adds them. */
+  private addGroups(where: string, groups: GroupInit[]): void {
+    const hyper = checkNewGroups(where, this.definition.spec, this.defaults as Required<O>, groups, this.flat, this.groupOf);
     // Nothing below throws: install.
     groups.forEach((g, k) => {
       const params = Object.freeze(g.params.slice() as Float32Array[]);
