@@ -45,14 +45,18 @@
     {
       'target_name': 'simd_optim',
       'sources': ['native/binding.cc', 'native/dispatch.cc'],
-      'dependencies': [
-        "<!(node -p \"require('node-addon-api').targets\"):node_addon_api",
-        'kernels_scalar',
-      ],
+      # node-addon-api's headers by path, as its README's alternative to its gyp target: depending
+      # on that target made node-gyp write its makefiles into a node-addon-api/ folder inside the
+      # installed package. NODE_ADDON_API_DISABLE_CPP_EXCEPTIONS is what the target defined.
+      'include_dirs': ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      'dependencies': ['kernels_scalar'],
       # NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS: when a Worker is terminated inside a call, a throw
       # is impossible; without it node-addon-api aborts the whole process trying (issue: a server
       # that recycles Workers died). The binding itself never throws then (native/binding.cc).
-      'defines': ['NAPI_VERSION=8', 'NODE_ADDON_API_DISABLE_DEPRECATED', 'NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS'],
+      'defines': [
+        'NAPI_VERSION=8', 'NODE_ADDON_API_DISABLE_DEPRECATED', 'NODE_ADDON_API_DISABLE_CPP_EXCEPTIONS',
+        'NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS',
+      ],
       'conditions': [
         ['target_arch=="x64"', {'dependencies': ['kernels_sse2', 'kernels_avx2', 'kernels_avx512']}],
         ['target_arch=="arm64"', {'dependencies': ['kernels_neon']}],

@@ -3,13 +3,15 @@
  *
  * SIMD_OPTIM_BACKEND=js      always use the TypeScript fallback;
  * SIMD_OPTIM_BACKEND=native  use the addon, and throw at load time if it cannot be loaded;
- * unset                      use the addon when it loads, the fallback otherwise.
+ * unset                      use the addon when it loads; otherwise the fallback, with one warning
+ *                            (code SIMD_OPTIM_NATIVE_UNAVAILABLE) saying why and what it costs.
  * SIMD_OPTIM_ISA=scalar|sse2|avx2|avx512|neon caps the instruction set of the native kernels.
  *
  * Both are read when this module is loaded, by each thread for itself: a Worker started with its
  * own `env` gets its own backend and level, and never changes another thread's (the addon keeps
  * its selection per module instance).
  */
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
 
@@ -50,11 +52,30 @@ function readIsaCap(): string | undefined {
   return value;
 }
 
+// lib/ (sources under vitest) and dist/ (the build) both sit one level below the package root.
+const root = path.resolve(__dirname, '..');
+
 function loadAddon(): NativeAddon {
-  // lib/ (sources under vitest) and dist/ (the build) both sit one level below the package root.
-  const root = path.resolve(__dirname, '..');
   const load = createRequire(__filename)('node-gyp-build') as (dir: string) => unknown;
   return load(root) as NativeAddon;
+}
+
+/**
+ * Why the addon is missing, in words a user can act on: the reason the install step recorded when
+ * its build failed (scripts/install.js), or what loading said.
+ */
+function unavailableReason(error: unknown): string {
+  try {
+    const recorded = JSON.parse(readFileSync(path.join(root, 'build', 'native-unavailable.json'), 'utf8')) as { reason?: unknown };
+    if (typeof recorded.reason === 'string') return `its build failed when it was installed: ${recorded.reason}`;
+  } catch {
+    // No record: the install step did not run, or it succeeded and the binary is gone since.
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  if (/No native build was found/.test(message)) {
+    return `there is no prebuilt binary for ${process.platform}-${process.arch} and it was not built (were install scripts skipped, as with npm --ignore-scripts or pnpm?)`;
+  }
+  return `it could not be loaded: ${message.split('\n')[0]}`;
 }
 
 /** Picks the best level the CPU has that the cap allows. */
@@ -83,6 +104,13 @@ if (requested !== 'js') {
     }
     addon = null;
     loadError = error;
+    // Once per thread, where the addon should have been: SIMD_OPTIM_BACKEND=js asks for the fallback.
+    process.emitWarning(
+      `simd-optim is using its TypeScript fallback, about 30x slower than the native addon: ${unavailableReason(error)}. ` +
+        'To build the addon: `npm rebuild simd-optim` with python3, make and a C++17 compiler. ' +
+        'Set SIMD_OPTIM_BACKEND=js to use the fallback without this warning.',
+      { type: 'SimdOptimWarning', code: 'SIMD_OPTIM_NATIVE_UNAVAILABLE' },
+    );
   }
 }
 

@@ -1,0 +1,77 @@
+#!/usr/bin/env node
+// The install step (package.json "install"): never fails for want of a compiler.
+//
+// 1. A prebuilt binary in prebuilds/ that loads on this machine (node-gyp-build's choice), or an
+//    earlier build: nothing to do. `npm install --build-from-source` (npm_config_build_from_source)
+//    or SIMD_OPTIM_BUILD_FROM_SOURCE=1 skips this and builds.
+// 2. Otherwise build from source with node-gyp, its output kept in build/install.log.
+// 3. If that fails (no compiler, no make, no python3...), say so in one line, record why in
+//    build/native-unavailable.json (lib/backend.ts names the reason when it falls back) and exit 0:
+//    the package works without the addon, with the TypeScript fallback.
+'use strict';
+const { spawnSync } = require('node:child_process');
+const fs = require('node:fs');
+const path = require('node:path');
+
+const root = path.resolve(__dirname, '..');
+const buildDir = path.join(root, 'build');
+const marker = path.join(buildDir, 'native-unavailable.json');
+const log = path.join(buildDir, 'install.log');
+
+const truthy = (value) => value !== undefined && value !== '' && value !== '0' && value !== 'false';
+const fromSource = truthy(process.env.npm_config_build_from_source) || truthy(process.env.SIMD_OPTIM_BUILD_FROM_SOURCE);
+
+function loadable() {
+  try {
+    const addon = require('node-gyp-build')(root);
+    return typeof addon.step === 'function';
+  } catch {
+    return false;
+  }
+}
+
+/** node-gyp: npm's (npm passes its path), an installed one, or the one on PATH. */
+function nodeGyp() {
+  const fromNpm = process.env.npm_config_node_gyp;
+  if (fromNpm && fs.existsSync(fromNpm)) return [process.execPath, fromNpm];
+  try {
+    return [process.execPath, require.resolve('node-gyp/bin/node-gyp.js')];
+  } catch {
+    return [process.platform === 'win32' ? 'node-gyp.cmd' : 'node-gyp'];
+  }
+}
+
+/** The first line of node-gyp's output that says why it failed. */
+function reasonOf(output) {
+  const lines = output.split(/\r?\n/);
+  const stack = lines.find((l) => /gyp ERR! stack (Error|\w+Error):/.test(l));
+  if (stack) return stack.replace(/.*gyp ERR! stack (?:Error: )?/, '').trim();
+  const error = lines.find((l) => /\berror\b/i.test(l) && !/gyp ERR! (not ok|cwd|node -v|node-gyp -v|command|System)/.test(l));
+  return (error ?? lines.filter(Boolean).pop() ?? 'unknown error').replace(/^gyp ERR! /, '').trim().slice(0, 200);
+}
+
+if (!fromSource && loadable()) {
+  fs.rmSync(marker, { force: true });
+  process.exit(0);
+}
+
+const [command, ...args] = nodeGyp();
+const run = spawnSync(command, [...args, 'rebuild'], { cwd: root, encoding: 'utf8', shell: command.endsWith('.cmd'), windowsHide: true });
+const output = `${run.stdout ?? ''}${run.stderr ?? ''}${run.error ? String(run.error) : ''}`;
+fs.mkdirSync(buildDir, { recursive: true });
+fs.writeFileSync(log, output);
+
+if (run.status === 0 && loadable()) {
+  fs.rmSync(marker, { force: true });
+  process.exit(0);
+}
+
+const reason = run.error ? `node-gyp could not be run: ${run.error.message}` : reasonOf(output);
+const where = `${process.platform}-${process.arch}`;
+fs.writeFileSync(marker, JSON.stringify({ platform: where, node: process.version, reason, log }, null, 2) + '\n');
+console.warn(
+  `simd-optim: no prebuilt binary for ${where} and the native build failed (${reason}); the TypeScript fallback ` +
+    'will be used, about 30x slower. For the native one install python3, make and a C++17 compiler, then run ' +
+    `\`npm rebuild simd-optim\` (build log: ${log}).`,
+);
+process.exit(0);
