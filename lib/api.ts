@@ -17,8 +17,8 @@ export { RAdam, radamUpdate, type RAdamOptions, type RAdamState } from './radam.
 export { Lion, lionUpdate, type LionOptions, type LionState } from './lion.js';
 export { clipGradNorm, clipGradValue, type ClipGradNormOptions } from './gradients.js';
 export {
-  saveCheckpoint, loadCheckpoint, saveCheckpointAsync, loadCheckpointAsync, type Checkpointable, type CheckpointInfo, type Checksum,
-  type LoadCheckpointOptions,
+  saveCheckpoint, loadCheckpoint, saveCheckpointAsync, loadCheckpointAsync, type Checkpointable, type CheckpointableScheduler,
+  type CheckpointInfo, type Checksum, type LoadCheckpointOptions, type SaveCheckpointOptions,
 } from './checkpoint.js';
 export {
   LRScheduler, StepLR, MultiStepLR, ExponentialLR, ConstantLR, LinearLR, PolynomialLR, CosineAnnealingLR, LambdaLR,

@@ -9,7 +9,9 @@
  *   the data   every buffer's float32 values, little-endian, back to back in header order
  *
  * __metadata__ holds format, optimizer (the class), param_groups (JSON: hyperparameters and param
- * ids per group), state (JSON: per param its step count and other numbers) and sha256.
+ * ids per group), state (JSON: per param its step count and other numbers), schedulers (JSON: the
+ * state dicts of the schedulers saved with the optimizer, when there are any; an infinite or NaN
+ * number is written as {"$number": "Infinity"}, which JSON cannot hold) and sha256.
  *
  * The sha256 covers everything that is loaded, whatever the layout: a canonical serialization of
  * the header's content (the metadata but sha256, sorted by key; each tensor's name, dtype and
@@ -34,7 +36,7 @@ import { describe, readArray } from './validate.js';
 export const FORMAT = 'simd-optim.optimizer/2';
 const FORMAT_DATA_ONLY = 'simd-optim.optimizer/1';
 /** The metadata keys a file without a checksum may have. */
-const UNCHECKED_KEYS = ['format', 'optimizer', 'param_groups', 'state'];
+const UNCHECKED_KEYS = ['format', 'optimizer', 'param_groups', 'state', 'schedulers'];
 /** As the safetensors library: a larger header is refused before it is parsed. */
 const MAX_HEADER_BYTES = 100_000_000;
 const littleEndian = endianness() === 'LE';
@@ -79,7 +81,7 @@ function contentHash(metadata: Record<string, string>, tensors: Record<string, T
  * its state entries must be numbers or Float32Arrays.
  * @throws TypeError naming what is not serializable.
  */
-export function encode(where: string, input: unknown): Encoded {
+export function encode(where: string, input: unknown, schedulers: readonly unknown[] = []): Encoded {
   if (input === null || typeof input !== 'object') throw new TypeError(`${where}: stateDict() must return an object, got ${describe(input)}`);
   const dict = input as Record<string, unknown>;
   const optimizer = dict['optimizer'], stateValue = dict['state'], groupsValue = dict['paramGroups'];
@@ -109,6 +111,8 @@ export function encode(where: string, input: unknown): Encoded {
     }
   }
   const metadata: Record<string, string> = { format: FORMAT, optimizer, param_groups: paramGroups, state: JSON.stringify(numbers) };
+  if (schedulers.length > 0) metadata['schedulers'] = JSON.stringify(schedulers, (_key, value: unknown) =>
+    typeof value === 'number' && !Number.isFinite(value) ? { $number: String(value) } : value);
   metadata['sha256'] = contentHash(metadata, tensors, (name) => chunkOf.get(name)!);
   let json = JSON.stringify({ __metadata__: metadata, ...tensors });
   json += ' '.repeat((8 - ((8 + Buffer.byteLength(json)) % 8)) % 8);
@@ -130,7 +134,7 @@ const isWhole = (x: unknown): x is number => typeof x === 'number' && Number.isS
  * Parses and checks a whole checkpoint file into a state dict (its buffers views of `bytes` or
  * copies) and what its checksum covered.
  */
-export function decode(where: string, file: string, bytes: Uint8Array): { dict: OptimizerStateDict; checksum: Checksum } {
+export function decode(where: string, file: string, bytes: Uint8Array): { dict: OptimizerStateDict; checksum: Checksum; schedulers: unknown[] } {
   if (bytes.byteLength < 8) bad(where, file, `it has ${bytes.byteLength} bytes, fewer than the 8 of the header length`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const declared = view.getBigUint64(0, true);
@@ -215,7 +219,24 @@ export function decode(where: string, file: string, bytes: Uint8Array): { dict: 
   for (const t of parsed) {
     (state[t.index] ??= {})[t.name] = float32At(data, t.begin, t.length);
   }
-  return { dict: { optimizer: String(metadata['optimizer']), state, paramGroups: paramGroups as OptimizerStateDict['paramGroups'] }, checksum };
+  let schedulers: unknown[] = [];
+  if (metadata['schedulers'] !== undefined) {
+    try {
+      schedulers = JSON.parse(String(metadata['schedulers']), (_key, value: unknown) => {
+        const special = value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : null;
+        if (special && Object.keys(special).length === 1 && typeof special['$number'] === 'string') {
+          const n = Number(special['$number']);
+          if (!Number.isFinite(n) && special['$number'] === String(n)) return n;
+        }
+        return value;
+      }) as unknown[];
+    } catch (error) {
+      return bad(where, file, `its __metadata__.schedulers is not JSON (${(error as Error).message})`);
+    }
+    if (!Array.isArray(schedulers)) bad(where, file, 'its __metadata__.schedulers is not a list');
+  }
+  const dict = { optimizer: String(metadata['optimizer']), state, paramGroups: paramGroups as OptimizerStateDict['paramGroups'] };
+  return { dict, checksum, schedulers };
 }
 
 /**

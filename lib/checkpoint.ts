@@ -16,8 +16,9 @@ import * as path from 'node:path';
 import { threadId } from 'node:worker_threads';
 
 import { decode, encode, type Checksum } from './checkpoint-format.js';
+import type { SchedulerStateDict } from './lr-scheduler.js';
 import type { OptimizerStateDict } from './state-dict.js';
-import { booleanOption, checkOptionsObject, describe } from './validate.js';
+import { booleanOption, checkOptionsObject, describe, readArray } from './validate.js';
 
 export type { Checksum } from './checkpoint-format.js';
 
@@ -27,6 +28,21 @@ export interface Checkpointable {
   loadStateDict(stateDict: OptimizerStateDict): void;
 }
 
+/** What a checkpoint needs of a learning-rate scheduler (every scheduler of this package). */
+export interface CheckpointableScheduler {
+  stateDict(): SchedulerStateDict;
+  loadStateDict(state: SchedulerStateDict): void;
+}
+
+/** Options of {@link saveCheckpoint}. */
+export interface SaveCheckpointOptions {
+  /**
+   * Schedulers of this optimizer whose state the checkpoint carries too (their stateDict()). Give
+   * the same kinds, in the same order, to loadCheckpoint to resume the schedule where it was.
+   */
+  schedulers?: readonly CheckpointableScheduler[];
+}
+
 /** Options of {@link loadCheckpoint}. */
 export interface LoadCheckpointOptions {
   /**
@@ -34,6 +50,12 @@ export interface LoadCheckpointOptions {
    * writer (no checksum), or by simd-optim's format 1 (a checksum of the data only). Default false.
    */
   requireChecksum?: boolean;
+  /**
+   * Schedulers to restore from the checkpoint, as many as were saved with it, in the same order
+   * (construct them on the optimizer first, as when training started). The optimizer and all of
+   * them are restored, or, if any state does not fit, none is.
+   */
+  schedulers?: readonly CheckpointableScheduler[];
 }
 
 /** What a load found. */
@@ -44,6 +66,8 @@ export interface CheckpointInfo {
    * a file written by another safetensors writer; its layout and every value were still checked).
    */
   checksum: Checksum;
+  /** How many schedulers' states the file holds (restored when options.schedulers was given). */
+  schedulers: number;
 }
 
 /** What a save needs of an open file (fs.promises.FileHandle), typed without Node's types. @internal */
@@ -63,6 +87,23 @@ export const fileOps = {
     (await handle.write(buffer, offset, length)).bytesWritten,
   sync: (handle: WritableFile): Promise<void> => handle.sync(),
 };
+
+/** options.schedulers: a list of objects with stateDict and loadStateDict, read once. */
+function readSchedulers(where: string, value: unknown): CheckpointableScheduler[] | undefined {
+  if (value === undefined) return undefined;
+  return readArray(where, 'options.schedulers', value, 'an array of schedulers').map((s, i) => {
+    const scheduler = s as Partial<CheckpointableScheduler> | null;
+    if (scheduler === null || typeof scheduler !== 'object' || typeof scheduler.stateDict !== 'function' || typeof scheduler.loadStateDict !== 'function') {
+      throw new TypeError(`${where}: options.schedulers[${i}] must be a scheduler of this package (with stateDict and loadStateDict), got ${describe(s)}`);
+    }
+    return scheduler as CheckpointableScheduler;
+  });
+}
+
+function saveOptions(where: string, options: unknown): unknown[] {
+  const o = checkOptionsObject(where, 'options', options, ['schedulers']);
+  return (readSchedulers(where, o['schedulers']) ?? []).map((s) => s.stateDict());
+}
 
 function checkArguments(where: string, file: unknown, optimizer: unknown): asserts file is string {
   if (typeof file !== 'string' || file === '') throw new TypeError(`${where}: path must be a non-empty string, got ${describe(file)}`);
@@ -179,10 +220,11 @@ function directorySyncError(where: string, file: string, error: unknown): Error 
  * @throws TypeError naming a bad argument; an Error with the file system's `code` (ENOSPC, EIO,
  *   ENOENT, ...) when writing fails, the previous file, if any, then left as it was.
  */
-export function saveCheckpoint(file: string, optimizer: Checkpointable): void {
+export function saveCheckpoint(file: string, optimizer: Checkpointable, options?: SaveCheckpointOptions): void {
   const where = 'saveCheckpoint';
   checkArguments(where, file, optimizer);
-  const { header, chunks } = encode(where, optimizer.stateDict());
+  const schedulers = saveOptions(where, options);
+  const { header, chunks } = encode(where, optimizer.stateDict(), schedulers);
   removeStaleTemporaries(file);
   const tmp = temporaryName(file);
   inFlight.add(path.basename(tmp));
@@ -223,10 +265,11 @@ export function saveCheckpoint(file: string, optimizer: Checkpointable): void {
  * saveCheckpoint without blocking the event loop. The state is captured when it is called, so the
  * optimizer may step while the file is written.
  */
-export async function saveCheckpointAsync(file: string, optimizer: Checkpointable): Promise<void> {
+export async function saveCheckpointAsync(file: string, optimizer: Checkpointable, options?: SaveCheckpointOptions): Promise<void> {
   const where = 'saveCheckpointAsync';
   checkArguments(where, file, optimizer);
-  const { header, chunks } = encode(where, optimizer.stateDict());
+  const schedulers = saveOptions(where, options);
+  const { header, chunks } = encode(where, optimizer.stateDict(), schedulers);
   await removeStaleTemporariesAsync(file);
   const tmp = temporaryName(file);
   inFlight.add(path.basename(tmp));
@@ -260,20 +303,62 @@ export async function saveCheckpointAsync(file: string, optimizer: Checkpointabl
   }
 }
 
-function loadOptions(where: string, options: unknown): boolean {
-  const o = checkOptionsObject(where, 'options', options, ['requireChecksum']);
-  return booleanOption(where, 'options.requireChecksum', o['requireChecksum'], false);
+interface LoadSettings {
+  requireChecksum: boolean;
+  schedulers: CheckpointableScheduler[] | undefined;
 }
 
-function install(where: string, file: string, bytes: Uint8Array, optimizer: Checkpointable, requireChecksum: boolean): CheckpointInfo {
-  const { dict, checksum } = decode(where, file, bytes);
-  if (requireChecksum && checksum !== 'all') {
+function loadOptions(where: string, options: unknown): LoadSettings {
+  const o = checkOptionsObject(where, 'options', options, ['requireChecksum', 'schedulers']);
+  return {
+    requireChecksum: booleanOption(where, 'options.requireChecksum', o['requireChecksum'], false),
+    schedulers: readSchedulers(where, o['schedulers']),
+  };
+}
+
+/**
+ * Installs a checked file's state: the optimizer's, then each scheduler's; if a scheduler's state
+ * does not fit, the optimizer and the schedulers restored before it are put back.
+ */
+function install(where: string, file: string, bytes: Uint8Array, optimizer: Checkpointable, settings: LoadSettings): CheckpointInfo {
+  const { dict, checksum, schedulers: states } = decode(where, file, bytes);
+  if (settings.requireChecksum && checksum !== 'all') {
     throw new RangeError(
       `${where}: ${file} has no checksum over its header (${checksum === 'none' ? 'it was written by another safetensors writer' : 'format 1'}) and options.requireChecksum is true`,
     );
   }
+  const schedulers = settings.schedulers;
+  if (schedulers && schedulers.length !== states.length) {
+    throw new RangeError(`${where}: ${file} holds the state of ${states.length} scheduler(s), options.schedulers has ${schedulers.length}`);
+  }
+  if (!schedulers || schedulers.length === 0) {
+    optimizer.loadStateDict(dict);
+    if (!schedulers && states.length > 0) {
+      process.emitWarning(
+        `${where}: ${file} holds the state of ${states.length} scheduler(s), which was not restored: pass them as options.schedulers to resume their schedule`,
+        { type: 'SimdOptimWarning', code: 'SIMD_OPTIM_SCHEDULER_STATE_NOT_RESTORED' },
+      );
+    }
+    return { checksum, schedulers: states.length };
+  }
+  const before = { optimizer: optimizer.stateDict(), schedulers: schedulers.map((s) => s.stateDict()) };
   optimizer.loadStateDict(dict);
-  return { checksum };
+  let loaded = 0;
+  try {
+    for (; loaded < schedulers.length; loaded++) schedulers[loaded]!.loadStateDict(states[loaded] as SchedulerStateDict);
+  } catch (error) {
+    let restored = '';
+    try {
+      optimizer.loadStateDict(before.optimizer);
+      for (let i = 0; i < loaded; i++) schedulers[i]!.loadStateDict(before.schedulers[i]!);
+    } catch (restoreError) {
+      // Only when the state before was itself invalid (a group's lr set to NaN, say).
+      restored = ` (and the state before could not be put back: ${(restoreError as Error).message})`;
+    }
+    const Kind = error instanceof TypeError ? TypeError : RangeError;
+    throw new Kind(`${where}: options.schedulers[${loaded}] does not fit the state in ${file}: ${(error as Error).message}${restored}`, { cause: error });
+  }
+  return { checksum, schedulers: states.length };
 }
 
 /**
@@ -288,14 +373,14 @@ function install(where: string, file: string, bytes: Uint8Array, optimizer: Chec
 export function loadCheckpoint(file: string, optimizer: Checkpointable, options?: LoadCheckpointOptions): CheckpointInfo {
   const where = 'loadCheckpoint';
   checkArguments(where, file, optimizer);
-  const requireChecksum = loadOptions(where, options);
-  return install(where, file, fs.readFileSync(file), optimizer, requireChecksum);
+  const settings = loadOptions(where, options);
+  return install(where, file, fs.readFileSync(file), optimizer, settings);
 }
 
 /** loadCheckpoint that reads the file without blocking the event loop. */
 export async function loadCheckpointAsync(file: string, optimizer: Checkpointable, options?: LoadCheckpointOptions): Promise<CheckpointInfo> {
   const where = 'loadCheckpointAsync';
   checkArguments(where, file, optimizer);
-  const requireChecksum = loadOptions(where, options);
-  return install(where, file, await fs.promises.readFile(file), optimizer, requireChecksum);
+  const settings = loadOptions(where, options);
+  return install(where, file, await fs.promises.readFile(file), optimizer, settings);
 }

@@ -329,6 +329,10 @@ export abstract class Optimizer<O extends object, State extends object> {
         const value = (group as Record<string, unknown>)[key];
         copy[key] = Array.isArray(value) ? readArray(where, key, value) : value;
       }
+      // A scheduler's record of the group's first lr (PyTorch's initial_lr travels in its dict too):
+      // a scheduler built after a load then starts from it, not from the loaded, decayed lr.
+      const initialLr = (group as { initialLr?: unknown }).initialLr;
+      if (typeof initialLr === 'number') copy['initialLr'] = initialLr;
       return copy;
     });
     const state = stateEntries(where, this.definition, this.records, this.lengths, (i) => this.bufferUse(values[this.groupOf[i]!] as Required<O>));
@@ -363,11 +367,15 @@ export abstract class Optimizer<O extends object, State extends object> {
     // on a throw, the values assigned so far are put back.
     const previous = this.groups.map((group) => {
       const values: Record<string, unknown> = {};
-      for (const key of Object.keys(spec.options)) values[key] = (group as Record<string, unknown>)[key];
+      for (const key of [...Object.keys(spec.options), 'initialLr']) values[key] = (group as Record<string, unknown>)[key];
       return values;
     });
     try {
-      checked.groups.forEach((hyper, g) => Object.assign(this.groups[g]!, hyper));
+      checked.groups.forEach((hyper, g) => {
+        Object.assign(this.groups[g]!, hyper);
+        const initialLr = checked.initialLrs[g];
+        if (initialLr !== undefined) (this.groups[g] as { initialLr?: number }).initialLr = initialLr;
+      });
     } catch (error) {
       previous.forEach((values, g) => {
         try {

@@ -37,6 +37,8 @@ export interface StateDictExpectation<O extends object> {
 
 export interface CheckedStateDict<O extends object> {
   groups: Required<O>[];
+  /** Each group's initialLr (a scheduler's record of its first lr), where the dict has one. */
+  initialLrs: (number | undefined)[];
   records: ({ step: number; buffers: Record<string, Float32Array>; scalars: Record<string, number> } | undefined)[];
 }
 
@@ -71,6 +73,7 @@ export function checkStateDict<O extends object>(where: string, input: unknown, 
   // Saved ids map to the optimizer's params by position, group after group, as in PyTorch.
   const idToIndex = new Map<number, number>();
   const optionNames = Object.keys(expect.spec.options);
+  const initialLrs: (number | undefined)[] = [];
   const hyper = groups.map((value, g) => {
     const label = `paramGroups[${g}]`;
     const group = readObject(where, label, value);
@@ -86,6 +89,12 @@ export function checkStateDict<O extends object>(where: string, input: unknown, 
       idToIndex.set(id, idToIndex.size);
     });
     delete group['params'];
+    const initialLr = group['initialLr'];
+    delete group['initialLr'];
+    if (initialLr !== undefined && !(typeof initialLr === 'number' && Number.isFinite(initialLr) && initialLr >= 0)) {
+      throw new RangeError(`${where}: ${label}.initialLr must be a finite number >= 0, got ${describe(initialLr)}`);
+    }
+    initialLrs.push(initialLr as number | undefined);
     for (const key of optionNames) {
       if (!(key in group)) throw new RangeError(`${where}: ${label}.${key} is missing`);
     }
@@ -136,5 +145,5 @@ export function checkStateDict<O extends object>(where: string, input: unknown, 
     });
     records[index] = record;
   }
-  return { groups: hyper, records };
+  return { groups: hyper, initialLrs, records };
 }

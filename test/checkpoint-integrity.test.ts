@@ -117,7 +117,7 @@ describe('checkpoint integrity', () => {
     };
     rewrite('--drop', 'sha256');
     const { opt } = make(3);
-    expect(loadCheckpoint(foreign, opt)).toEqual({ checksum: 'none' });
+    expect(loadCheckpoint(foreign, opt)).toEqual({ checksum: 'none', schedulers: 0 });
     expect(json(opt.stateDict())).toBe(expected);
     const strict = make(4).opt;
     const before = json(strict.stateDict());
@@ -127,7 +127,7 @@ describe('checkpoint integrity', () => {
     // Laid out differently, tensors in another order, the checksum kept: it covers the content.
     rewrite('--reverse');
     expect(parse(readFileSync(foreign)).tensors).not.toEqual(parse(readFileSync(file)).tensors);
-    expect(loadCheckpoint(foreign, make(5).opt, { requireChecksum: true })).toEqual({ checksum: 'all' });
+    expect(loadCheckpoint(foreign, make(5).opt, { requireChecksum: true })).toEqual({ checksum: 'all', schedulers: 0 });
   });
 
   test('format 1 files load, their checksum covering the data only', () => {
@@ -137,7 +137,7 @@ describe('checkpoint integrity', () => {
     const file = path.join(dir, 'v1.safetensors');
     writeFileSync(file, v1);
     const { opt } = make(6);
-    expect(loadCheckpoint(file, opt)).toEqual({ checksum: 'data' });
+    expect(loadCheckpoint(file, opt)).toEqual({ checksum: 'data', schedulers: 0 });
     expect(json(opt.stateDict())).toBe(expected);
     expect(() => loadCheckpoint(file, make(7).opt, { requireChecksum: true })).toThrow(/format 1/);
   });
