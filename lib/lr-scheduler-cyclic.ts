@@ -5,7 +5,7 @@
  * when cycleMomentum is true.
  */
 import {
-  LRScheduler, oneOf, options, perGroup, readStateObject, transact, type SchedulableOptimizer,
+  LRScheduler, oneOf, perGroup, schedulerOptions, readStateObject, transact, type SchedulableOptimizer,
 } from './lr-scheduler.js';
 import { booleanOption, describe, numberOption, readArray } from './validate.js';
 
@@ -39,9 +39,9 @@ export class CosineAnnealingWarmRestarts extends LRScheduler {
   private readonly tMult: number;
   private readonly etaMin: number;
   /** @param options - t0 (required, whole number >= 1), tMult 1 (whole number >= 1), etaMin 0. */
-  constructor(optimizer: SchedulableOptimizer, opts: { t0: number; tMult?: number; etaMin?: number }) {
+  constructor(optimizer: SchedulableOptimizer, options: { t0: number; tMult?: number; etaMin?: number }) {
     super('CosineAnnealingWarmRestarts', optimizer);
-    const o = options(this.name, opts, ['t0', 'tMult', 'etaMin']);
+    const o = schedulerOptions(this.name, options, ['t0', 'tMult', 'etaMin']);
     if (o['t0'] === undefined) throw new TypeError(`${this.name}: options.t0 is required`);
     this.t0 = numberOption(this.name, 'options.t0', o['t0'], 1, { min: 1, integer: true });
     this.tMult = numberOption(this.name, 'options.tMult', o['tMult'], 1, { min: 1, integer: true });
@@ -87,7 +87,7 @@ export class OneCycleLR extends LRScheduler {
    */
   constructor(
     optimizer: SchedulableOptimizer,
-    opts: {
+    options: {
       maxLr: number | readonly number[]; totalSteps?: number; epochs?: number; stepsPerEpoch?: number; pctStart?: number;
       annealStrategy?: 'cos' | 'linear'; cycleMomentum?: boolean; baseMomentum?: number; maxMomentum?: number;
       divFactor?: number; finalDivFactor?: number; threePhase?: boolean;
@@ -95,7 +95,7 @@ export class OneCycleLR extends LRScheduler {
   ) {
     super('OneCycleLR', optimizer);
     const w = this.name;
-    const o = options(w, opts, ['maxLr', 'totalSteps', 'epochs', 'stepsPerEpoch', 'pctStart', 'annealStrategy', 'cycleMomentum',
+    const o = schedulerOptions(w, options, ['maxLr', 'totalSteps', 'epochs', 'stepsPerEpoch', 'pctStart', 'annealStrategy', 'cycleMomentum',
       'baseMomentum', 'maxMomentum', 'divFactor', 'finalDivFactor', 'threePhase']);
     const maxLr = perGroup(w, 'options.maxLr', o['maxLr'], this.groups.length);
     if (o['totalSteps'] !== undefined) {
@@ -190,14 +190,14 @@ export class CyclicLR extends LRScheduler {
    */
   constructor(
     optimizer: SchedulableOptimizer,
-    opts: {
+    options: {
       baseLr: number | readonly number[]; maxLr: number | readonly number[]; stepSizeUp?: number; stepSizeDown?: number;
       mode?: 'triangular' | 'triangular2' | 'exp_range'; gamma?: number; cycleMomentum?: boolean; baseMomentum?: number; maxMomentum?: number;
     },
   ) {
     super('CyclicLR', optimizer);
     const w = this.name;
-    const o = options(w, opts, ['baseLr', 'maxLr', 'stepSizeUp', 'stepSizeDown', 'mode', 'gamma', 'cycleMomentum', 'baseMomentum', 'maxMomentum']);
+    const o = schedulerOptions(w, options, ['baseLr', 'maxLr', 'stepSizeUp', 'stepSizeDown', 'mode', 'gamma', 'cycleMomentum', 'baseMomentum', 'maxMomentum']);
     const baseLr = perGroup(w, 'options.baseLr', o['baseLr'], this.groups.length);
     this.maxLrs = perGroup(w, 'options.maxLr', o['maxLr'], this.groups.length);
     const up = numberOption(w, 'options.stepSizeUp', o['stepSizeUp'], 2000, { above: 0 });
@@ -242,10 +242,10 @@ export class SequentialLR extends LRScheduler {
   private readonly milestones: number[];
 
   /** @param options - schedulers (on this optimizer), milestones (one fewer, increasing whole numbers). */
-  constructor(optimizer: SchedulableOptimizer, opts: { schedulers: readonly LRScheduler[]; milestones: readonly number[] }) {
+  constructor(optimizer: SchedulableOptimizer, options: { schedulers: readonly LRScheduler[]; milestones: readonly number[] }) {
     super('SequentialLR', optimizer);
     const w = this.name;
-    const o = options(w, opts, ['schedulers', 'milestones']);
+    const o = schedulerOptions(w, options, ['schedulers', 'milestones']);
     const schedulers = readArray(w, 'options.schedulers', o['schedulers'], 'a non-empty array of schedulers');
     if (schedulers.length === 0 || !schedulers.every((s) => s instanceof LRScheduler)) {
       throw new TypeError(`${w}: options.schedulers must be a non-empty array of schedulers`);

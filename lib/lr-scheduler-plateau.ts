@@ -2,7 +2,7 @@
  * ReduceLROnPlateau, as torch.optim.lr_scheduler computes it: the schedule driven by a metric.
  */
 import {
-  oneOf, options, perGroup, readOptimizerGroups, readStateObject, transact, type SchedulableOptimizer, type SchedulerStateDict,
+  oneOf, perGroup, readOptimizerGroups, schedulerOptions, readStateObject, transact, type SchedulableOptimizer, type SchedulerStateDict,
 } from './lr-scheduler.js';
 import { describe, numberOption } from './validate.js';
 
@@ -34,14 +34,14 @@ export class ReduceLROnPlateau {
    */
   constructor(
     optimizer: SchedulableOptimizer,
-    opts: {
+    options: {
       mode?: 'min' | 'max'; factor?: number; patience?: number; threshold?: number; thresholdMode?: 'rel' | 'abs';
       cooldown?: number; minLr?: number | readonly number[]; eps?: number;
     } = {},
   ) {
     const w = 'ReduceLROnPlateau';
     this.groups = readOptimizerGroups(w, optimizer);
-    const o = options(w, opts, ['mode', 'factor', 'patience', 'threshold', 'thresholdMode', 'cooldown', 'minLr', 'eps']);
+    const o = schedulerOptions(w, options, ['mode', 'factor', 'patience', 'threshold', 'thresholdMode', 'cooldown', 'minLr', 'eps']);
     this.optimizer = optimizer;
     this.mode = oneOf(w, 'options.mode', o['mode'], ['min', 'max'] as const, 'min');
     this.factor = numberOption(w, 'options.factor', o['factor'], 0.1, { min: 0, below: 1 });

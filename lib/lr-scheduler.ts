@@ -244,7 +244,7 @@ export function oneOf<T extends string>(where: string, name: string, value: unkn
 }
 
 /** The options object of a scheduler: known names only. @internal */
-export function options(where: string, value: unknown, known: readonly string[]): Record<string, unknown> {
+export function schedulerOptions(where: string, value: unknown, known: readonly string[]): Record<string, unknown> {
   return checkOptionsObject(where, 'options', value, known);
 }
 
@@ -253,9 +253,9 @@ export class StepLR extends LRScheduler {
   private readonly stepSize: number;
   private readonly gamma: number;
   /** @param options - stepSize (required, a whole number >= 1), gamma 0.1. */
-  constructor(optimizer: SchedulableOptimizer, opts: { stepSize: number; gamma?: number }) {
+  constructor(optimizer: SchedulableOptimizer, options: { stepSize: number; gamma?: number }) {
     super('StepLR', optimizer);
-    const o = options(this.name, opts, ['stepSize', 'gamma']);
+    const o = schedulerOptions(this.name, options, ['stepSize', 'gamma']);
     if (o['stepSize'] === undefined) throw new TypeError('StepLR: options.stepSize is required');
     this.stepSize = numberOption(this.name, 'options.stepSize', o['stepSize'], 1, { min: 1, integer: true });
     this.gamma = numberOption(this.name, 'options.gamma', o['gamma'], 0.1, { min: 0 });
@@ -271,9 +271,9 @@ export class MultiStepLR extends LRScheduler {
   private readonly milestones: number[];
   private readonly gamma: number;
   /** @param options - milestones (required, whole numbers; a repeated one counts twice), gamma 0.1. */
-  constructor(optimizer: SchedulableOptimizer, opts: { milestones: readonly number[]; gamma?: number }) {
+  constructor(optimizer: SchedulableOptimizer, options: { milestones: readonly number[]; gamma?: number }) {
     super('MultiStepLR', optimizer);
-    const o = options(this.name, opts, ['milestones', 'gamma']);
+    const o = schedulerOptions(this.name, options, ['milestones', 'gamma']);
     this.milestones = readArray(this.name, 'options.milestones', o['milestones'], 'an array of whole numbers')
       .map((m, i) => numberOption(this.name, `options.milestones[${i}]`, m, 0, { min: 0, integer: true }))
       .sort((a, b) => a - b);
@@ -289,9 +289,9 @@ export class MultiStepLR extends LRScheduler {
 export class ExponentialLR extends LRScheduler {
   private readonly gamma: number;
   /** @param options - gamma (required). */
-  constructor(optimizer: SchedulableOptimizer, opts: { gamma: number }) {
+  constructor(optimizer: SchedulableOptimizer, options: { gamma: number }) {
     super('ExponentialLR', optimizer);
-    const o = options(this.name, opts, ['gamma']);
+    const o = schedulerOptions(this.name, options, ['gamma']);
     if (o['gamma'] === undefined) throw new TypeError('ExponentialLR: options.gamma is required');
     this.gamma = numberOption(this.name, 'options.gamma', o['gamma'], 1, { min: 0 });
     this.initialStep();
@@ -306,9 +306,9 @@ export class ConstantLR extends LRScheduler {
   private readonly factor: number;
   private readonly totalIters: number;
   /** @param options - factor 1/3 (in [0, 1]), totalIters 5. */
-  constructor(optimizer: SchedulableOptimizer, opts: { factor?: number; totalIters?: number } = {}) {
+  constructor(optimizer: SchedulableOptimizer, options: { factor?: number; totalIters?: number } = {}) {
     super('ConstantLR', optimizer);
-    const o = options(this.name, opts, ['factor', 'totalIters']);
+    const o = schedulerOptions(this.name, options, ['factor', 'totalIters']);
     this.factor = numberOption(this.name, 'options.factor', o['factor'], 1 / 3, { min: 0, max: 1 });
     this.totalIters = numberOption(this.name, 'options.totalIters', o['totalIters'], 5, { min: 0, integer: true });
     this.initialStep();
@@ -324,9 +324,9 @@ export class LinearLR extends LRScheduler {
   private readonly endFactor: number;
   private readonly totalIters: number;
   /** @param options - startFactor 1/3 (in (0, 1]), endFactor 1 (in [0, 1]), totalIters 5. */
-  constructor(optimizer: SchedulableOptimizer, opts: { startFactor?: number; endFactor?: number; totalIters?: number } = {}) {
+  constructor(optimizer: SchedulableOptimizer, options: { startFactor?: number; endFactor?: number; totalIters?: number } = {}) {
     super('LinearLR', optimizer);
-    const o = options(this.name, opts, ['startFactor', 'endFactor', 'totalIters']);
+    const o = schedulerOptions(this.name, options, ['startFactor', 'endFactor', 'totalIters']);
     this.startFactor = numberOption(this.name, 'options.startFactor', o['startFactor'], 1 / 3, { above: 0, max: 1 });
     this.endFactor = numberOption(this.name, 'options.endFactor', o['endFactor'], 1, { min: 0, max: 1 });
     this.totalIters = numberOption(this.name, 'options.totalIters', o['totalIters'], 5, { min: 1, integer: true });
@@ -342,9 +342,9 @@ export class PolynomialLR extends LRScheduler {
   private readonly totalIters: number;
   private readonly power: number;
   /** @param options - totalIters 5, power 1. */
-  constructor(optimizer: SchedulableOptimizer, opts: { totalIters?: number; power?: number } = {}) {
+  constructor(optimizer: SchedulableOptimizer, options: { totalIters?: number; power?: number } = {}) {
     super('PolynomialLR', optimizer);
-    const o = options(this.name, opts, ['totalIters', 'power']);
+    const o = schedulerOptions(this.name, options, ['totalIters', 'power']);
     this.totalIters = numberOption(this.name, 'options.totalIters', o['totalIters'], 5, { min: 1, integer: true });
     this.power = numberOption(this.name, 'options.power', o['power'], 1, { min: 0 });
     this.initialStep();
@@ -359,9 +359,9 @@ export class CosineAnnealingLR extends LRScheduler {
   private readonly tMax: number;
   private readonly etaMin: number;
   /** @param options - tMax (required, >= 1), etaMin 0. */
-  constructor(optimizer: SchedulableOptimizer, opts: { tMax: number; etaMin?: number }) {
+  constructor(optimizer: SchedulableOptimizer, options: { tMax: number; etaMin?: number }) {
     super('CosineAnnealingLR', optimizer);
-    const o = options(this.name, opts, ['tMax', 'etaMin']);
+    const o = schedulerOptions(this.name, options, ['tMax', 'etaMin']);
     if (o['tMax'] === undefined) throw new TypeError('CosineAnnealingLR: options.tMax is required');
     this.tMax = numberOption(this.name, 'options.tMax', o['tMax'], 1, { above: 0 });
     this.etaMin = numberOption(this.name, 'options.etaMin', o['etaMin'], 0, { min: 0 });
@@ -377,9 +377,9 @@ export class LambdaLR extends LRScheduler {
   private readonly lambdas: ((epoch: number) => number)[];
   private readonly onePerGroup: boolean;
   /** @param options - lrLambda (required): a function of the epoch, or one per group. */
-  constructor(optimizer: SchedulableOptimizer, opts: { lrLambda: ((epoch: number) => number) | readonly ((epoch: number) => number)[] }) {
+  constructor(optimizer: SchedulableOptimizer, options: { lrLambda: ((epoch: number) => number) | readonly ((epoch: number) => number)[] }) {
     super('LambdaLR', optimizer);
-    const o = options(this.name, opts, ['lrLambda']);
+    const o = schedulerOptions(this.name, options, ['lrLambda']);
     const given = o['lrLambda'];
     const list = Array.isArray(given) ? readArray(this.name, 'options.lrLambda', given) : new Array<unknown>(this.groups.length).fill(given);
     if (list.length !== this.groups.length || !list.every((fn) => typeof fn === 'function')) {
@@ -402,9 +402,9 @@ export class LambdaLR extends LRScheduler {
 export class InverseTimeLR extends LRScheduler {
   private readonly k: number;
   /** @param options - k (required, >= 0): the decay rate. */
-  constructor(optimizer: SchedulableOptimizer, opts: { k: number }) {
+  constructor(optimizer: SchedulableOptimizer, options: { k: number }) {
     super('InverseTimeLR', optimizer);
-    const o = options(this.name, opts, ['k']);
+    const o = schedulerOptions(this.name, options, ['k']);
     if (o['k'] === undefined) throw new TypeError('InverseTimeLR: options.k is required');
     this.k = numberOption(this.name, 'options.k', o['k'], 0, { min: 0 });
     this.initialStep();
@@ -416,9 +416,9 @@ export class InverseTimeLR extends LRScheduler {
 
 /** lr = base / sqrt(epoch + 1). */
 export class InverseSqrtLR extends LRScheduler {
-  constructor(optimizer: SchedulableOptimizer, opts: Record<string, never> = {}) {
+  constructor(optimizer: SchedulableOptimizer, options: Record<string, never> = {}) {
     super('InverseSqrtLR', optimizer);
-    options(this.name, opts, []);
+    schedulerOptions(this.name, options, []);
     this.initialStep();
   }
   protected lrAt(epoch: number, base: number): number {
