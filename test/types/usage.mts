@@ -29,3 +29,12 @@ const dict: OptimizerStateDict = grouped.stateDict();
 const norm: number = clipGradNorm([new Float32Array(4)], 1, { normType: Infinity });
 saveCheckpoint('/dev/null', grouped);
 export { applied, lrs, dict, norm };
+
+// Issue-8 API: the default import, checkpoints with schedulers, what a load returns.
+import simd, { CosineAnnealingLR, loadCheckpoint, type CheckpointInfo } from 'simd-optim';
+const viaDefault = new simd.Adam([w], { lr: 1e-3 });
+const cosine = new CosineAnnealingLR(viaDefault, { tMax: 10 });
+simd.saveCheckpoint('/dev/null', viaDefault, { schedulers: [cosine] });
+const info: CheckpointInfo = loadCheckpoint('/dev/null', viaDefault, { schedulers: [cosine], requireChecksum: true });
+const backendName: 'native' | 'js' = simd.backend;
+export { info, backendName };
