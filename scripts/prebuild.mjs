@@ -431,7 +431,7 @@ async function main() {
     const cannot = [];
     for (const target of wanted) {
       if (!opts.force && problemsOf(target, state).length === 0) {
-        console.log(`prebuild: fresh   ${target.id.padEnd(17)} prebuilds/${target.dir}/${target.file}`);
+        if (opts.mode !== 'pack') console.log(`prebuild: fresh   ${target.id.padEnd(17)} prebuilds/${target.dir}/${target.file}`);
         continue;
       }
       const plan = buildPlan(target);
