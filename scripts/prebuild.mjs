@@ -333,9 +333,12 @@ async function build(target, plan, state, verbose) {
   if (!fs.existsSync(built)) throw new Error(`prebuildify did not produce ${path.relative(root, built)}`);
   // binding.gyp links the kernel levels by target_arch: a cross build that fell back to the
   // host's arch would show here before anything is copied.
+  // (kernels_neon.a with make, libkernels_neon.a on macOS, lib/kernels_neon.lib with MSBuild.)
   const levels = { x64: 'kernels_avx512', arm64: 'kernels_neon' }[target.arch];
-  const lib = path.join(stage, 'build', 'Release', `${levels}.${process.platform === 'win32' ? 'lib' : 'a'}`);
-  if (levels && !fs.existsSync(lib)) throw new Error(`${levels} was not built: target_arch was not ${target.arch}`);
+  const libs = listFiles(path.join(stage, 'build', 'Release')).map((f) => path.basename(f));
+  if (!libs.some((f) => new RegExp(`^(lib)?${levels}\\.(a|lib)$`).test(f))) {
+    throw new Error(`${levels} was not built: binding.gyp saw a target_arch other than ${target.arch}`);
+  }
   const seen = inspectBinary(built);
   if (seen.arch !== target.arch) throw new Error(`the build produced a binary for ${seen.arch}, not ${target.arch}`);
   if (target.libc && seen.libc !== target.libc) throw new Error(`the build produced a binary linked against ${seen.libc}, not ${target.libc}`);
