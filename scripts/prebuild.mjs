@@ -86,7 +86,8 @@ function buildPlan(target) {
   if (target === hostTarget) {
     const cxx = process.env.CXX || (process.platform === 'darwin' ? 'c++' : 'g++');
     const compiler = process.platform === 'win32' ? 'msvc' : commandWorks(cxx);
-    return { env: {}, stripBin: process.env.STRIP || 'strip', compiler: compiler ?? cxx };
+    if (!compiler) return { reason: `no C++ compiler: \`${cxx} --version\` failed (node-gyp needs python3, make and a C++17 compiler)` };
+    return { env: {}, stripBin: process.env.STRIP || 'strip', compiler };
   }
   if (target.platform === 'linux' && target.libc === 'glibc' && host.platform === 'linux' && host.libc === 'glibc') {
     const prefix = process.env.SIMD_OPTIM_CROSS_PREFIX || `${GNU_TRIPLET[target.arch]}-`;
@@ -103,7 +104,11 @@ function buildPlan(target) {
     const env = { CC: `${prefix}gcc`, CXX: cxx, LINK: cxx, AR: `${prefix}ar`, STRIP: `${prefix}strip` };
     return { env, stripBin: `${prefix}strip`, compiler };
   }
-  return { reason: `it is built on ${target.platform === 'linux' ? `Linux ${target.arch} with ${target.libc}` : `${target.platform} ${target.arch}`} (.github/workflows/prebuild.yml)` };
+  if (target.platform === 'linux' && target.libc === 'glibc') {
+    return { reason: 'it needs a Linux machine with glibc (x64 or arm64; the other of the two with a cross compiler)' };
+  }
+  const where = target.libc === 'musl' ? `Alpine Linux ${target.arch}` : `${target.platform} ${target.arch}`;
+  return { reason: `it is built on ${where}, by .github/workflows/prebuild.yml` };
 }
 
 // ---------------------------------------------------------------------------------------------
