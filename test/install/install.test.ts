@@ -10,7 +10,7 @@
 // Run by `npm run test:install` (and CI), not by `npm test`: it packs, installs three times and
 // compiles the addon once, about a minute and a half.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -135,6 +135,14 @@ describe('installing the packed tarball', () => {
       ['CHANGELOG.md', 'LICENSE', 'README.md', 'binding.gyp', 'dist', 'native', 'package.json', 'prebuilds', 'scripts'].sort(),
     );
     expect(output).not.toMatch(/npm warn (package-json|.*simd-optim@.*(invalid|missing|deprecated))/i);
+    // The README's first training loop, as a new user copies it, against the installed package.
+    const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+    const section = readme.slice(readme.indexOf('\n## A first training loop\n'));
+    const [code, shown] = [...section.matchAll(/```\w*\n([\s\S]*?)```/g)].map((m) => m[1]!);
+    writeFileSync(path.join(dir, 'linear.mjs'), code!);
+    const loop = spawnSync(process.execPath, ['linear.mjs'], { cwd: dir, env, encoding: 'utf8' });
+    expect(loop.stderr).toBe('');
+    expect(loop.stdout.replace(/on native \(\w+\)/, 'on native (avx512)')).toBe(shown);
   }, 300_000);
 
   test('without a prebuilt binary and without a compiler: the install succeeds, says why, and the fallback runs', () => {
