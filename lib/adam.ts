@@ -88,7 +88,7 @@ export const ADAMW_SPEC = adamSpec(1e-2);
 
 /** Writes one tensor's scalars for step t and returns its flags. @internal */
 export function adamScalars(o: Required<AdamOptions>, decoupled: boolean, t: number, s: Float32Array, at: number): number {
-  const [beta1, beta2] = o.betas;
+  const beta1 = o.betas[0], beta2 = o.betas[1]; // indexed: destructuring allocates an iterator
   s[at + ADAM.beta1] = beta1;
   s[at + ADAM.oneMinusBeta1] = 1 - beta1;
   s[at + ADAM.beta2] = beta2;

@@ -56,7 +56,7 @@ const SPEC: OptionSpec<AdamaxOptions> = {
 };
 
 function adamaxScalars(o: Required<AdamaxOptions>, t: number, s: Float32Array, at: number): number {
-  const [beta1, beta2] = o.betas;
+  const beta1 = o.betas[0], beta2 = o.betas[1]; // indexed: destructuring allocates an iterator
   s[at + ADAMAX.beta1] = beta1;
   s[at + ADAMAX.oneMinusBeta1] = 1 - beta1;
   s[at + ADAMAX.beta2] = beta2;

@@ -51,7 +51,7 @@ const SPEC: OptionSpec<LionOptions> = {
 };
 
 function lionScalars(o: Required<LionOptions>, s: Float32Array, at: number): number {
-  const [beta1, beta2] = o.betas;
+  const beta1 = o.betas[0], beta2 = o.betas[1]; // indexed: destructuring allocates an iterator
   s[at + LION.beta1] = beta1;
   s[at + LION.oneMinusBeta1] = 1 - beta1;
   s[at + LION.beta2] = beta2;

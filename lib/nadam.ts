@@ -81,7 +81,7 @@ export function nextMuProduct(o: Required<NAdamOptions>, muProduct: number, t: n
 }
 
 function nadamScalars(o: Required<NAdamOptions>, t: number, muProductBefore: number, s: Float32Array, at: number): number {
-  const [beta1, beta2] = o.betas;
+  const beta1 = o.betas[0], beta2 = o.betas[1]; // indexed: destructuring allocates an iterator
   const muProduct = nextMuProduct(o, muProductBefore, t);
   const muNext = mu(o, t + 1);
   s[at + NADAM.beta1] = beta1;

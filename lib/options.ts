@@ -116,6 +116,8 @@ function compiled<O extends object>(spec: OptionSpec<O>): Reader {
   if (reader) return reader;
   const names = Object.keys(spec.options);
   const rules = names.map((name) => (spec.options as unknown as Record<string, readonly [unknown, Rule]>)[name]![1]);
+  // Only reached for a value the fast reader did not accept: it throws with the rule's message
+  // (or, for a pair given as something other than a plain array, checks it the long way).
   const slow: Slow = (where, index, k, value, into) => {
     const name = names[k]!, rule = rules[k]!, label = `paramGroups[${index}].${name}`;
     const target = into as Record<string, unknown>;
@@ -127,7 +129,19 @@ function compiled<O extends object>(spec: OptionSpec<O>): Reader {
   const lines = names.map((name, k) => {
     const key = JSON.stringify(name), rule = rules[k]!;
     if (rule.kind === 'boolean') return `v = group[${key}]; if (typeof v === "boolean") into[${key}] = v; else slow(where, index, ${k}, v, into);`;
-    if (rule.kind === 'betas') return `slow(where, index, ${k}, group[${key}], into);`;
+    if (rule.kind === 'betas') {
+      // A pair: read the array, its length and both entries once each; two numbers in [0, 1) are
+      // stored into the snapshot's own pair, anything else goes the long way (which reads the
+      // array again: only to say what is wrong with it).
+      return [
+        `v = group[${key}];`,
+        `if (Array.isArray(v)) {`,
+        `  const n = v.length, b0 = v[0], b1 = v[1];`,
+        `  if (n === 2 && typeof b0 === "number" && b0 >= 0 && b0 < 1 && typeof b1 === "number" && b1 >= 0 && b1 < 1) { const pair = into[${key}]; pair[0] = b0; pair[1] = b1; }`,
+        `  else slow(where, index, ${k}, v, into);`,
+        `} else slow(where, index, ${k}, v, into);`,
+      ].join('\n');
+    }
     const tests = ['typeof v === "number"', 'v - v === 0'];
     if (rule.min !== undefined) tests.push(`v >= ${rule.min}`);
     if (rule.above !== undefined) tests.push(`v > ${rule.above}`);

@@ -66,7 +66,7 @@ const SPEC: OptionSpec<RAdamOptions> = {
 };
 
 function radamScalars(o: Required<RAdamOptions>, t: number, s: Float32Array, at: number): number {
-  const [beta1, beta2] = o.betas;
+  const beta1 = o.betas[0], beta2 = o.betas[1]; // indexed: destructuring allocates an iterator
   const biasCorrection2 = 1 - beta2 ** t;
   const rhoInf = 2 / (1 - beta2) - 1;
   const rhoT = rhoInf - (2 * t * beta2 ** t) / biasCorrection2;
