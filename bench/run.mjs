@@ -18,8 +18,8 @@ import { plainGradients, plainLoops } from './plain.mjs';
 
 const require = createRequire(import.meta.url);
 const simd = require('../dist/index.js');
-const { useBackend, availableIsas, nativeAddon, backend: loadedBackend } = require('../dist/backend.js');
-const { allFinite } = require('../dist/gradients.js');
+const { useBackend, availableIsas, nativeAddon, backend: loadedBackend } = require('../dist/bridge/backend.js');
+const { allFinite } = require('../dist/optimizers/gradients.js');
 const READ_PASS = 4; // ReduceId.ReadPass
 
 const args = parseArgs(process.argv.slice(2));

@@ -1,5 +1,5 @@
 // Adadelta (torch.optim.Adadelta, single-tensor order). Every line is one float32 operation; the
-// TypeScript twin in lib/adadelta.ts is the executable specification.
+// TypeScript twin in lib/optimizers/adadelta.ts is the executable specification.
 //
 //   g     = maximize ? -grad : grad
 //   g     = fma(p, weightDecay, g)                 (weightDecay != 0)

@@ -1,5 +1,5 @@
 // Adagrad (torch.optim.Adagrad, dense single-tensor order). Every line is one float32 operation;
-// the TypeScript twin in lib/adagrad.ts is the executable specification.
+// the TypeScript twin in lib/optimizers/adagrad.ts is the executable specification.
 //
 //   g   = maximize ? -grad : grad
 //   g   = fma(p, weightDecay, g)                 (weightDecay != 0)

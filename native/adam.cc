@@ -1,5 +1,5 @@
 // Adam and AdamW (torch.optim.Adam / AdamW, single-tensor order). Every line is one float32
-// operation; the TypeScript twin in lib/adam.ts is the executable specification.
+// operation; the TypeScript twin in lib/optimizers/adam.ts is the executable specification.
 //
 //   g  = maximize ? -grad : grad
 //   p  = p * decayFactor                         (AdamW only; decayFactor = fl(1 - lr*wd))

@@ -1,5 +1,5 @@
 // Adamax (torch.optim.Adamax, single-tensor order). Every line is one float32 operation; the
-// TypeScript twin in lib/adamax.ts is the executable specification.
+// TypeScript twin in lib/optimizers/adamax.ts is the executable specification.
 //
 //   g = maximize ? -grad : grad
 //   g = fma(p, weightDecay, g)                   (weightDecay != 0)

@@ -1,5 +1,5 @@
 // Gradient utilities: the reductions behind clipGradNorm and the non-finite guard, and the
-// elementwise scale and clamp that clip. lib/gradients.ts is the executable specification.
+// elementwise scale and clamp that clip. lib/optimizers/gradients.ts is the executable specification.
 //
 //   sumSquares: lanes[i % 16] += double(x[i]) * double(x[i])   (the product is exact in float64)
 //   sumAbs:     lanes[i % 16] += |double(x[i])|

@@ -1,7 +1,7 @@
 // The contract between the N-API binding, the dispatcher and the kernels. Kernels know nothing
 // about N-API: they receive raw pointers whose lengths the binding has already checked.
 //
-// The slot, scalar and flag layouts below are mirrored by lib/kernels.ts; the binding exports
+// The slot, scalar and flag layouts below are mirrored by lib/bridge/kernels.ts; the binding exports
 // the slot and scalar counts so the test suite can check that both sides agree.
 #pragma once
 

@@ -1,7 +1,7 @@
 // Sixteen float64 accumulators, one per residue of the element index mod 16: the fixed summation
 // order of the gradient norms. Element i of a tensor is added to lane i % 16, in increasing i,
 // continuing the sums the previous tensors left in the lanes, so every level (and
-// lib/gradients.ts) adds the same numbers in the same order and the sums have the same bits; the
+// lib/optimizers/gradients.ts) adds the same numbers in the same order and the sums have the same bits; the
 // lanes are combined at the end in one fixed tree (see combineLanes).
 #pragma once
 

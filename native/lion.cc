@@ -1,5 +1,5 @@
 // Lion (Chen et al. 2023, "Symbolic Discovery of Optimization Algorithms"). Every line is one
-// float32 operation; the TypeScript twin in lib/lion.ts is the executable specification.
+// float32 operation; the TypeScript twin in lib/optimizers/lion.ts is the executable specification.
 //
 //   g = maximize ? -grad : grad
 //   c = fma(g, 1 - beta1, m * beta1)

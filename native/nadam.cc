@@ -1,5 +1,5 @@
 // NAdam (torch.optim.NAdam of PyTorch 2.x, single-tensor order). Every line is one float32
-// operation; the TypeScript twin in lib/nadam.ts is the executable specification.
+// operation; the TypeScript twin in lib/optimizers/nadam.ts is the executable specification.
 //
 //   g = maximize ? -grad : grad
 //   p = p * decayFactor                          (decoupledWeightDecay; fl(1 - lr*wd))

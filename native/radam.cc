@@ -1,5 +1,5 @@
 // RAdam (torch.optim.RAdam, single-tensor order). Every line is one float32 operation; the
-// TypeScript twin in lib/radam.ts is the executable specification.
+// TypeScript twin in lib/optimizers/radam.ts is the executable specification.
 //
 //   g = maximize ? -grad : grad
 //   p = p * decayFactor                          (decoupledWeightDecay; fl(1 - lr*wd))

@@ -1,5 +1,5 @@
 // RMSprop (torch.optim.RMSprop, single-tensor order). Every line is one float32 operation; the
-// TypeScript twin in lib/rmsprop.ts is the executable specification.
+// TypeScript twin in lib/optimizers/rmsprop.ts is the executable specification.
 //
 //   g   = maximize ? -grad : grad
 //   g   = fma(p, weightDecay, g)                 (weightDecay != 0)

@@ -1,5 +1,5 @@
 // SGD with momentum, dampening and Nesterov (torch.optim.SGD, single-tensor order). Every line is
-// one float32 operation; the TypeScript twin in lib/sgd.ts is the executable specification.
+// one float32 operation; the TypeScript twin in lib/optimizers/sgd.ts is the executable specification.
 //
 //   g   = maximize ? -grad : grad
 //   g   = fma(p, weightDecay, g)                 (weightDecay != 0)

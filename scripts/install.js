@@ -6,7 +6,7 @@
 //    or SIMD_OPTIM_BUILD_FROM_SOURCE=1 skips this and builds.
 // 2. Otherwise build from source with node-gyp, its output kept in build/install.log.
 // 3. If that fails (no compiler, no make, no python3...), say so in one line, record why in
-//    build/native-unavailable.json (lib/backend.ts names the reason when it falls back) and exit 0:
+//    build/native-unavailable.json (lib/bridge/backend.ts names the reason when it falls back) and exit 0:
 //    the package works without the addon, with the TypeScript fallback.
 'use strict';
 const { spawnSync } = require('node:child_process');

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // The prebuilt binaries that `npm pack` / `npm publish` ship in prebuilds/, built with prebuildify
-// (N-API, stripped, libc-tagged on Linux), where node-gyp-build (lib/backend.ts, scripts/install.js)
+// (N-API, stripped, libc-tagged on Linux), where node-gyp-build (lib/bridge/backend.ts, scripts/install.js)
 // finds them: prebuilds/<platform>-<arch>/simd-optim[.glibc|.musl].node.
 //
 //   node scripts/prebuild.mjs            build what is missing or stale and can be built here:

@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { expect, test } from 'vitest';
 
-import { backend } from '../lib/backend.js';
+import { backend } from '../lib/bridge/backend.js';
 
 const ROOT = path.resolve(__dirname, '..');
 const SCRIPT = path.join(ROOT, 'test', 'fixtures', 'alloc', 'gc-per-step.cjs');

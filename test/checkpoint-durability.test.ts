@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { threadId } from 'node:worker_threads';
 import { afterAll, afterEach, describe, expect, test } from 'vitest';
 
-import { fileOps } from '../lib/checkpoint.js';
+import { fileOps } from '../lib/io/checkpoint.js';
 import { Adam, loadCheckpoint, saveCheckpoint, saveCheckpointAsync } from '../lib/index.js';
 import { normal, rng } from './helpers.js';
 

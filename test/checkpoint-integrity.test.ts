@@ -45,7 +45,7 @@ function attempt(bytes: Uint8Array, file: string): { state: string } | { error: 
   }
 }
 
-/** The content checksum, as the format documents it (lib/checkpoint-format.ts). */
+/** The content checksum, as the format documents it (lib/io/checkpoint-format.ts). */
 function canonicalSha(metadata: Record<string, string>, tensors: Record<string, { dtype: string; shape: number[]; data_offsets: number[] }>, data: Uint8Array): string {
   const meta = Object.keys(metadata).filter((k) => k !== 'sha256').sort().map((k) => [k, metadata[k]]);
   const names = Object.keys(tensors).sort();

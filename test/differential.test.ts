@@ -10,7 +10,7 @@ import {
   adadeltaUpdate, adagradUpdate, adamaxUpdate, adamUpdate, adamwUpdate, lionUpdate, nadamUpdate, radamUpdate,
   rmspropUpdate, sgdUpdate,
 } from '../lib/index.js';
-import { availableIsas, backend, useBackend } from '../lib/backend.js';
+import { availableIsas, backend, useBackend } from '../lib/bridge/backend.js';
 import { adversarial, describeBitDifference, normal, rng, unalignedCopy } from './helpers.js';
 
 const SIZES = [...Array.from({ length: 71 }, (_, i) => i), 1003, 4099];

@@ -7,9 +7,9 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, test } from 'vitest';
 
-import { availableIsas, backend, nativeAddon } from '../lib/backend.js';
-import { fmaf } from '../lib/float32.js';
-import { KernelId } from '../lib/kernels.js';
+import { availableIsas, backend, nativeAddon } from '../lib/bridge/backend.js';
+import { fmaf } from '../lib/core/float32.js';
+import { KernelId } from '../lib/bridge/kernels.js';
 import { describeBitDifference, FIXTURES } from './helpers.js';
 
 const raw = readFileSync(path.join(FIXTURES, 'fma', 'cases.bin'));

@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { describe, expect, test } from 'vitest';
 
 import { Adadelta, Adagrad, Adam, Adamax, AdamW, RAdam, RMSprop, SGD } from '../lib/index.js';
-import { backend, useBackend } from '../lib/backend.js';
+import { backend, useBackend } from '../lib/bridge/backend.js';
 import { backendsUnderTest, describeBitDifference, FIXTURES, readF32 } from './helpers.js';
 
 interface GoldenCase {

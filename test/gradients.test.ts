@@ -3,12 +3,12 @@
 import { describe, expect, test } from 'vitest';
 
 import { clipGradNorm, clipGradValue } from '../lib/index.js';
-import { allFinite as allFiniteOf } from '../lib/gradients.js';
+import { allFinite as allFiniteOf } from '../lib/optimizers/gradients.js';
 
 /** The non-finite check on a list of gradients (null where a param has none). */
 const allFinite = (grads: (Float32Array | null | undefined)[]) =>
   allFiniteOf(grads.map((g) => g ?? null), grads.length, grads.map((g) => g?.length ?? 0));
-import { availableIsas, backend, useBackend } from '../lib/backend.js';
+import { availableIsas, backend, useBackend } from '../lib/bridge/backend.js';
 import { adversarial, backendsUnderTest, describeBitDifference, normal, rng, unalignedCopy } from './helpers.js';
 
 const SIZES = [0, 1, 15, 16, 17, 31, 33, 1003, 4099];

@@ -4,7 +4,7 @@ import { describe, expect, test, vi } from 'vitest';
 import {
   Adadelta, Adagrad, Adam, Adamax, AdamW, Lion, NAdam, RAdam, RMSprop, SGD, adamUpdate, type OptimizerStateDict,
 } from '../lib/index.js';
-import { backend, nativeAddon } from '../lib/backend.js';
+import { backend, nativeAddon } from '../lib/bridge/backend.js';
 import { adversarial, backendsUnderTest, describeBitDifference, normal, rng } from './helpers.js';
 
 type AnyOptimizer = {

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 
-import { availableIsas, backend, useBackend } from '../lib/backend.js';
+import { availableIsas, backend, useBackend } from '../lib/bridge/backend.js';
 
 export interface BackendUnderTest {
   label: string;

@@ -1,16 +1,16 @@
-// The addon's own interface: its layouts agree with lib/kernels.ts, and the binding refuses
+// The addon's own interface: its layouts agree with lib/bridge/kernels.ts, and the binding refuses
 // arguments that would make a kernel read or write out of bounds, before running any kernel.
 import { describe, expect, test } from 'vitest';
 
-import { backend, nativeAddon } from '../lib/backend.js';
+import { backend, nativeAddon } from '../lib/bridge/backend.js';
 import {
   ADADELTA, ADAGRAD, ADAM, ADAMAX, CLAMP, FMA_PROBE, KernelId, LION, NADAM, RADAM, RMSPROP, SCALE, SGD, TRAFFIC,
-} from '../lib/kernels.js';
+} from '../lib/bridge/kernels.js';
 
 describe.skipIf(backend !== 'native')('native binding', () => {
   const addon = nativeAddon!;
 
-  test('layouts match lib/kernels.ts', () => {
+  test('layouts match lib/bridge/kernels.ts', () => {
     expect(addon.layouts).toEqual({
       adam: { id: KernelId.Adam, slots: ADAM.slots, scalars: ADAM.scalars },
       adagrad: { id: KernelId.Adagrad, slots: ADAGRAD.slots, scalars: ADAGRAD.scalars },

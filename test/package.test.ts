@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
 
-import { availableIsas, backend } from '../lib/backend.js';
+import { availableIsas, backend } from '../lib/bridge/backend.js';
 
 const ROOT = path.resolve(__dirname, '..');
 
@@ -76,7 +76,7 @@ describe('environment variables', () => {
   });
 
   test('where code cannot be generated from strings, groups are still read and checked', () => {
-    // lib/options.ts generates each spec's group reader; without code generation it loops.
+    // lib/core/options.ts generates each spec's group reader; without code generation it loops.
     const run = (flags: string[]) => {
       const result = spawnSync(process.execPath, [...flags, '-e', `const m = require('simd-optim');
         const w = new Float32Array([1, 2]); const o = new m.Adam([w], { lr: 0.5 });

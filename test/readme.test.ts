@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, expect, test } from 'vitest';
 
-import { backend, isa } from '../lib/backend.js';
+import { backend, isa } from '../lib/bridge/backend.js';
 
 const ROOT = path.resolve(__dirname, '..');
 const dir = mkdtempSync(path.join(tmpdir(), 'simd-optim-readme-'));

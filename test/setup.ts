@@ -1,6 +1,6 @@
 import { afterEach } from 'vitest';
 
-import { backend, isa, useBackend } from '../lib/backend.js';
+import { backend, isa, useBackend } from '../lib/bridge/backend.js';
 
 // Suites switch the backend and ISA level to compare them; every test starts from the load-time choice.
 afterEach(() => {

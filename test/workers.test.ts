@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { describe, expect, test } from 'vitest';
 
-import { backend, isa, nativeAddon } from '../lib/backend.js';
+import { backend, isa, nativeAddon } from '../lib/bridge/backend.js';
 
 const ROOT = path.resolve(__dirname, '..');
 const DIST = path.join(ROOT, 'dist', 'index.js');
@@ -25,7 +25,7 @@ function workerReport(env: Record<string, string>): Promise<{ backend: string; i
   const code = `
     const { parentPort } = require('node:worker_threads');
     const m = require(${JSON.stringify(DIST)});
-    const b = require(${JSON.stringify(path.join(ROOT, 'dist', 'backend.js'))});
+    const b = require(${JSON.stringify(path.join(ROOT, 'dist', 'bridge', 'backend.js'))});
     const w = new Float32Array(1000).fill(1);
     new m.Adam([w]).step([new Float32Array(1000).fill(0.5)]);
     parentPort.postMessage({ backend: m.backend, isa: m.isa, current: b.nativeAddon ? b.nativeAddon.currentIsa() : null });`;

@@ -6,7 +6,7 @@
 import fc from 'fast-check';
 
 import * as lib from '../../dist/index.js';
-import { availableIsas, backend, useBackend } from '../../dist/backend.js';
+import { availableIsas, backend, useBackend } from '../../dist/bridge/backend.js';
 import { rng } from '../random.mjs';
 
 export { fc, lib };

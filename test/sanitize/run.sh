@@ -125,7 +125,7 @@ export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:report_error_type=1:exi
 SIMD_OPTIM_BACKEND=native node -e '
   const fs = require("node:fs");
   const expected = fs.realpathSync(process.argv[1]);
-  const b = require("./dist/backend.js");
+  const b = require("./dist/bridge/backend.js");
   const maps = fs.readFileSync("/proc/self/maps", "utf8");
   const problems = [];
   if (b.backend !== "native") problems.push(`backend is ${b.backend}`);

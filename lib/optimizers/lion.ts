@@ -12,9 +12,9 @@
  *   p = fma(sign(c), -lr, p)                 sign: +-1, or c itself for +-0 and NaN (Math.sign)
  *   m = fma(g, 1 - beta2, m * beta2)
  */
-import { fmaf } from './float32.js';
-import { FLAG_DECOUPLED_DECAY, FLAG_MAXIMIZE, KernelId, LION, type Slot } from './kernels.js';
-import { betas, bool, num, type OptionSpec } from './options.js';
+import { fmaf } from '../core/float32.js';
+import { FLAG_DECOUPLED_DECAY, FLAG_MAXIMIZE, KernelId, LION, type Slot } from '../bridge/kernels.js';
+import { betas, bool, num, type OptionSpec } from '../core/options.js';
 import {
   ALL_REQUIRED, Optimizer, type BufferUse, type OptimizerDefinition, type ParamGroupInit,
   type StateRecord, type StepOptions,

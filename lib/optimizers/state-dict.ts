@@ -5,9 +5,9 @@
  * only buffers whose real length was checked are copied.
  * @internal
  */
-import { copyFloat32, isFloat32Array, realLength } from './intrinsics.js';
-import { resolveOptions, type OptionSpec } from './options.js';
-import { describe, fitsRule, readArray, type NumberRule } from './validate.js';
+import { copyFloat32, isFloat32Array, realLength } from '../core/intrinsics.js';
+import { resolveOptions, type OptionSpec } from '../core/options.js';
+import { describe, fitsRule, readArray, type NumberRule } from '../core/validate.js';
 
 /** One param's state: `step`, other numbers (NAdam's `mu_product`), buffers under PyTorch's names. */
 export type ParamStateEntry = Record<string, number | Float32Array>;

@@ -6,7 +6,7 @@
  * Like PyTorch, the first scheduler on an optimizer records each group's lr as `initialLr` in the
  * group, and every scheduler takes its base rates from there.
  */
-import { checkOptionsObject, describe, numberOption, readArray } from './validate.js';
+import { checkOptionsObject, describe, numberOption, readArray } from '../core/validate.js';
 
 /** What a scheduler needs of an optimizer: its parameter groups, each with an lr. */
 export interface SchedulableOptimizer {

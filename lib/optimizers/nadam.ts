@@ -19,15 +19,15 @@
  * = -lr mu_{t+1} / (1 - muProduct * mu_{t+1}), biasCorrection2 = 1 - beta2^t; each rounded once.
  * (PyTorch 1.13 multiplied mu into mu_product_next twice; this is the 2.x formula.)
  */
-import { fmaf } from './float32.js';
-import { FLAG_DECOUPLED_DECAY, FLAG_MAXIMIZE, FLAG_WEIGHT_DECAY, KernelId, NADAM, type Slot } from './kernels.js';
-import { betas, bool, num, type OptionSpec } from './options.js';
+import { fmaf } from '../core/float32.js';
+import { FLAG_DECOUPLED_DECAY, FLAG_MAXIMIZE, FLAG_WEIGHT_DECAY, KernelId, NADAM, type Slot } from '../bridge/kernels.js';
+import { betas, bool, num, type OptionSpec } from '../core/options.js';
 import {
   ALL_REQUIRED, Optimizer, type BufferUse, type OptimizerDefinition, type ParamGroupInit,
   type StateRecord, type StepOptions,
 } from './optimizer.js';
 import { functionalUpdate } from './functional.js';
-import { numberOption } from './validate.js';
+import { numberOption } from '../core/validate.js';
 
 const f = Math.fround;
 

@@ -4,7 +4,7 @@
 import {
   oneOf, perGroup, readOptimizerGroups, schedulerOptions, readStateObject, transact, type SchedulableOptimizer, type SchedulerStateDict,
 } from './lr-scheduler.js';
-import { describe, numberOption } from './validate.js';
+import { describe, numberOption } from '../core/validate.js';
 
 /**
  * Divides the lr by 1/factor when a metric has stopped improving for `patience` epochs. It

@@ -1,6 +1,6 @@
 /**
  * Optimizer checkpoints: saveCheckpoint / loadCheckpoint and their async forms, in the
- * safetensors layout of lib/checkpoint-format.ts.
+ * safetensors layout of lib/io/checkpoint-format.ts.
  *
  * Nothing is lost. A save writes a temporary file in the target's directory, checks every write
  * (a short write is continued, an error such as ENOSPC or EIO from fsync is thrown), fsyncs it,
@@ -16,9 +16,9 @@ import * as path from 'node:path';
 import { threadId } from 'node:worker_threads';
 
 import { decode, encode, type Checksum } from './checkpoint-format.js';
-import type { SchedulerStateDict } from './lr-scheduler.js';
-import type { OptimizerStateDict } from './state-dict.js';
-import { booleanOption, checkOptionsObject, describe, readArray } from './validate.js';
+import type { SchedulerStateDict } from '../schedules/lr-scheduler.js';
+import type { OptimizerStateDict } from '../optimizers/state-dict.js';
+import { booleanOption, checkOptionsObject, describe, readArray } from '../core/validate.js';
 
 export type { Checksum } from './checkpoint-format.js';
 

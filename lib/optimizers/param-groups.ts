@@ -3,8 +3,8 @@
  * then checked against each other and the optimizer's params before anything is added.
  * @internal
  */
-import { resolveOptions, type OptionSpec } from './options.js';
-import { checkFloat32Array, checkNoOverlap, checkOptionsObject, describe, extentOf, readArray } from './validate.js';
+import { resolveOptions, type OptionSpec } from '../core/options.js';
+import { checkFloat32Array, checkNoOverlap, checkOptionsObject, describe, extentOf, readArray } from '../core/validate.js';
 
 /** A group read once: its label for messages, its params (unchecked yet) and its options. */
 export interface GroupInit {

@@ -14,11 +14,11 @@
  *   p   = p + (negLr * g) / avg               momentum == 0      (p.addcdiv_(g, avg, value=-lr))
  *
  * 1 - alpha and -lr are computed in float64 and rounded to float32 once. fma(a, b, c) is a*b + c
- * rounded once, where PyTorch's vectorized CPU kernels fuse (see lib/adam.ts).
+ * rounded once, where PyTorch's vectorized CPU kernels fuse (see lib/optimizers/adam.ts).
  */
-import { fmaf } from './float32.js';
-import { FLAG_EPS_INSIDE_SQRT, FLAG_MAXIMIZE, FLAG_WEIGHT_DECAY, KernelId, RMSPROP, type Slot } from './kernels.js';
-import { bool, num, type OptionSpec } from './options.js';
+import { fmaf } from '../core/float32.js';
+import { FLAG_EPS_INSIDE_SQRT, FLAG_MAXIMIZE, FLAG_WEIGHT_DECAY, KernelId, RMSPROP, type Slot } from '../bridge/kernels.js';
+import { bool, num, type OptionSpec } from '../core/options.js';
 import {
   Optimizer, type BufferUse, type OptimizerDefinition, type ParamGroupInit,
   type StateRecord, type StepOptions,

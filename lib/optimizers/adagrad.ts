@@ -12,11 +12,11 @@
  *
  * negClr = -lr / (1 + (t - 1) * lrDecay), t the step count after its increment, is computed in
  * float64 and rounded to float32 once. sum starts at initialAccumulatorValue. fma(a, b, c) is
- * a*b + c rounded once, where PyTorch's vectorized CPU kernels fuse (see lib/adam.ts).
+ * a*b + c rounded once, where PyTorch's vectorized CPU kernels fuse (see lib/optimizers/adam.ts).
  */
-import { fmaf } from './float32.js';
-import { ADAGRAD, FLAG_EPS_INSIDE_SQRT, FLAG_MAXIMIZE, FLAG_WEIGHT_DECAY, KernelId, type Slot } from './kernels.js';
-import { bool, num, type OptionSpec } from './options.js';
+import { fmaf } from '../core/float32.js';
+import { ADAGRAD, FLAG_EPS_INSIDE_SQRT, FLAG_MAXIMIZE, FLAG_WEIGHT_DECAY, KernelId, type Slot } from '../bridge/kernels.js';
+import { bool, num, type OptionSpec } from '../core/options.js';
 import {
   ALL_REQUIRED, Optimizer, type BufferUse, type OptimizerDefinition, type ParamGroupInit,
   type StateRecord, type StepOptions,

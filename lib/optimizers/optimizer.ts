@@ -9,15 +9,15 @@
  * the step is attached to the optimizer after the kernel has succeeded.
  * @internal
  */
-import { runKernel } from './backend.js';
+import { runKernel } from '../bridge/backend.js';
 import { allFinite } from './gradients.js';
-import { isFloat32Array, realBuffer, realByteOffset, realLength } from './intrinsics.js';
-import type { KernelFn, KernelId, Slot } from './kernels.js';
-import { newSnapshot, readGroup, resolveOptions } from './options.js';
+import { isFloat32Array, realBuffer, realByteOffset, realLength } from '../core/intrinsics.js';
+import type { KernelFn, KernelId, Slot } from '../bridge/kernels.js';
+import { newSnapshot, readGroup, resolveOptions } from '../core/options.js';
 import { stateEntries, type BufferUse, type OptimizerDefinition, type StateRecord } from './optimizer-state.js';
 import { checkStateDict, type OptimizerStateDict } from './state-dict.js';
 import { checkNewGroups, readGroupInit, type GroupInit } from './param-groups.js';
-import { booleanOption, describe, readArray } from './validate.js';
+import { booleanOption, describe, readArray } from '../core/validate.js';
 
 export { ALL_REQUIRED, type BufferUse, type OptimizerDefinition, type StateRecord } from './optimizer-state.js';
 

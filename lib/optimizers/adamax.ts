@@ -11,11 +11,11 @@
  *   p = p + (negClr * m) / u                 (p.addcdiv_(m, u, value=-clr))
  *
  * negClr = -lr / (1 - beta1^t), t the step count after its increment, is computed in float64 and
- * rounded once. fma(a, b, c) is a*b + c rounded once (see lib/adam.ts).
+ * rounded once. fma(a, b, c) is a*b + c rounded once (see lib/optimizers/adam.ts).
  */
-import { fmaf } from './float32.js';
-import { ADAMAX, FLAG_MAXIMIZE, FLAG_WEIGHT_DECAY, KernelId, type Slot } from './kernels.js';
-import { betas, bool, num, type OptionSpec } from './options.js';
+import { fmaf } from '../core/float32.js';
+import { ADAMAX, FLAG_MAXIMIZE, FLAG_WEIGHT_DECAY, KernelId, type Slot } from '../bridge/kernels.js';
+import { betas, bool, num, type OptionSpec } from '../core/options.js';
 import {
   ALL_REQUIRED, Optimizer, type BufferUse, type OptimizerDefinition, type ParamGroupInit,
   type StateRecord, type StepOptions,

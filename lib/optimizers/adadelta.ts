@@ -13,11 +13,11 @@
  *   p     = fma(delta, -lr, p)                       (p.add_(delta, alpha=-lr))
  *
  * fma(a, b, c) is a*b + c rounded once, where PyTorch's vectorized CPU kernels fuse (see
- * lib/adam.ts); 1 - rho and -lr are computed in float64 and rounded once.
+ * lib/optimizers/adam.ts); 1 - rho and -lr are computed in float64 and rounded once.
  */
-import { fmaf } from './float32.js';
-import { ADADELTA, FLAG_MAXIMIZE, FLAG_WEIGHT_DECAY, KernelId, type Slot } from './kernels.js';
-import { bool, num, type OptionSpec } from './options.js';
+import { fmaf } from '../core/float32.js';
+import { ADADELTA, FLAG_MAXIMIZE, FLAG_WEIGHT_DECAY, KernelId, type Slot } from '../bridge/kernels.js';
+import { bool, num, type OptionSpec } from '../core/options.js';
 import {
   ALL_REQUIRED, Optimizer, type BufferUse, type OptimizerDefinition, type ParamGroupInit,
   type StateRecord, type StepOptions,

@@ -20,9 +20,9 @@
  * (rho_inf - 2) rho_t)); each rounded to float32 once. This order reproduces PyTorch's reference
  * trajectory bit for bit (test/golden.test.ts).
  */
-import { fmaf } from './float32.js';
-import { FLAG_DECOUPLED_DECAY, FLAG_MAXIMIZE, FLAG_WEIGHT_DECAY, KernelId, RADAM, type Slot } from './kernels.js';
-import { betas, bool, num, type OptionSpec } from './options.js';
+import { fmaf } from '../core/float32.js';
+import { FLAG_DECOUPLED_DECAY, FLAG_MAXIMIZE, FLAG_WEIGHT_DECAY, KernelId, RADAM, type Slot } from '../bridge/kernels.js';
+import { betas, bool, num, type OptionSpec } from '../core/options.js';
 import {
   ALL_REQUIRED, Optimizer, type BufferUse, type OptimizerDefinition, type ParamGroupInit,
   type StateRecord, type StepOptions,

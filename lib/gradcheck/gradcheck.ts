@@ -19,8 +19,8 @@
  * analytic gradient. Defaults: rtol 1e-3 (float32) or 1e-6 (float64), safety 10.
  */
 import { formatGradcheck, type CoordinateCheck, type GradcheckReport } from './gradcheck-report.js';
-import { copyTypedArray, realLength, typedArrayName } from './intrinsics.js';
-import { checkOptionsObject, describe, numberOption, booleanOption, readArray } from './validate.js';
+import { copyTypedArray, realLength, typedArrayName } from '../core/intrinsics.js';
+import { checkOptionsObject, describe, numberOption, booleanOption, readArray } from '../core/validate.js';
 
 export type { CoordinateCheck, DirectionCheck, DirectionalReport, GradcheckReport } from './gradcheck-report.js';
 

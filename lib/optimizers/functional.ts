@@ -4,11 +4,11 @@
  * then the arrays (all before anything is written), then the kernel runs on the snapshot.
  * @internal
  */
-import { runKernel } from './backend.js';
+import { runKernel } from '../bridge/backend.js';
 import type { KernelSpec } from './optimizer.js';
-import type { Slot } from './kernels.js';
-import { resolveOptions, type OptionSpec } from './options.js';
-import { checkUpdateArrays, stepValue, type UpdateArray } from './validate.js';
+import type { Slot } from '../bridge/kernels.js';
+import { resolveOptions, type OptionSpec } from '../core/options.js';
+import { checkUpdateArrays, stepValue, type UpdateArray } from '../core/validate.js';
 
 // Scratch arguments, module-level so an update allocates no typed arrays.
 const arraysScratch = new Array<Slot>(5).fill(null);

@@ -24,9 +24,9 @@
  * epsInsideSqrt adds eps to the bias-corrected second moment under the root, as optax's eps_root
  * and TensorFlow.js's Adagrad and RMSprop do.
  */
-import { fmaf } from './float32.js';
-import { ADAM, FLAG_DECOUPLED_DECAY, FLAG_EPS_INSIDE_SQRT, FLAG_MAXIMIZE, FLAG_WEIGHT_DECAY, KernelId, type Slot } from './kernels.js';
-import { betas, bool, num, type OptionSpec } from './options.js';
+import { fmaf } from '../core/float32.js';
+import { ADAM, FLAG_DECOUPLED_DECAY, FLAG_EPS_INSIDE_SQRT, FLAG_MAXIMIZE, FLAG_WEIGHT_DECAY, KernelId, type Slot } from '../bridge/kernels.js';
+import { betas, bool, num, type OptionSpec } from '../core/options.js';
 import { functionalUpdate } from './functional.js';
 import {
   Optimizer, type BufferUse, type OptimizerDefinition, type ParamGroupInit, type StateRecord, type StepOptions,

@@ -52,8 +52,9 @@ function readIsaCap(): string | undefined {
   return value;
 }
 
-// lib/ (sources under vitest) and dist/ (the build) both sit one level below the package root.
-const root = path.resolve(__dirname, '..');
+// lib/bridge/ (sources under vitest) and dist/bridge/ (the build) both sit two levels below the
+// package root.
+const root = path.resolve(__dirname, '..', '..');
 
 function loadAddon(): NativeAddon {
   const load = createRequire(__filename)('node-gyp-build') as (dir: string) => unknown;

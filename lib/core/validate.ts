@@ -4,7 +4,7 @@
  * before anything is written: a rejected call leaves params and state exactly as they were.
  *
  * Inputs are read once: options objects and arrays are copied into plain snapshots (each
- * property read once), typed arrays are judged by their internal slots (lib/intrinsics.ts), and
+ * property read once), typed arrays are judged by their internal slots (lib/core/intrinsics.ts), and
  * the checks and the computation only look at the snapshots.
  * @internal
  */
@@ -153,7 +153,7 @@ export function extentsOverlap(a: Extent, b: Extent): boolean {
   return a.buffer === b.buffer && a.end > a.begin && b.end > b.begin && a.begin < b.end && b.begin < a.end;
 }
 
-/** A real Float32Array (see lib/intrinsics.ts), or a TypeError naming the argument. */
+/** A real Float32Array (see lib/core/intrinsics.ts), or a TypeError naming the argument. */
 export function checkFloat32Array(where: string, name: string, value: unknown): Float32Array {
   if (!isFloat32Array(value)) {
     throw new TypeError(`${where}: ${name} must be a Float32Array, got ${describe(value)}`);

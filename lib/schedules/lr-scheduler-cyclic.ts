@@ -7,7 +7,7 @@
 import {
   LRScheduler, oneOf, perGroup, schedulerOptions, readStateObject, transact, type SchedulableOptimizer,
 } from './lr-scheduler.js';
-import { booleanOption, describe, numberOption, readArray } from './validate.js';
+import { booleanOption, describe, numberOption, readArray } from '../core/validate.js';
 
 type Group = { lr: number; initialLr?: number; betas?: readonly number[]; momentum?: number };
 

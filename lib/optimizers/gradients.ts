@@ -8,10 +8,10 @@
  * lanes[j] += lanes[j + w] for w = 8, 4, 2, 1, and the norm is lanes[0] (its square root for the
  * 2-norm). Squares of float32 values are exact in float64, so the only roundings are the adds.
  */
-import { runKernel, runReduce } from './backend.js';
-import { isFloat32Array, realBuffer, realLength } from './intrinsics.js';
-import { KernelId, ReduceId, type Slot } from './kernels.js';
-import { booleanOption, checkNoOverlap, checkOptionsObject, describe, extentOf } from './validate.js';
+import { runKernel, runReduce } from '../bridge/backend.js';
+import { isFloat32Array, realBuffer, realLength } from '../core/intrinsics.js';
+import { KernelId, ReduceId, type Slot } from '../bridge/kernels.js';
+import { booleanOption, checkNoOverlap, checkOptionsObject, describe, extentOf } from '../core/validate.js';
 
 const f = Math.fround;
 const lanes = new Float64Array(16);

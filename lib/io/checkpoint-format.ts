@@ -29,9 +29,9 @@
 import { createHash, type Hash } from 'node:crypto';
 import { endianness } from 'node:os';
 
-import { isFloat32Array, realBuffer, realByteOffset, realLength } from './intrinsics.js';
-import type { OptimizerStateDict, ParamStateEntry } from './state-dict.js';
-import { describe, readArray } from './validate.js';
+import { isFloat32Array, realBuffer, realByteOffset, realLength } from '../core/intrinsics.js';
+import type { OptimizerStateDict, ParamStateEntry } from '../optimizers/state-dict.js';
+import { describe, readArray } from '../core/validate.js';
 
 export const FORMAT = 'simd-optim.optimizer/2';
 const FORMAT_DATA_ONLY = 'simd-optim.optimizer/1';

@@ -4,7 +4,7 @@
  */
 import { formatDirectional, type DirectionalReport } from './gradcheck-report.js';
 import { evaluate, finish, preflight, random, rms, settingsOf, setup, snapshot, type GradcheckOptions, type Tensor } from './gradcheck.js';
-import { realLength } from './intrinsics.js';
+import { realLength } from '../core/intrinsics.js';
 
 function gaussian(next: () => number): number {
   return Math.sqrt(-2 * Math.log(1 - next())) * Math.cos(2 * Math.PI * next());

@@ -1,6 +1,6 @@
 /**
  * AdamW (torch.optim.AdamW): Adam with decoupled weight decay (Loshchilov & Hutter). It runs the
- * Adam kernel of lib/adam.ts with the decoupled-decay flag; the float32 specification is there:
+ * Adam kernel of lib/optimizers/adam.ts with the decoupled-decay flag; the float32 specification is there:
  *
  *   p = p * fl(1 - lr*weightDecay)     first, instead of adding weightDecay*p to the gradient
  *   ...then the Adam update with weightDecay 0.

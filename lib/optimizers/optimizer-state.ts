@@ -2,12 +2,12 @@
  * The per-param state every optimizer keeps, and its description as state-dict entries.
  * @internal
  */
-import { copyFloat32, realLength } from './intrinsics.js';
+import { copyFloat32, realLength } from '../core/intrinsics.js';
 import type { KernelSpec } from './optimizer.js';
-import type { Slot } from './kernels.js';
-import type { OptionSpec } from './options.js';
+import type { Slot } from '../bridge/kernels.js';
+import type { OptionSpec } from '../core/options.js';
 import type { ParamStateEntry } from './state-dict.js';
-import type { NumberRule } from './validate.js';
+import type { NumberRule } from '../core/validate.js';
 
 /** Whether a state buffer (kernel slot 2, 3, ...) is used under a group's options. */
 export type BufferUse = 'required' | 'optional' | 'unused';
