@@ -9,7 +9,9 @@ import { threadId } from 'node:worker_threads';
 import { afterAll, afterEach, describe, expect, test } from 'vitest';
 
 import { fileOps } from '../lib/io/checkpoint.js';
-import { Adam, loadCheckpoint, saveCheckpoint, saveCheckpointAsync } from '../lib/index.js';
+import { ioLimits } from '../lib/io/checkpoint-read.js';
+import { acquireTemporary, origin, releaseTemporary, removeStaleTemporaries } from '../lib/io/temporary-files.js';
+import { Adam, loadCheckpoint, loadCheckpointAsync, saveCheckpoint, saveCheckpointAsync } from '../lib/index.js';
 import { normal, rng } from './helpers.js';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -138,23 +140,149 @@ describe('temporary files of dead writers', () => {
       child.kill('SIGKILL');
       await new Promise((resolve) => child.once('exit', resolve));
     }
-    // A writer that is certainly dead (its pid exited), one of this thread that is not writing
-    // (a process that had this pid before), and one of a live process, which may still be writing.
+    // Named as this package names them: <origin>.<pid>.<thread>.<12 hex>. A writer that is
+    // certainly dead (its pid exited), one of this thread that is not writing (a process that had
+    // this pid before), one of a live process and one of another of this process's threads (both
+    // may still be writing).
     const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }).stdout;
     const base = path.basename(file);
-    fs.writeFileSync(path.join(work, `.${base}.${dead}.0.0123456789ab.tmp`), 'x');
-    fs.writeFileSync(path.join(work, `.${base}.${process.pid}.${threadId}.0123456789ab.tmp`), 'x');
-    const live = `.${base}.${process.ppid}.0.0123456789ab.tmp`;
-    fs.writeFileSync(path.join(work, live), 'x');
+    const named = (...parts: (string | number)[]) => `.${base}.${parts.join('.')}.tmp`;
+    fs.writeFileSync(path.join(work, named(origin, dead, 0, '0123456789ab')), 'x');
+    fs.writeFileSync(path.join(work, named(origin, process.pid, threadId, '0123456789ab')), 'x');
+    const live = [named(origin, process.ppid, 0, '0123456789ab'), named(origin, process.pid, threadId + 1, '0123456789ab')];
+    for (const name of live) fs.writeFileSync(path.join(work, name), 'x');
     const left = temporaries(work);
-    expect(left.length).toBeGreaterThanOrEqual(3);
+    expect(left.length).toBeGreaterThanOrEqual(4);
     const opt = trained(10, 9);
     saveCheckpoint(file, opt);
-    expect(temporaries(work)).toEqual([live]);
+    expect(temporaries(work).sort()).toEqual(live.sort());
     expect(loaded(file, 10)).toBe(json(opt.stateDict()));
     // Another file's temporaries are not this save's business.
-    fs.writeFileSync(path.join(work, `.other.safetensors.${dead}.0.0123456789ab.tmp`), 'x');
+    const other = `.other.safetensors.${origin}.${dead}.0.0123456789ab.tmp`;
+    fs.writeFileSync(path.join(work, other), 'x');
     await saveCheckpointAsync(file, opt);
-    expect(temporaries(work).sort()).toEqual([`.other.safetensors.${dead}.0.0123456789ab.tmp`, live].sort());
+    expect(temporaries(work).sort()).toEqual([other, ...live].sort());
   }, 60_000);
+});
+
+describe('temporary files of writers this process cannot judge', () => {
+  const HOUR = 3600;
+  function setUp(name: string): { work: string; file: string; at: (n: string) => string } {
+    const work = fs.mkdtempSync(path.join(dir, `${name}-`));
+    return { work, file: path.join(work, 'model.safetensors'), at: (n: string) => path.join(work, n) };
+  }
+  /** Sets a file's modification time `seconds` into the past. */
+  const age = (file: string, seconds: number) => {
+    const t = Date.now() / 1000 - seconds;
+    fs.utimesSync(file, t, t);
+  };
+
+  test('another host or pid namespace: left alone unless older than a day, whatever its pid', () => {
+    // A container sharing the volume, or another machine on NFS: its pid 1 or 4242 says nothing here.
+    const { file, work, at } = setUp('origin');
+    const foreign = ['.model.safetensors.0badc0de.1.0.0123456789ab.tmp', `.model.safetensors.0badc0de.${process.pid}.${threadId}.0123456789ab.tmp`];
+    const old = '.model.safetensors.0badc0de.4242.0.0123456789ab.tmp';
+    for (const name of [...foreign, old]) fs.writeFileSync(at(name), 'x');
+    age(at(foreign[0]!), 23 * HOUR);
+    age(at(old), 25 * HOUR);
+    saveCheckpoint(file, trained(4));
+    expect(temporaries(work).sort()).toEqual(foreign.sort());
+  });
+
+  test('names of older versions (no origin): removed only once an hour old', () => {
+    const { file, work, at } = setUp('legacy');
+    const recent = [`.model.safetensors.${process.pid}.0123abcd.tmp`, `.model.safetensors.1.0.0123456789ab.tmp`];
+    const old = [`.model.safetensors.4242.89abcdef.tmp`, `.model.safetensors.4242.0.0123456789ab.tmp`];
+    for (const name of [...recent, ...old]) fs.writeFileSync(at(name), 'x');
+    for (const name of old) age(at(name), 2 * HOUR);
+    saveCheckpoint(file, trained(4));
+    expect(temporaries(work).sort()).toEqual(recent.sort());
+  });
+
+  test('a file in flight in one copy of the package is not removed by another copy in the same thread', () => {
+    // Two versions of the package in one dependency tree share the set of saves in flight.
+    const { file, at } = setUp('copies');
+    const copy = fs.mkdtempSync(path.join(dir, 'copy-'));
+    fs.cpSync(path.join(ROOT, 'dist'), copy, { recursive: true });
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const other = require(path.join(copy, 'io', 'temporary-files.js')) as typeof import('../lib/io/temporary-files.js');
+    expect(other.removeStaleTemporaries).not.toBe(removeStaleTemporaries);
+    const tmp = acquireTemporary(file);
+    fs.writeFileSync(tmp, 'x');
+    other.removeStaleTemporaries(file);
+    expect(fs.existsSync(tmp)).toBe(true);
+    releaseTemporary(tmp);
+    other.removeStaleTemporaries(file); // now it is a file of this thread that no save is writing
+    expect(fs.existsSync(tmp)).toBe(false);
+    expect(fs.existsSync(at('model.safetensors'))).toBe(false);
+  });
+
+  test('a stale name that cannot be removed does not fail the save', async () => {
+    const { file, work, at } = setUp('unremovable');
+    const stuck = `.model.safetensors.${origin}.${process.pid}.${threadId}.0123456789ab.tmp`;
+    fs.mkdirSync(at(stuck)); // rm without recursive refuses a directory
+    fs.writeFileSync(at(path.join(stuck, 'inside')), 'x');
+    const opt = trained(4);
+    saveCheckpoint(file, opt);
+    await saveCheckpointAsync(file, opt);
+    expect(loaded(file, 4)).toBe(json(opt.stateDict()));
+    expect(temporaries(work)).toEqual([stuck]);
+  });
+});
+
+describe('files larger than one read or write', () => {
+  // Node refuses a single read or write above 2 GiB (and readFileSync a file above it); checkpoints
+  // are read and written in chunks of ioLimits.chunkBytes (1 GiB). Lowered here to an odd size,
+  // not a multiple of 4, so that every tensor spans chunks and chunks split floats.
+  const original = { ...ioLimits };
+  afterEach(() => Object.assign(ioLimits, original));
+
+  test('save and load in chunks of 4093 bytes give the same state, sync and async', async () => {
+    ioLimits.chunkBytes = 4093;
+    let largest = 0;
+    const write = fileOps.writeSync, writeAsync = fileOps.write;
+    fileOps.writeSync = (fd, buffer, offset, length) => ((largest = Math.max(largest, length)), write(fd, buffer, offset, length));
+    fileOps.write = (handle, buffer, offset, length) => ((largest = Math.max(largest, length)), writeAsync(handle, buffer, offset, length));
+    try {
+      const opt = trained(100_003, 5);
+      const file = path.join(dir, 'chunked.safetensors');
+      saveCheckpoint(file, opt);
+      expect(largest).toBe(4093);
+      expect(loaded(file, 100_003)).toBe(json(opt.stateDict()));
+      largest = 0;
+      await saveCheckpointAsync(file, opt);
+      expect(largest).toBe(4093);
+      const again = new Adam([new Float32Array(100_003)]);
+      await loadCheckpointAsync(file, again);
+      expect(json(again.stateDict())).toBe(json(opt.stateDict()));
+    } finally {
+      fileOps.writeSync = write;
+      fileOps.write = writeAsync;
+    }
+  });
+
+  test('a file that shrinks between its header and its data is refused, the optimizer unchanged', () => {
+    ioLimits.chunkBytes = 4093;
+    const file = path.join(dir, 'shrinking.safetensors');
+    saveCheckpoint(file, trained(50_000, 6));
+    const opt = trained(50_000, 7), before = json(opt.stateDict());
+    // A file cut after the checks of its size were made is what a concurrent truncation looks like.
+    fs.truncateSync(file, fs.statSync(file).size - 10);
+    expect(() => loadCheckpoint(file, opt)).toThrow(RangeError);
+    expect(json(opt.stateDict())).toBe(before);
+  });
+});
+
+describe('permissions', () => {
+  test('replacing a checkpoint keeps its permission bits, sync and async', async () => {
+    const file = path.join(dir, 'mode.safetensors');
+    const opt = trained(8);
+    saveCheckpoint(file, opt);
+    fs.chmodSync(file, 0o640);
+    saveCheckpoint(file, opt);
+    expect(fs.statSync(file).mode & 0o777).toBe(0o640);
+    fs.chmodSync(file, 0o604);
+    await saveCheckpointAsync(file, opt);
+    expect(fs.statSync(file).mode & 0o777).toBe(0o604);
+  });
 });

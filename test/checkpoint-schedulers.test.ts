@@ -118,6 +118,31 @@ describe('scheduler state in checkpoints', () => {
     expect(() => saveCheckpoint(file, t.opt, { schedulers: t.cosine } as never)).toThrow(/options\.schedulers must be an array/);
   });
 
+  test('a load undone keeps the very arrays the caller holds, and buffers the options no longer use', () => {
+    // Undoing by a state dict round trip would swap every state buffer for a copy (a caller's
+    // reference to optimizer.state's exp_avg would go stale) and drop max_exp_avg_sq once amsgrad
+    // is turned off.
+    const { file, init } = saved('identity.safetensors');
+    const t = setup(init);
+    t.opt.paramGroups[0]!.amsgrad = true;
+    t.opt.step(init.map((p) => new Float32Array(p.length).fill(0.1)));
+    t.opt.paramGroups[0]!.amsgrad = false;
+    const held = t.opt.state.get(t.params[0]!) as { expAvg: Float32Array; maxExpAvgSq?: Float32Array | null };
+    const before = json(t.opt.stateDict());
+    expect(before).toContain('max_exp_avg_sq');
+    const step = new StepLR(t.opt, { stepSize: 2 });
+    expect(() => loadCheckpoint(file, t.opt, { schedulers: [t.cosine, step] })).toThrow(/does not fit/);
+    const after = t.opt.state.get(t.params[0]!) as typeof held;
+    expect(after.expAvg).toBe(held.expAvg);
+    expect(after.maxExpAvgSq).toBe(held.maxExpAvgSq);
+    expect(json(t.opt.stateDict())).toBe(before);
+    // Turned back on, amsgrad goes on from the kept maximum, as in PyTorch.
+    t.opt.paramGroups[0]!.amsgrad = true;
+    const copy = new Adam([{ params: [new Float32Array(6)] }, { params: [new Float32Array(3)], lr: 0.01 }], { lr: 0.1 });
+    copy.loadStateDict(t.opt.stateDict());
+    expect(json(copy.stateDict())).toBe(json(t.opt.stateDict()));
+  });
+
   test('a scheduler built after loading the optimizer alone starts from the first lr, not the loaded one', () => {
     const random = rng(3);
     const opt = new Adam([new Float32Array(4)], { lr: 0.1 });

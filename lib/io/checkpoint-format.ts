@@ -94,9 +94,12 @@ export function encode(where: string, input: unknown, schedulers: readonly unkno
   const chunkOf = new Map<string, Uint8Array>();
   let offset = 0;
   for (const [index, entryValue] of Object.entries(stateValue as Record<string, unknown>)) {
+    if (!PARAM_INDEX.test(index)) throw new TypeError(`${where}: stateDict().state has a key '${index.slice(0, 40)}' that is not a param index`);
     if (entryValue === null || typeof entryValue !== 'object') throw new TypeError(`${where}: stateDict().state[${index}] must be an object`);
     numbers[index] = {};
     for (const [name, value] of Object.entries(entryValue as ParamStateEntry)) {
+      // What decode accepts, so that every file written loads.
+      if (!BUFFER_NAME.test(name)) throw new TypeError(`${where}: stateDict().state[${index}] has an entry '${name.slice(0, 40)}', not a buffer name (a-z, 0-9, _)`);
       if (typeof value === 'number') {
         numbers[index]![name] = value;
         continue;
@@ -128,77 +131,122 @@ function bad(where: string, file: string, why: string): never {
   throw new RangeError(`${where}: ${file} is not a valid simd-optim checkpoint: ${why}`);
 }
 
+/** `state.<param index>.<buffer name>`: buffer names as PyTorch's (exp_avg, momentum_buffer, ...). */
+export const TENSOR_NAME = /^state\.(0|[1-9]\d{0,15})\.([a-z][a-z0-9_]{0,63})$/;
+const PARAM_INDEX = /^(0|[1-9]\d{0,15})$/;
+const BUFFER_NAME = /^[a-z][a-z0-9_]{0,63}$/;
+
 const isWhole = (x: unknown): x is number => typeof x === 'number' && Number.isSafeInteger(x) && x >= 0;
 
+/** A checked header: where each tensor's data is, and the metadata to finish decoding with. */
+export interface Layout {
+  metadata: Record<string, string>;
+  format: string;
+  /** Tensors by name, as the checksum describes them. */
+  tensors: Record<string, TensorEntry>;
+  /** The same tensors in file order (by data offset); they tile the data exactly. */
+  ordered: { key: string; index: number; name: string; begin: number; end: number; length: number }[];
+  /** Where the data begins in the file: 8 + the header's length. */
+  dataStart: number;
+}
+
 /**
- * Parses and checks a whole checkpoint file into a state dict (its buffers views of `bytes` or
- * copies) and what its checksum covered.
+ * The header's length from the first 8 bytes of a file of `fileLength` bytes, checked against the
+ * file before anything is allocated from it.
  */
-export function decode(where: string, file: string, bytes: Uint8Array): { dict: OptimizerStateDict; checksum: Checksum; schedulers: unknown[] } {
-  if (bytes.byteLength < 8) bad(where, file, `it has ${bytes.byteLength} bytes, fewer than the 8 of the header length`);
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const declared = view.getBigUint64(0, true);
-  if (declared > BigInt(Math.min(bytes.byteLength - 8, MAX_HEADER_BYTES))) {
-    bad(where, file, `the header claims ${declared} bytes, the file has ${bytes.byteLength - 8} after the length (truncated?)`);
+export function headerLength(where: string, file: string, first8: Uint8Array, fileLength: number): number {
+  if (fileLength < 8 || first8.byteLength < 8) bad(where, file, `it has ${fileLength} bytes, fewer than the 8 of the header length`);
+  const declared = new DataView(first8.buffer, first8.byteOffset, 8).getBigUint64(0, true);
+  if (declared > BigInt(Math.min(fileLength - 8, MAX_HEADER_BYTES))) {
+    bad(where, file, `the header claims ${declared} bytes, the file has ${fileLength - 8} after the length (truncated?)`);
   }
-  const headerLength = Number(declared);
+  return Number(declared);
+}
+
+/** Parses and checks the JSON header (the `headerLength` bytes after the first 8) of a file of `fileLength` bytes. */
+export function parseLayout(where: string, file: string, headerBytes: Uint8Array, fileLength: number): Layout {
+  const text = Buffer.from(headerBytes.buffer, headerBytes.byteOffset, headerBytes.byteLength).toString('utf8');
   let header: unknown;
   try {
-    header = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset + 8, headerLength).toString('utf8'));
+    header = JSON.parse(text);
   } catch (error) {
     return bad(where, file, `its header is not JSON (${(error as Error).message})`);
   }
   if (header === null || typeof header !== 'object' || Array.isArray(header)) bad(where, file, 'its header is not a JSON object');
-  const repeated = repeatedKey(Buffer.from(bytes.buffer, bytes.byteOffset + 8, headerLength).toString('utf8'));
+  const repeated = repeatedKey(text);
   if (repeated !== null) bad(where, file, `its header has the key '${repeated.slice(0, 80)}' twice`);
   const { __metadata__: metadataValue, ...entries } = header as Record<string, unknown>;
   if (metadataValue === null || typeof metadataValue !== 'object' || Array.isArray(metadataValue)) bad(where, file, 'it has no __metadata__ object');
-  const metadata = metadataValue as Record<string, unknown>;
-  for (const [key, value] of Object.entries(metadata)) {
+  // A null-prototype copy: a key such as "__proto__" is then a key like any other.
+  const metadata = Object.create(null) as Record<string, string>;
+  for (const [key, value] of Object.entries(metadataValue as Record<string, unknown>)) {
     if (typeof value !== 'string') bad(where, file, `__metadata__.${key} is not a string`);
+    metadata[key] = value;
   }
   const format = metadata['format'];
   if (format !== FORMAT && format !== FORMAT_DATA_ONLY) bad(where, file, `its __metadata__.format is not '${FORMAT}'`);
-  const dataStart = 8 + headerLength;
-  const dataLength = bytes.byteLength - dataStart;
+  const dataStart = 8 + headerBytes.byteLength;
+  const dataLength = fileLength - dataStart;
   // Every size is checked against the file before anything is allocated from it.
-  const tensors: Record<string, TensorEntry> = {};
-  const parsed = Object.entries(entries).map(([name, info]) => {
-    const match = /^state\.(0|[1-9]\d{0,15})\.([a-z_]{1,64})$/.exec(name);
-    if (!match) bad(where, file, `unexpected tensor name '${name.slice(0, 80)}'`);
+  const tensors = Object.create(null) as Record<string, TensorEntry>;
+  const ordered = Object.entries(entries).map(([key, info]) => {
+    const match = TENSOR_NAME.exec(key);
+    if (!match) bad(where, file, `unexpected tensor name '${key.slice(0, 80)}'`);
     const t = (info ?? {}) as Record<string, unknown>;
     const shape = Array.isArray(t['shape']) ? (t['shape'] as unknown[]) : [];
     const offsets = Array.isArray(t['data_offsets']) ? (t['data_offsets'] as unknown[]) : [];
     const [length] = shape, [begin, end] = offsets;
     if (t['dtype'] !== 'F32' || shape.length !== 1 || offsets.length !== 2 || !isWhole(length) || !isWhole(begin) || !isWhole(end)) {
-      bad(where, file, `tensor '${name}' is not a float32 vector with whole-number shape and data_offsets`);
+      bad(where, file, `tensor '${key}' is not a float32 vector with whole-number shape and data_offsets`);
     }
-    if (end < begin || end > dataLength) bad(where, file, `tensor '${name}' has data_offsets [${begin}, ${end}] outside the ${dataLength} bytes of data (truncated?)`);
-    if (end - begin !== 4 * length) bad(where, file, `tensor '${name}' has ${length} floats in ${end - begin} bytes`);
-    tensors[name] = { dtype: 'F32', shape: [length], data_offsets: [begin, end] };
-    return { index: Number(match[1]!), name: match[2]!, begin, end, length };
+    if (end < begin || end > dataLength) bad(where, file, `tensor '${key}' has data_offsets [${begin}, ${end}] outside the ${dataLength} bytes of data (truncated?)`);
+    if (end - begin !== 4 * length) bad(where, file, `tensor '${key}' has ${length} floats in ${end - begin} bytes`);
+    tensors[key] = { dtype: 'F32', shape: [length], data_offsets: [begin, end] };
+    return { key, index: Number(match[1]!), name: match[2]!, begin, end, length };
   });
   // Tensors must tile the data exactly, in order: anything else is truncation or corruption.
-  parsed.sort((a, b) => a.begin - b.begin);
+  ordered.sort((a, b) => a.begin - b.begin);
   let expected = 0;
-  for (const t of parsed) {
-    if (t.begin !== expected) bad(where, file, `tensor state.${t.index}.${t.name} starts at byte ${t.begin} of the data, expected ${expected}`);
+  for (const t of ordered) {
+    if (t.begin !== expected) bad(where, file, `tensor ${t.key} starts at byte ${t.begin} of the data, expected ${expected}`);
     expected = t.end;
   }
   if (expected !== dataLength) bad(where, file, `the tensors cover ${expected} bytes of data, the file has ${dataLength} (truncated?)`);
-  const data = bytes.subarray(dataStart);
-  const sha256 = metadata['sha256'];
   // Without a checksum only this format's own metadata keys are accepted: a flipped byte in the
   // name "sha256" must not turn a damaged file into an unverified one that loads.
-  if (sha256 === undefined) {
+  if (metadata['sha256'] === undefined) {
     const extra = Object.keys(metadata).find((key) => !UNCHECKED_KEYS.includes(key));
     if (extra !== undefined) bad(where, file, `its __metadata__ has no sha256 but a key '${extra.slice(0, 40)}' (a damaged sha256?)`);
   }
+  return { metadata, format, tensors, ordered, dataStart };
+}
+
+/**
+ * Verifies the checksum of a file whose tensors were read into `data` (by tensor key, each the
+ * little-endian bytes of its float32 values) and builds its state dict from them.
+ */
+export function assemble(
+  where: string,
+  file: string,
+  layout: Layout,
+  data: Map<string, Float32Array>,
+): { dict: OptimizerStateDict; checksum: Checksum; schedulers: unknown[] } {
+  const { metadata, format, tensors, ordered } = layout;
+  const bytesOf = (key: string): Uint8Array => {
+    const a = data.get(key)!;
+    return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+  };
+  const sha256 = metadata['sha256'];
   let checksum: Checksum = 'none';
   if (sha256 !== undefined) {
-    const actual = format === FORMAT
-      ? contentHash(metadata as Record<string, string>, tensors, (name) => data.subarray(tensors[name]!.data_offsets[0], tensors[name]!.data_offsets[1]))
-      : createHash('sha256').update(data).digest('hex');
+    let actual: string;
+    if (format === FORMAT) actual = contentHash(metadata, tensors, bytesOf);
+    else {
+      // Format 1: the data as it lies in the file, which the tensors tile in order.
+      const hash = createHash('sha256');
+      for (const t of ordered) hash.update(bytesOf(t.key));
+      actual = hash.digest('hex');
+    }
     if (actual !== sha256) bad(where, file, 'its content does not match its sha256 (corrupted)');
     checksum = format === FORMAT ? 'all' : 'data';
   }
@@ -212,13 +260,11 @@ export function decode(where: string, file: string, bytes: Uint8Array): { dict: 
   if (numbers === null || typeof numbers !== 'object' || Array.isArray(numbers)) bad(where, file, 'its __metadata__.state is not an object');
   const state: Record<number, ParamStateEntry> = {};
   for (const [index, entry] of Object.entries(numbers as Record<string, unknown>)) {
-    if (!/^(0|[1-9]\d{0,15})$/.test(index)) bad(where, file, `its __metadata__.state has a key '${index.slice(0, 40)}' that is not a param index`);
+    if (!PARAM_INDEX.test(index)) bad(where, file, `its __metadata__.state has a key '${index.slice(0, 40)}' that is not a param index`);
     if (entry === null || typeof entry !== 'object' || Array.isArray(entry)) bad(where, file, `its __metadata__.state[${index}] is not an object`);
-    state[Number(index)] = { ...(entry as ParamStateEntry) };
+    state[Number(index)] = Object.assign(Object.create(null) as ParamStateEntry, entry);
   }
-  for (const t of parsed) {
-    (state[t.index] ??= {})[t.name] = float32At(data, t.begin, t.length);
-  }
+  for (const t of ordered) (state[t.index] ??= Object.create(null) as ParamStateEntry)[t.name] = fromLittleEndian(data.get(t.key)!);
   let schedulers: unknown[] = [];
   if (metadata['schedulers'] !== undefined) {
     try {
@@ -267,12 +313,10 @@ function repeatedKey(text: string): string | null {
   return null;
 }
 
-/** `length` little-endian floats at `begin` of `data`: a view where it can be, else a copy. */
-function float32At(data: Uint8Array, begin: number, length: number): Float32Array {
-  const at = data.byteOffset + begin;
-  if (littleEndian && at % 4 === 0) return new Float32Array(data.buffer, at, length);
-  const out = new Float32Array(length);
-  const view = new DataView(data.buffer, at, 4 * length);
-  for (let i = 0; i < length; i++) out[i] = view.getFloat32(4 * i, true);
-  return out;
+/** A tensor read as little-endian bytes, in the machine's order (swapped in place on big-endian machines). */
+function fromLittleEndian(a: Float32Array): Float32Array {
+  if (littleEndian) return a;
+  const view = new DataView(a.buffer, a.byteOffset, a.byteLength);
+  for (let i = 0; i < a.length; i++) a[i] = view.getFloat32(4 * i, true);
+  return a;
 }

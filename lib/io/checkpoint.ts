@@ -6,18 +6,20 @@
  * (a short write is continued, an error such as ENOSPC or EIO from fsync is thrown), fsyncs it,
  * renames it over the target and fsyncs the directory; on any failure before the rename it removes
  * the temporary file and throws, and the previous checkpoint is left as it was. Temporary files of
- * a writer that died (killed mid-save) are removed by the next save to the same path. A load reads
- * and checks the whole file (layout, sizes, checksum) before the optimizer checks that the state
- * fits it; nothing changes unless everything does.
+ * a writer that died (killed mid-save) are removed by the next save to the same path
+ * (lib/io/temporary-files.ts). A load reads and checks the whole file (layout, sizes, checksum;
+ * lib/io/checkpoint-read.ts) before the optimizer checks that the state fits it; nothing changes
+ * unless everything does.
  */
-import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { threadId } from 'node:worker_threads';
 
-import { decode, encode, type Checksum } from './checkpoint-format.js';
+import { encode, type Checksum } from './checkpoint-format.js';
+import { ioLimits, readCheckpoint, readCheckpointSync } from './checkpoint-read.js';
+import { acquireTemporary, releaseTemporary, removeStaleTemporaries, removeStaleTemporariesAsync } from './temporary-files.js';
 import type { SchedulerStateDict } from '../schedules/lr-scheduler.js';
 import type { OptimizerStateDict } from '../optimizers/state-dict.js';
+import { captureState } from '../optimizers/optimizer.js';
 import { booleanOption, checkOptionsObject, describe, readArray } from '../core/validate.js';
 
 export type { Checksum } from './checkpoint-format.js';
@@ -113,68 +115,6 @@ function checkArguments(where: string, file: unknown, optimizer: unknown): asser
   }
 }
 
-// Temporary files: `.<target name>.<pid>.<threadId>.<random>.tmp`, beside the target.
-const inFlight = new Set<string>();
-
-function temporaryName(file: string): string {
-  return path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${threadId}.${randomBytes(6).toString('hex')}.tmp`);
-}
-
-/**
- * Whether `name` is a temporary file of `base` left by a writer that is gone: another process
- * that no longer exists, or this thread when it is not writing it now (a process that had this
- * pid before, as after a container restart). Another live process's files, and those of this
- * process's other threads, are left alone: they may be writing them.
- */
-function isStale(name: string, base: string): boolean {
-  const prefix = `.${base}.`;
-  if (!name.startsWith(prefix) || !name.endsWith('.tmp')) return false;
-  const parts = name.slice(prefix.length, -4).split('.');
-  let pid: number, thread: number;
-  if (parts.length === 3 && /^\d+$/.test(parts[0]!) && /^\d+$/.test(parts[1]!) && /^[0-9a-f]+$/.test(parts[2]!)) {
-    pid = Number(parts[0]);
-    thread = Number(parts[1]);
-  } else if (parts.length === 2 && /^\d+$/.test(parts[0]!) && /^[0-9a-f]{8}$/.test(parts[1]!)) {
-    pid = Number(parts[0]); // the names of format 1 writers, which had no thread id
-    thread = -1;
-  } else {
-    return false;
-  }
-  if (pid === process.pid) return thread === -1 || (thread === threadId && !inFlight.has(name));
-  try {
-    process.kill(pid, 0);
-    return false;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'ESRCH';
-  }
-}
-
-function removeStaleTemporaries(file: string): void {
-  const base = path.basename(file);
-  let names: string[];
-  try {
-    names = fs.readdirSync(path.dirname(file));
-  } catch {
-    return; // the save itself will report a missing or unreadable directory
-  }
-  for (const name of names) {
-    if (isStale(name, base)) fs.rmSync(path.join(path.dirname(file), name), { force: true });
-  }
-}
-
-async function removeStaleTemporariesAsync(file: string): Promise<void> {
-  const base = path.basename(file);
-  let names: string[];
-  try {
-    names = await fs.promises.readdir(path.dirname(file));
-  } catch {
-    return;
-  }
-  for (const name of names) {
-    if (isStale(name, base)) await fs.promises.rm(path.join(path.dirname(file), name), { force: true });
-  }
-}
-
 /** The error of a failed save: what failed, with the file system's code kept. */
 function saveError(where: string, file: string, error: unknown): Error {
   const cause = error as NodeJS.ErrnoException;
@@ -191,7 +131,7 @@ function shortWrite(written: number, wanted: number): Error {
 
 function writeAllSync(fd: number, chunk: Uint8Array): void {
   for (let offset = 0; offset < chunk.byteLength;) {
-    const written = fileOps.writeSync(fd, chunk, offset, chunk.byteLength - offset);
+    const written = fileOps.writeSync(fd, chunk, offset, Math.min(chunk.byteLength - offset, ioLimits.chunkBytes));
     if (!(written > 0)) throw shortWrite(offset, chunk.byteLength);
     offset += written;
   }
@@ -199,9 +139,34 @@ function writeAllSync(fd: number, chunk: Uint8Array): void {
 
 async function writeAll(handle: fs.promises.FileHandle, chunk: Uint8Array): Promise<void> {
   for (let offset = 0; offset < chunk.byteLength;) {
-    const written = await fileOps.write(handle, chunk, offset, chunk.byteLength - offset);
+    const written = await fileOps.write(handle, chunk, offset, Math.min(chunk.byteLength - offset, ioLimits.chunkBytes));
     if (!(written > 0)) throw shortWrite(offset, chunk.byteLength);
     offset += written;
+  }
+}
+
+/**
+ * The permission bits of the file a save replaces, so that replacing it keeps them (a checkpoint
+ * made group-readable stays so); undefined when there is none yet (then the umask decides, as for
+ * any new file).
+ */
+function existingMode(stat: () => number): number | undefined {
+  try {
+    return stat() & 0o7777;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Sets the temporary file's mode to the target's (the umask narrowed it at open); best-effort, as
+ * some file systems (FAT, SMB mounts) refuse chmod and a save must not fail for it.
+ */
+function keepMode(chmod: () => void): void {
+  try {
+    chmod();
+  } catch {
+    // the file keeps the mode it was created with
   }
 }
 
@@ -226,11 +191,12 @@ export function saveCheckpoint(file: string, optimizer: Checkpointable, options?
   const schedulers = saveOptions(where, options);
   const { header, chunks } = encode(where, optimizer.stateDict(), schedulers);
   removeStaleTemporaries(file);
-  const tmp = temporaryName(file);
-  inFlight.add(path.basename(tmp));
+  const mode = existingMode(() => fs.statSync(file).mode);
+  const tmp = acquireTemporary(file);
   let fd = -1;
   try {
-    fd = fs.openSync(tmp, 'wx');
+    fd = fs.openSync(tmp, 'wx', mode ?? 0o666);
+    if (mode !== undefined) keepMode(() => fs.fchmodSync(fd, mode));
     writeAllSync(fd, header);
     for (const chunk of chunks) writeAllSync(fd, chunk);
     fileOps.fsyncSync(fd);
@@ -241,12 +207,17 @@ export function saveCheckpoint(file: string, optimizer: Checkpointable, options?
   } catch (error) {
     try {
       if (fd >= 0) fs.closeSync(fd);
-    } finally {
+    } catch {
+      // the save's own error is the one to report
+    }
+    try {
       fs.rmSync(tmp, { force: true });
+    } catch {
+      // left for the next save to remove
     }
     throw saveError(where, file, error);
   } finally {
-    inFlight.delete(path.basename(tmp));
+    releaseTemporary(tmp);
   }
   try {
     const dir = fs.openSync(path.dirname(file), 'r');
@@ -271,11 +242,17 @@ export async function saveCheckpointAsync(file: string, optimizer: Checkpointabl
   const schedulers = saveOptions(where, options);
   const { header, chunks } = encode(where, optimizer.stateDict(), schedulers);
   await removeStaleTemporariesAsync(file);
-  const tmp = temporaryName(file);
-  inFlight.add(path.basename(tmp));
+  let mode: number | undefined;
+  try {
+    mode = (await fs.promises.stat(file)).mode & 0o7777;
+  } catch {
+    mode = undefined;
+  }
+  const tmp = acquireTemporary(file);
   let handle: fs.promises.FileHandle | null = null;
   try {
-    handle = await fs.promises.open(tmp, 'wx');
+    handle = await fs.promises.open(tmp, 'wx', mode ?? 0o666);
+    if (mode !== undefined) await handle.chmod(mode).catch(() => undefined); // as keepMode
     await writeAll(handle, header);
     for (const chunk of chunks) await writeAll(handle, chunk);
     await fileOps.sync(handle);
@@ -288,7 +265,7 @@ export async function saveCheckpointAsync(file: string, optimizer: Checkpointabl
     await fs.promises.rm(tmp, { force: true }).catch(() => undefined);
     throw saveError(where, file, error);
   } finally {
-    inFlight.delete(path.basename(tmp));
+    releaseTemporary(tmp);
   }
   try {
     const dir = await fs.promises.open(path.dirname(file), 'r');
@@ -317,11 +294,23 @@ function loadOptions(where: string, options: unknown): LoadSettings {
 }
 
 /**
+ * A function that puts the optimizer's state back as it is now: by reference for this package's
+ * optimizers (buffers, even unused ones, and the arrays a caller holds stay the same objects), by
+ * a state dict round trip for any other Checkpointable.
+ */
+function capture(optimizer: Checkpointable): () => void {
+  const own = (optimizer as { [captureState]?: () => () => void })[captureState];
+  if (typeof own === 'function') return own.call(optimizer);
+  const before = optimizer.stateDict();
+  return () => optimizer.loadStateDict(before);
+}
+
+/**
  * Installs a checked file's state: the optimizer's, then each scheduler's; if a scheduler's state
  * does not fit, the optimizer and the schedulers restored before it are put back.
  */
-function install(where: string, file: string, bytes: Uint8Array, optimizer: Checkpointable, settings: LoadSettings): CheckpointInfo {
-  const { dict, checksum, schedulers: states } = decode(where, file, bytes);
+function install(where: string, file: string, decoded: ReturnType<typeof readCheckpointSync>, optimizer: Checkpointable, settings: LoadSettings): CheckpointInfo {
+  const { dict, checksum, schedulers: states } = decoded;
   if (settings.requireChecksum && checksum !== 'all') {
     throw new RangeError(
       `${where}: ${file} has no checksum over its header (${checksum === 'none' ? 'it was written by another safetensors writer' : 'format 1'}) and options.requireChecksum is true`,
@@ -341,7 +330,7 @@ function install(where: string, file: string, bytes: Uint8Array, optimizer: Chec
     }
     return { checksum, schedulers: states.length };
   }
-  const before = { optimizer: optimizer.stateDict(), schedulers: schedulers.map((s) => s.stateDict()) };
+  const before = { optimizer: capture(optimizer), schedulers: schedulers.map((s) => s.stateDict()) };
   optimizer.loadStateDict(dict);
   let loaded = 0;
   try {
@@ -349,7 +338,7 @@ function install(where: string, file: string, bytes: Uint8Array, optimizer: Chec
   } catch (error) {
     let restored = '';
     try {
-      optimizer.loadStateDict(before.optimizer);
+      before.optimizer();
       for (let i = 0; i < loaded; i++) schedulers[i]!.loadStateDict(before.schedulers[i]!);
     } catch (restoreError) {
       // Only when the state before was itself invalid (a group's lr set to NaN, say).
@@ -374,7 +363,7 @@ export function loadCheckpoint(file: string, optimizer: Checkpointable, options?
   const where = 'loadCheckpoint';
   checkArguments(where, file, optimizer);
   const settings = loadOptions(where, options);
-  return install(where, file, fs.readFileSync(file), optimizer, settings);
+  return install(where, file, readCheckpointSync(where, file), optimizer, settings);
 }
 
 /** loadCheckpoint that reads the file without blocking the event loop. */
@@ -382,5 +371,5 @@ export async function loadCheckpointAsync(file: string, optimizer: Checkpointabl
   const where = 'loadCheckpointAsync';
   checkArguments(where, file, optimizer);
   const settings = loadOptions(where, options);
-  return install(where, file, await fs.promises.readFile(file), optimizer, settings);
+  return install(where, file, await readCheckpoint(where, file), optimizer, settings);
 }

@@ -42,7 +42,8 @@ export interface StateRecord {
 
 /**
  * The state-dict entries of the records: per param that has state, its step count, its other
- * numbers and copies of the buffers its group's options use, under PyTorch's names.
+ * numbers and copies of all its buffers (also one its options no longer use, as PyTorch keeps
+ * it), under PyTorch's names.
  * @throws RangeError when a buffer no longer has its param's length (it was detached).
  */
 export function stateEntries<O extends object>(
@@ -50,7 +51,6 @@ export function stateEntries<O extends object>(
   definition: OptimizerDefinition<O>,
   records: readonly (StateRecord | undefined)[],
   lengths: readonly number[],
-  usesOf: (index: number) => readonly BufferUse[],
 ): Record<number, ParamStateEntry> {
   const { bufferNames, countsSteps = true } = definition;
   const state: Record<number, ParamStateEntry> = {};
@@ -59,9 +59,8 @@ export function stateEntries<O extends object>(
     const entry: ParamStateEntry = {};
     if (countsSteps) entry['step'] = record.step;
     Object.assign(entry, record.scalars);
-    const uses = usesOf(i);
     record.buffers.forEach((buffer, k) => {
-      if (!buffer || uses[k] === 'unused') return;
+      if (!buffer) return; // an unused buffer that exists is state too (PyTorch keeps it)
       const length = realLength(buffer);
       if (length !== lengths[i]) {
         throw new RangeError(`${where}: the state of params[${i}] (${bufferNames[k]}) has ${length} elements, expected ${lengths[i]} (its buffer was detached)`);

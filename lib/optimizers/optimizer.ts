@@ -49,6 +49,14 @@ export interface StepOptions {
 
 const EMPTY: readonly Float32Array[] = Object.freeze([]);
 
+/**
+ * The method that records an optimizer's whole state by reference and returns a function putting
+ * it back: what loadCheckpoint uses to undo a load when a scheduler's state then does not fit. A
+ * state dict round trip would copy every buffer and break the identity of the arrays a caller holds
+ * (`optimizer.state`). @internal
+ */
+export const captureState = Symbol('simd-optim.captureState');
+
 export abstract class Optimizer<O extends object, State extends object> {
   /** The defaults the groups started from. */
   readonly defaults: Readonly<Required<O>>;
@@ -335,7 +343,7 @@ export abstract class Optimizer<O extends object, State extends object> {
       if (typeof initialLr === 'number') copy['initialLr'] = initialLr;
       return copy;
     });
-    const state = stateEntries(where, this.definition, this.records, this.lengths, (i) => this.bufferUse(values[this.groupOf[i]!] as Required<O>));
+    const state = stateEntries(where, this.definition, this.records, this.lengths);
     let next = 0;
     const paramGroups = values.map((copy, g) => ({ ...copy, params: this.groups[g]!.params.map(() => next++) }));
     return { optimizer: this.definition.name, state, paramGroups };
@@ -365,11 +373,7 @@ export abstract class Optimizer<O extends object, State extends object> {
     });
     // Assigning into the group objects runs the caller's setters, if any were defined on them:
     // on a throw, the values assigned so far are put back.
-    const previous = this.groups.map((group) => {
-      const values: Record<string, unknown> = {};
-      for (const key of [...Object.keys(spec.options), 'initialLr']) values[key] = (group as Record<string, unknown>)[key];
-      return values;
-    });
+    const previous = this.groupValues();
     try {
       checked.groups.forEach((hyper, g) => {
         Object.assign(this.groups[g]!, hyper);
@@ -377,13 +381,7 @@ export abstract class Optimizer<O extends object, State extends object> {
         if (initialLr !== undefined) (this.groups[g] as { initialLr?: number }).initialLr = initialLr;
       });
     } catch (error) {
-      previous.forEach((values, g) => {
-        try {
-          Object.assign(this.groups[g]!, values);
-        } catch {
-          // The caller's setter refuses its own old value: nothing better can be done.
-        }
-      });
+      this.assignGroupValues(previous);
       throw new TypeError(`${where}: the parameter groups could not be updated (${(error as Error).message})`, { cause: error });
     }
     this.records = checked.records.map((r) =>
@@ -391,6 +389,37 @@ export abstract class Optimizer<O extends object, State extends object> {
     );
     this.stateOwner.clear();
     this.records.forEach((r, i) => r?.buffers.forEach((b) => b && this.stateOwner.set(realBuffer(b), i)));
+  }
+
+  /** See captureState. Nothing is copied: a load replaces the records, it never writes into them. @internal */
+  [captureState](): () => void {
+    const records = this.records.slice(), owners = new Map(this.stateOwner);
+    const values = this.groupValues();
+    return () => {
+      this.records = records;
+      this.stateOwner = owners;
+      this.assignGroupValues(values);
+    };
+  }
+
+  /** Each group's options (and initialLr) as they are now, for putting back. */
+  private groupValues(): Record<string, unknown>[] {
+    return this.groups.map((group) => {
+      const values: Record<string, unknown> = {};
+      for (const key of [...Object.keys(this.definition.spec.options), 'initialLr']) values[key] = (group as Record<string, unknown>)[key];
+      return values;
+    });
+  }
+
+  /** Puts back groupValues; a caller's setter that refuses its own old value is ignored. */
+  private assignGroupValues(values: Record<string, unknown>[]): void {
+    values.forEach((v, g) => {
+      try {
+        Object.assign(this.groups[g]!, v);
+      } catch {
+        // nothing better can be done
+      }
+    });
   }
 
   /** Which state buffers (kernel slots 2, 3, ...) the group's options use. */

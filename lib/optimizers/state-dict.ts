@@ -126,8 +126,8 @@ export function checkStateDict<O extends object>(where: string, input: unknown, 
         }
         record.scalars[name] = item;
       } else {
-        const k = expect.bufferNames.indexOf(name);
-        if (uses[k] === 'unused') throw new RangeError(`${where}: ${label}.${name} is not used with these hyperparameters`);
+        // A buffer the hyperparameters do not use now (max_exp_avg_sq with amsgrad turned off) is
+        // kept, as PyTorch keeps it: turned back on, the optimizer goes on from it.
         if (!isFloat32Array(item)) throw new TypeError(`${where}: ${label}.${name} must be a Float32Array, got ${describe(item)}`);
         const itemLength = realLength(item);
         if (itemLength !== length) throw new RangeError(`${where}: ${label}.${name} has ${itemLength} elements, its param ${length}`);
