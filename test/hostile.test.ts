@@ -281,6 +281,22 @@ describe.each(backendsUnderTest())('on $label', ({ activate }) => {
     expect(optionReads).toBe(1);
   });
 
+  test('a key "__proto__" (as JSON.parse makes) is an entry like any other: refused, not dropped', () => {
+    activate();
+    const opt = new Adam([new Float32Array(2)]);
+    opt.step([new Float32Array(2).fill(1)]);
+    const dict = opt.stateDict();
+    // Copied into a plain object, the key set a prototype: the entry vanished and the load passed.
+    const text = JSON.stringify({ optimizer: 'Adam', paramGroups: dict.paramGroups, state: { 0: { step: 1 } } });
+    const forged = JSON.parse(text.replace('"step":1', '"step":1,"__proto__":{"lr":5}')) as typeof dict;
+    Object.assign(forged.state[0]!, { exp_avg: new Float32Array(2), exp_avg_sq: new Float32Array(2) });
+    expect(Object.keys(forged.state[0]!)).toContain('__proto__');
+    const before = JSON.stringify(opt.stateDict(), (_k, v: unknown) => (v instanceof Float32Array ? Array.from(v) : v));
+    expect(() => opt.loadStateDict(forged)).toThrow(/state\[0\] has an unknown entry '__proto__'/);
+    expect(JSON.stringify(opt.stateDict(), (_k, v: unknown) => (v instanceof Float32Array ? Array.from(v) : v))).toBe(before);
+    expect(() => new Adam([new Float32Array(2)], JSON.parse('{"__proto__": {"lr": 5}}') as object)).toThrow(/unknown option options\.__proto__/);
+  });
+
   test('SharedArrayBuffer and growable SharedArrayBuffer params train like ordinary ones', () => {
     activate();
     const random = rng(7);

@@ -36,7 +36,7 @@ export function checkOptionsObject(
   if (options === null || typeof options !== 'object' || Array.isArray(options) || ArrayBuffer.isView(options)) {
     throw new TypeError(`${where}: ${name} must be an object, got ${describe(options)}`);
   }
-  const copy: Record<string, unknown> = {};
+  const copy = Object.create(null) as Record<string, unknown>; // "__proto__" is a key, not a prototype
   for (const key of Object.keys(options)) {
     if (!known.includes(key)) {
       throw new TypeError(`${where}: unknown option ${name}.${key} (known: ${known.join(', ')})`);

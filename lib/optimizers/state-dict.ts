@@ -48,7 +48,9 @@ const isObject = (x: unknown): x is Record<string, unknown> =>
 /** A plain copy of an object's own enumerable properties, each read once. */
 function readObject(where: string, label: string, value: unknown): Record<string, unknown> {
   if (!isObject(value)) throw new TypeError(`${where}: ${label} must be an object, got ${describe(value)}`);
-  const copy: Record<string, unknown> = {};
+  // Null prototype: an own key "__proto__" (JSON.parse makes one) is then an entry like any other,
+  // refused by name, not a prototype to set and silently drop.
+  const copy = Object.create(null) as Record<string, unknown>;
   for (const key of Object.keys(value)) copy[key] = value[key];
   return copy;
 }
