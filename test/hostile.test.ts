@@ -297,6 +297,58 @@ describe.each(backendsUnderTest())('on $label', ({ activate }) => {
     expect(() => new Adam([new Float32Array(2)], JSON.parse('{"__proto__": {"lr": 5}}') as object)).toThrow(/unknown option options\.__proto__/);
   });
 
+  test('a getter that calls back into the optimizer or clipping is refused; the running call is unaffected', () => {
+    activate();
+    const random = rng(21);
+    const init = [normal(random, 33), normal(random, 7)];
+    const grads = init.map((p) => normal(random, p.length));
+    const reference = new Adam(init.map((p) => p.slice()));
+    reference.step(grads);
+    for (const reenter of ['step', 'loadStateDict', 'addParamGroup', 'clipGradNorm', 'clipGradValue'] as const) {
+      const params = init.map((p) => p.slice());
+      const opt = new Adam(params);
+      const codes: string[] = [];
+      const again = () => {
+        try {
+          if (reenter === 'step') opt.step(grads);
+          else if (reenter === 'loadStateDict') opt.loadStateDict(reference.stateDict());
+          else if (reenter === 'addParamGroup') opt.addParamGroup({ params: [new Float32Array(3)] });
+          else if (reenter === 'clipGradNorm') clipGradNorm(grads.map((g) => g.slice()), 1);
+          else clipGradValue(grads.map((g) => g.slice()), 1);
+        } catch (error) {
+          codes.push((error as { code?: string }).code ?? String(error));
+        }
+      };
+      // A list whose second entry's read calls back in: before, a nested step cleared the outer
+      // step's gradient snapshot and the outer one silently skipped params[0].
+      const hostile = new Proxy(grads, { get: (t, k) => (k === '1' && again(), Reflect.get(t, k)) });
+      if (reenter.startsWith('clip')) {
+        const outer = grads.map((g) => g.slice());
+        const list = new Proxy(outer, { get: (t, k) => (k === '1' && again(), Reflect.get(t, k)) });
+        if (reenter === 'clipGradNorm') clipGradNorm(list, 0.5);
+        else clipGradValue(list, 0.01);
+        const expected = grads.map((g) => g.slice());
+        if (reenter === 'clipGradNorm') clipGradNorm(expected, 0.5);
+        else clipGradValue(expected, 0.01);
+        expect(outer.map((g) => Array.from(g))).toEqual(expected.map((g) => Array.from(g)));
+        // A step from inside clipping is another object: allowed, with scratch of its own.
+        expect(codes).toEqual(['ERR_SIMD_OPTIM_BUSY']);
+        continue;
+      }
+      opt.step(hostile);
+      expect(codes, reenter).toEqual(['ERR_SIMD_OPTIM_BUSY']);
+      expect(params.map((p, i) => describeBitDifference(`params[${i}]`, p, reference.params[i]!)), reenter).toEqual([null, null]);
+      expect(opt.params.length).toBe(2);
+    }
+    // Clipping from inside a step (with skipNonFinite, which shares clipping's reductions) is fine.
+    const params = init.map((p) => p.slice());
+    const opt = new Adam(params, { skipNonFinite: true });
+    const copies = grads.map((g) => g.slice());
+    const list = new Proxy(grads, { get: (t, k) => (k === '1' && clipGradNorm(copies, 1), Reflect.get(t, k)) });
+    expect(opt.step(list)).toBe(true);
+    expect(params.map((p, i) => describeBitDifference(`params[${i}]`, p, reference.params[i]!))).toEqual([null, null]);
+  });
+
   test('SharedArrayBuffer and growable SharedArrayBuffer params train like ordinary ones', () => {
     activate();
     const random = rng(7);

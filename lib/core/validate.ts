@@ -245,3 +245,14 @@ export function stepValue(where: string, value: unknown): number {
   if (value === undefined) throw new TypeError(`${where}: hyper.step is required (1 for the first update)`);
   return numberOption(where, 'hyper.step', value, 1, { min: 1, integer: true });
 }
+
+/**
+ * The error of a call made while another operation of the same object is running: from a getter
+ * or Proxy trap that operation invoked while it read its arguments. Its `code` is
+ * ERR_SIMD_OPTIM_BUSY; the running operation goes on unaffected.
+ */
+export function busyError(where: string, running: string): Error {
+  const error = new Error(`${where}: called while ${running} is running (from a getter or Proxy it read); call it after ${running} returns`);
+  (error as Error & { code: string }).code = 'ERR_SIMD_OPTIM_BUSY';
+  return error;
+}

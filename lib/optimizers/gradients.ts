@@ -11,7 +11,7 @@
 import { runKernel, runReduce } from '../bridge/backend.js';
 import { isFloat32Array, realBuffer, realLength } from '../core/intrinsics.js';
 import { KernelId, ReduceId, type Slot } from '../bridge/kernels.js';
-import { booleanOption, checkNoOverlap, checkOptionsObject, describe, extentOf } from '../core/validate.js';
+import { booleanOption, busyError, checkNoOverlap, checkOptionsObject, describe, extentOf } from '../core/validate.js';
 
 const f = Math.fround;
 const lanes = new Float64Array(16);
@@ -87,6 +87,18 @@ let flagWords = new Uint32Array(16);
 let lengths: number[] = new Array<number>(16).fill(0);
 const bufferSeen = new Map<ArrayBufferLike, number>();
 
+/**
+ * The clipping function running now, if any: the scratch arrays above are shared, so a call from
+ * a getter of the gradient list (or an element) being read is refused rather than let it
+ * overwrite them.
+ */
+let running: string | null = null;
+
+function enter(where: string): void {
+  if (running !== null) throw busyError(where, running);
+  running = where;
+}
+
 function grow(count: number): void {
   if (flagWords.length < count) flagWords = new Uint32Array(count * 2);
   if (lengths.length < count) lengths = new Array<number>(count * 2).fill(0);
@@ -161,8 +173,10 @@ export function clipGradNorm(grads: readonly Float32Array[], maxNorm: number, op
     throw typeof normType === 'number' ? new RangeError(why) : new TypeError(why);
   }
   const errorIfNonfinite = booleanOption(where, 'options.errorIfNonfinite', o['errorIfNonfinite'], false);
-  const count = collect(where, grads);
+  enter(where);
+  let count = 0;
   try {
+    count = collect(where, grads);
     const total =
       normType === 2 ? Math.sqrt(runReduce(ReduceId.SumSquares, sumSquaresJs, slots, count, lengths))
       : normType === 1 ? runReduce(ReduceId.SumAbs, sumAbsJs, slots, count, lengths)
@@ -178,6 +192,7 @@ export function clipGradNorm(grads: readonly Float32Array[], maxNorm: number, op
     return total;
   } finally {
     release(count);
+    running = null;
   }
 }
 
@@ -190,32 +205,40 @@ export function clipGradValue(grads: readonly Float32Array[], clipValue: number)
   const where = 'clipGradValue';
   if (typeof clipValue !== 'number') throw new TypeError(`${where}: clipValue must be a number, got ${describe(clipValue)}`);
   if (!(clipValue >= 0) || clipValue === Infinity) throw new RangeError(`${where}: clipValue must be a finite number >= 0, got ${clipValue}`);
-  const count = collect(where, grads);
+  enter(where);
+  let count = 0;
   try {
+    count = collect(where, grads);
     scalars[0] = -clipValue;
     scalars[1] = clipValue;
     if (count > 0) runKernel(KernelId.Clamp, clampJs, slots, scalars, flagWords, count, lengths);
   } finally {
     release(count);
+    running = null;
   }
 }
+
+const finiteSlots: Slot[] = [];
+let finiteLengths: number[] = new Array<number>(16).fill(0);
 
 /**
  * Whether every element of every gradient given is finite: one pass. `grads` is a validated
  * snapshot (null where a param has no gradient) and `gradLengths` the lengths checked. @internal
  */
 export function allFinite(grads: readonly Slot[], n: number, gradLengths: readonly number[]): boolean {
-  grow(n);
+  // Its own scratch: it runs inside a step, which may itself run inside a clipping call's getter.
+  if (finiteLengths.length < n) finiteLengths = new Array<number>(n * 2).fill(0);
   let count = 0;
   for (let i = 0; i < n; i++) {
     const g = grads[i];
     if (!g) continue;
-    slots[count] = g;
-    lengths[count++] = gradLengths[i]!;
+    finiteSlots[count] = g;
+    finiteLengths[count++] = gradLengths[i]!;
   }
   try {
-    return runReduce(ReduceId.NonFinite, nonFiniteJs, slots, count, lengths) === 0;
+    return runReduce(ReduceId.NonFinite, nonFiniteJs, finiteSlots, count, finiteLengths) === 0;
   } finally {
-    release(count);
+    for (let i = 0; i < count; i++) finiteSlots[i] = null;
   }
 }
+

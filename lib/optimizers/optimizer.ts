@@ -17,7 +17,7 @@ import { newSnapshot, readGroup, resolveOptions } from '../core/options.js';
 import { stateEntries, type BufferUse, type OptimizerDefinition, type StateRecord } from './optimizer-state.js';
 import { checkStateDict, type OptimizerStateDict } from './state-dict.js';
 import { checkNewGroups, readGroupInit, type GroupInit } from './param-groups.js';
-import { booleanOption, describe, readArray } from '../core/validate.js';
+import { booleanOption, busyError, describe, readArray } from '../core/validate.js';
 
 export { ALL_REQUIRED, type BufferUse, type OptimizerDefinition, type StateRecord } from './optimizer-state.js';
 
@@ -88,6 +88,12 @@ export abstract class Optimizer<O extends object, State extends object> {
   private steppedRecords: (StateRecord | null)[] = [];
   /** How many tensors the current step has staged so far (cleared when it ends). */
   private staged = 0;
+  /**
+   * The operation running now ('Adam.step', ...), if any. A getter or Proxy trap that a step
+   * reads can call back into the optimizer; a step, addParamGroup or loadStateDict from there
+   * would replace what the running step is using, so it is refused (ERR_SIMD_OPTIM_BUSY).
+   */
+  private running: string | null = null;
 
   protected constructor(private readonly definition: OptimizerDefinition<O>, params: unknown, options: unknown) {
     const { name, spec } = definition;
@@ -125,7 +131,7 @@ export abstract class Optimizer<O extends object, State extends object> {
    */
   addParamGroup(group: ParamGroupInit<O>): void {
     const where = `${this.definition.name}.addParamGroup`;
-    this.addGroups(where, [readGroupInit(where, this.definition.spec, group, 'group')]);
+    this.exclusive(where, () => this.addGroups(where, [readGroupInit(where, this.definition.spec, group, 'group')]));
   }
 
   /** Checks the new groups against each other and the existing params, then adds them. */
@@ -173,6 +179,8 @@ export abstract class Optimizer<O extends object, State extends object> {
    */
   step(grads: Gradients): boolean {
     const where = this.stepLabel;
+    if (this.running !== null) throw busyError(where, this.running);
+    this.running = where;
     try {
       // 1. Read: the caller's code (getters, Proxies) runs here and nowhere after.
       this.readGrads(where, grads);
@@ -197,6 +205,7 @@ export abstract class Optimizer<O extends object, State extends object> {
       }
       this.staged = 0;
       for (let i = 0; i < this.grads.length; i++) this.grads[i] = null;
+      this.running = null;
     }
   }
 
@@ -358,8 +367,24 @@ export abstract class Optimizer<O extends object, State extends object> {
    * @throws TypeError or RangeError saying what does not fit.
    */
   loadStateDict(stateDict: OptimizerStateDict): void {
-    const { name, bufferNames, spec, countsSteps = true, scalarState = {}, scalarRules = {} } = this.definition;
-    const where = `${name}.loadStateDict`;
+    const where = `${this.definition.name}.loadStateDict`;
+    this.exclusive(where, () => this.load(where, stateDict));
+  }
+
+  /** Runs `operation` as the only one of this optimizer (see `running`). */
+  private exclusive(where: string, operation: () => void): void {
+    if (this.running !== null) throw busyError(where, this.running);
+    this.running = where;
+    try {
+      operation();
+    } finally {
+      this.running = null;
+    }
+  }
+
+  private load(where: string, stateDict: OptimizerStateDict): void {
+    const { bufferNames, spec, countsSteps = true, scalarState = {}, scalarRules = {} } = this.definition;
+    const name = this.definition.name;
     const checked = checkStateDict(where, stateDict, {
       optimizer: name,
       spec,
