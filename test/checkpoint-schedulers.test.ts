@@ -143,6 +143,26 @@ describe('scheduler state in checkpoints', () => {
     expect(json(copy.stateDict())).toBe(json(t.opt.stateDict()));
   });
 
+  test('the optimizer\'s and schedulers\' stateDict and loadStateDict are each read once per call', () => {
+    const { file, init } = saved('methods.safetensors');
+    const t = setup(init);
+    const reads: Record<string, number> = {};
+    const counted = <T extends object>(target: T, label: string): T =>
+      new Proxy(target, {
+        get: (o, k, receiver) => {
+          if (k === 'stateDict' || k === 'loadStateDict') reads[`${label}.${k}`] = (reads[`${label}.${k}`] ?? 0) + 1;
+          return Reflect.get(o, k, receiver);
+        },
+      });
+    const opt = counted(t.opt, 'opt'), cosine = counted(t.cosine, 'cosine'), plateau = counted(t.plateau, 'plateau');
+    loadCheckpoint(file, opt, { schedulers: [cosine, plateau] });
+    saveCheckpoint(path.join(dir, 'methods-again.safetensors'), opt, { schedulers: [cosine, plateau] });
+    expect(reads).toEqual({
+      'opt.stateDict': 2, 'opt.loadStateDict': 2,
+      'cosine.stateDict': 2, 'cosine.loadStateDict': 2, 'plateau.stateDict': 2, 'plateau.loadStateDict': 2,
+    });
+  });
+
   test('a scheduler built after loading the optimizer alone starts from the first lr, not the loaded one', () => {
     const random = rng(3);
     const opt = new Adam([new Float32Array(4)], { lr: 0.1 });

@@ -425,6 +425,46 @@ describe('schedulers: all or nothing', () => {
   });
 
   test('ReduceLROnPlateau names a bad group instead of reading null', () => {
-    expect(() => new ReduceLROnPlateau({ paramGroups: [null] } as never)).toThrow(/ReduceLROnPlateau: optimizer\.paramGroups\[0\]\.lr/);
+    expect(() => new ReduceLROnPlateau({ paramGroups: [null] } as never)).toThrow(/ReduceLROnPlateau: optimizer\.paramGroups\[0\] must be an object/);
+  });
+
+  test('a value of the right type but not allowed is a RangeError; a state missing a counter is refused', () => {
+    const opt = new Adam([new Float32Array(2), new Float32Array(3)]);
+    opt.paramGroups[0]!.lr = NaN;
+    expect(() => new StepLR(opt, { stepSize: 1 })).toThrow(RangeError);
+    expect(() => new ReduceLROnPlateau(opt)).toThrow(RangeError);
+    opt.paramGroups[0]!.lr = 0.1;
+    const two = new Adam([{ params: [new Float32Array(2)] }, { params: [new Float32Array(3)] }]);
+    expect(() => new LambdaLR(two, { lrLambda: [() => 1] })).toThrow(RangeError);
+    expect(() => new LambdaLR(two, { lrLambda: [() => 1, 5] as never })).toThrow(TypeError);
+    const step = new StepLR(opt, { stepSize: 1 });
+    step.step();
+    const { lastEpoch: _dropped, ...noEpoch } = step.stateDict();
+    expect(() => step.loadStateDict(noEpoch as never)).toThrow(/lastEpoch is missing/);
+    expect(step.lastEpoch).toBe(1);
+    const plateau = new ReduceLROnPlateau(opt);
+    plateau.step(1);
+    const state = plateau.stateDict();
+    for (const key of ['lastEpoch', 'numBadEpochs', 'cooldownCounter', 'best']) {
+      const partial: Record<string, unknown> = { ...state };
+      delete partial[key];
+      expect(() => plateau.loadStateDict(partial as never), key).toThrow(new RegExp(`${key} is missing`));
+    }
+    expect(() => plateau.loadStateDict({ ...state, best: NaN })).toThrow(RangeError);
+    expect(() => plateau.loadStateDict({ ...state, best: 'x' })).toThrow(TypeError);
+    // A best accuracy is not a best loss.
+    expect(() => new ReduceLROnPlateau(opt, { mode: 'max' }).loadStateDict(state)).toThrow(/mode 'min', this scheduler's is 'max'/);
+  });
+
+  test('a scheduler computes from the lr it checked, not from a second read', () => {
+    for (const make of [(o: Adam) => new StepLR(o, { stepSize: 1 }), (o: Adam) => new ReduceLROnPlateau(o)]) {
+      const opt = new Adam([new Float32Array(2)], { lr: 0.1 });
+      const group = opt.paramGroups[0]! as { lr: number };
+      // A getter that gives a valid lr once, then NaN: before, the base lr was read a second time.
+      let reads = 0, lr = 0.1;
+      Object.defineProperty(group, 'lr', { get: () => (reads++ === 0 ? lr : NaN), set: (v: number) => (lr = v), configurable: true, enumerable: true });
+      const scheduler = make(opt);
+      expect(scheduler.getLastLr()).toEqual([0.1]);
+    }
   });
 });

@@ -90,15 +90,31 @@ export const fileOps = {
   sync: (handle: WritableFile): Promise<void> => handle.sync(),
 };
 
+/**
+ * An object's stateDict and loadStateDict, each read once (a getter runs once, and the functions
+ * checked are the ones called), bound to it; null when either is not a function.
+ */
+function methodsOf<D>(value: unknown): { stateDict(): D; loadStateDict(state: D): void; target: object } | null {
+  if (value === null || typeof value !== 'object') return null;
+  const stateDict: unknown = (value as Record<string, unknown>)['stateDict'];
+  const loadStateDict: unknown = (value as Record<string, unknown>)['loadStateDict'];
+  if (typeof stateDict !== 'function' || typeof loadStateDict !== 'function') return null;
+  return {
+    stateDict: () => (stateDict as () => D).call(value),
+    loadStateDict: (state: D) => (loadStateDict as (s: D) => void).call(value, state),
+    target: value,
+  };
+}
+
 /** options.schedulers: a list of objects with stateDict and loadStateDict, read once. */
 function readSchedulers(where: string, value: unknown): CheckpointableScheduler[] | undefined {
   if (value === undefined) return undefined;
   return readArray(where, 'options.schedulers', value, 'an array of schedulers').map((s, i) => {
-    const scheduler = s as Partial<CheckpointableScheduler> | null;
-    if (scheduler === null || typeof scheduler !== 'object' || typeof scheduler.stateDict !== 'function' || typeof scheduler.loadStateDict !== 'function') {
+    const scheduler = methodsOf<SchedulerStateDict>(s);
+    if (!scheduler) {
       throw new TypeError(`${where}: options.schedulers[${i}] must be a scheduler of this package (with stateDict and loadStateDict), got ${describe(s)}`);
     }
-    return scheduler as CheckpointableScheduler;
+    return scheduler;
   });
 }
 
@@ -107,12 +123,15 @@ function saveOptions(where: string, options: unknown): unknown[] {
   return (readSchedulers(where, o['schedulers']) ?? []).map((s) => s.stateDict());
 }
 
-function checkArguments(where: string, file: unknown, optimizer: unknown): asserts file is string {
+type Bound = Checkpointable & { target: object };
+
+function checkArguments(where: string, file: unknown, optimizer: unknown): Bound {
   if (typeof file !== 'string' || file === '') throw new TypeError(`${where}: path must be a non-empty string, got ${describe(file)}`);
-  const o = optimizer as Partial<Checkpointable> | null;
-  if (o === null || typeof o !== 'object' || typeof o.stateDict !== 'function' || typeof o.loadStateDict !== 'function') {
+  const methods = methodsOf<OptimizerStateDict>(optimizer);
+  if (!methods) {
     throw new TypeError(`${where}: optimizer must be an optimizer of this package (with stateDict and loadStateDict), got ${describe(optimizer)}`);
   }
+  return methods;
 }
 
 /** The error of a failed save: what failed, with the file system's code kept. */
@@ -187,9 +206,9 @@ function directorySyncError(where: string, file: string, error: unknown): Error 
  */
 export function saveCheckpoint(file: string, optimizer: Checkpointable, options?: SaveCheckpointOptions): void {
   const where = 'saveCheckpoint';
-  checkArguments(where, file, optimizer);
+  const bound = checkArguments(where, file, optimizer);
   const schedulers = saveOptions(where, options);
-  const { header, chunks } = encode(where, optimizer.stateDict(), schedulers);
+  const { header, chunks } = encode(where, bound.stateDict(), schedulers);
   removeStaleTemporaries(file);
   const mode = existingMode(() => fs.statSync(file).mode);
   const tmp = acquireTemporary(file);
@@ -238,9 +257,9 @@ export function saveCheckpoint(file: string, optimizer: Checkpointable, options?
  */
 export async function saveCheckpointAsync(file: string, optimizer: Checkpointable, options?: SaveCheckpointOptions): Promise<void> {
   const where = 'saveCheckpointAsync';
-  checkArguments(where, file, optimizer);
+  const bound = checkArguments(where, file, optimizer);
   const schedulers = saveOptions(where, options);
-  const { header, chunks } = encode(where, optimizer.stateDict(), schedulers);
+  const { header, chunks } = encode(where, bound.stateDict(), schedulers);
   await removeStaleTemporariesAsync(file);
   let mode: number | undefined;
   try {
@@ -298,9 +317,9 @@ function loadOptions(where: string, options: unknown): LoadSettings {
  * optimizers (buffers, even unused ones, and the arrays a caller holds stay the same objects), by
  * a state dict round trip for any other Checkpointable.
  */
-function capture(optimizer: Checkpointable): () => void {
-  const own = (optimizer as { [captureState]?: () => () => void })[captureState];
-  if (typeof own === 'function') return own.call(optimizer);
+function capture(optimizer: Bound): () => void {
+  const own = (optimizer.target as { [captureState]?: () => () => void })[captureState];
+  if (typeof own === 'function') return own.call(optimizer.target);
   const before = optimizer.stateDict();
   return () => optimizer.loadStateDict(before);
 }
@@ -309,7 +328,7 @@ function capture(optimizer: Checkpointable): () => void {
  * Installs a checked file's state: the optimizer's, then each scheduler's; if a scheduler's state
  * does not fit, the optimizer and the schedulers restored before it are put back.
  */
-function install(where: string, file: string, decoded: ReturnType<typeof readCheckpointSync>, optimizer: Checkpointable, settings: LoadSettings): CheckpointInfo {
+function install(where: string, file: string, decoded: ReturnType<typeof readCheckpointSync>, optimizer: Bound, settings: LoadSettings): CheckpointInfo {
   const { dict, checksum, schedulers: states } = decoded;
   if (settings.requireChecksum && checksum !== 'all') {
     throw new RangeError(
@@ -361,15 +380,15 @@ function install(where: string, file: string, decoded: ReturnType<typeof readChe
  */
 export function loadCheckpoint(file: string, optimizer: Checkpointable, options?: LoadCheckpointOptions): CheckpointInfo {
   const where = 'loadCheckpoint';
-  checkArguments(where, file, optimizer);
+  const bound = checkArguments(where, file, optimizer);
   const settings = loadOptions(where, options);
-  return install(where, file, readCheckpointSync(where, file), optimizer, settings);
+  return install(where, file, readCheckpointSync(where, file), bound, settings);
 }
 
 /** loadCheckpoint that reads the file without blocking the event loop. */
 export async function loadCheckpointAsync(file: string, optimizer: Checkpointable, options?: LoadCheckpointOptions): Promise<CheckpointInfo> {
   const where = 'loadCheckpointAsync';
-  checkArguments(where, file, optimizer);
+  const bound = checkArguments(where, file, optimizer);
   const settings = loadOptions(where, options);
-  return install(where, file, await readCheckpoint(where, file), optimizer, settings);
+  return install(where, file, await readCheckpoint(where, file), bound, settings);
 }

@@ -2,7 +2,7 @@
  * ReduceLROnPlateau, as torch.optim.lr_scheduler computes it: the schedule driven by a metric.
  */
 import {
-  oneOf, perGroup, readOptimizerGroups, schedulerOptions, readStateObject, transact, type SchedulableOptimizer, type SchedulerStateDict,
+  oneOf, perGroup, readOptimizerGroups, schedulerOptions, readStateObject, stateNumber, transact, type SchedulableOptimizer, type SchedulerStateDict,
 } from './lr-scheduler.js';
 import { describe, numberOption } from '../core/validate.js';
 
@@ -40,7 +40,8 @@ export class ReduceLROnPlateau {
     } = {},
   ) {
     const w = 'ReduceLROnPlateau';
-    this.groups = readOptimizerGroups(w, optimizer);
+    const { groups, lrs } = readOptimizerGroups(w, optimizer);
+    this.groups = groups;
     const o = schedulerOptions(w, options, ['mode', 'factor', 'patience', 'threshold', 'thresholdMode', 'cooldown', 'minLr', 'eps']);
     this.optimizer = optimizer;
     this.mode = oneOf(w, 'options.mode', o['mode'], ['min', 'max'] as const, 'min');
@@ -52,7 +53,7 @@ export class ReduceLROnPlateau {
     this.minLrs = perGroup(w, 'options.minLr', o['minLr'], this.groups.length, 0);
     this.eps = numberOption(w, 'options.eps', o['eps'], 1e-8, { min: 0 });
     this.best = this.mode === 'min' ? Infinity : -Infinity;
-    this.lastLr = this.groups.map((g) => g.lr);
+    this.lastLr = lrs;
   }
 
   private isBetter(a: number): boolean {
@@ -105,7 +106,7 @@ export class ReduceLROnPlateau {
   stateDict(): SchedulerStateDict {
     return {
       scheduler: 'ReduceLROnPlateau', lastEpoch: this.lastEpoch, baseLrs: [], lastLr: [...this.lastLr],
-      best: this.best, numBadEpochs: this.numBadEpochs, cooldownCounter: this.cooldownCounter,
+      mode: this.mode, best: this.best, numBadEpochs: this.numBadEpochs, cooldownCounter: this.cooldownCounter,
     };
   }
 
@@ -114,11 +115,17 @@ export class ReduceLROnPlateau {
     const w = 'ReduceLROnPlateau.loadStateDict';
     const copy = readStateObject(w, state);
     if (copy['scheduler'] !== 'ReduceLROnPlateau') throw new RangeError(`${w}: the state dict is of ${describe(copy['scheduler'])}, not ReduceLROnPlateau`);
-    const lastEpoch = numberOption(w, 'lastEpoch', copy['lastEpoch'], 0, { min: 0, integer: true });
-    const numBadEpochs = numberOption(w, 'numBadEpochs', copy['numBadEpochs'], 0, { min: 0, integer: true });
-    const cooldownCounter = numberOption(w, 'cooldownCounter', copy['cooldownCounter'], 0, { min: 0, integer: true });
+    const lastEpoch = stateNumber(w, 'lastEpoch', copy['lastEpoch'], { min: 0, integer: true });
+    const numBadEpochs = stateNumber(w, 'numBadEpochs', copy['numBadEpochs'], { min: 0, integer: true });
+    const cooldownCounter = stateNumber(w, 'cooldownCounter', copy['cooldownCounter'], { min: 0, integer: true });
     const best = copy['best'];
-    if (typeof best !== 'number' || Number.isNaN(best)) throw new TypeError(`${w}: best must be a number, got ${describe(best)}`);
+    if (best === undefined) throw new RangeError(`${w}: best is missing`);
+    if (typeof best !== 'number') throw new TypeError(`${w}: best must be a number, got ${describe(best)}`);
+    if (Number.isNaN(best)) throw new RangeError(`${w}: best must not be NaN`);
+    // A best loss is not a best accuracy: the state of a 'max' schedule is refused by a 'min' one.
+    // (A state without mode, from before it was recorded, is taken as this scheduler's.)
+    const mode = copy['mode'];
+    if (mode !== undefined && mode !== this.mode) throw new RangeError(`${w}: the state is of mode ${describe(mode)}, this scheduler's is '${this.mode}'`);
     Object.assign(this, { lastEpoch, numBadEpochs, cooldownCounter, best });
     this.lastLr = this.groups.map((g) => g.lr);
   }

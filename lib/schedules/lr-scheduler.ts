@@ -6,7 +6,7 @@
  * Like PyTorch, the first scheduler on an optimizer records each group's lr as `initialLr` in the
  * group, and every scheduler takes its base rates from there.
  */
-import { checkOptionsObject, describe, numberOption, readArray } from '../core/validate.js';
+import { checkOptionsObject, describe, numberOption, readArray, type NumberRule } from '../core/validate.js';
 
 /** What a scheduler needs of an optimizer: its parameter groups, each with an lr. */
 export interface SchedulableOptimizer {
@@ -38,20 +38,33 @@ export function perGroup(where: string, name: string, value: unknown, groups: nu
   return new Array<number>(groups).fill(numberOption(where, name, value, fallback ?? 0, rule));
 }
 
-/** The optimizer's groups, read once: each an object with a finite lr. @internal */
-export function readOptimizerGroups(where: string, optimizer: unknown): Group[] {
+/**
+ * The optimizer's groups, read once, with each group's lr and initialLr read once too (a getter
+ * runs once; what is checked is what is used): each group an object with a finite lr >= 0.
+ * @internal
+ */
+export function readOptimizerGroups(where: string, optimizer: unknown): { groups: Group[]; lrs: number[]; initialLrs: unknown[] } {
   const groups = optimizer !== null && typeof optimizer === 'object' ? (optimizer as SchedulableOptimizer).paramGroups : undefined;
   if (!Array.isArray(groups) || groups.length === 0) {
     throw new TypeError(`${where}: optimizer must be an optimizer of this package (paramGroups with an lr each), got ${describe(optimizer)}`);
   }
   const list = readArray(where, 'optimizer.paramGroups', groups);
+  const lrs: number[] = [], initialLrs: unknown[] = [];
   list.forEach((g, i) => {
-    const lr = g !== null && typeof g === 'object' ? (g as Group).lr : undefined;
-    if (typeof lr !== 'number' || !Number.isFinite(lr)) {
-      throw new TypeError(`${where}: optimizer.paramGroups[${i}].lr must be a finite number, got ${describe(lr)}`);
-    }
+    if (g === null || typeof g !== 'object') throw new TypeError(`${where}: optimizer.paramGroups[${i}] must be an object, got ${describe(g)}`);
+    const lr: unknown = (g as Group).lr;
+    if (typeof lr !== 'number') throw new TypeError(`${where}: optimizer.paramGroups[${i}].lr must be a number, got ${describe(lr)}`);
+    if (!(lr >= 0) || !Number.isFinite(lr)) throw new RangeError(`${where}: optimizer.paramGroups[${i}].lr must be a finite number >= 0, got ${lr}`);
+    lrs.push(lr);
+    initialLrs.push((g as Group).initialLr);
   });
-  return list as Group[];
+  return { groups: list as Group[], lrs, initialLrs };
+}
+
+/** A number a state dict must have: missing is a RangeError (a state without it is not this scheduler's). @internal */
+export function stateNumber(where: string, name: string, value: unknown, rule: NumberRule): number {
+  if (value === undefined) throw new RangeError(`${where}: ${name} is missing`);
+  return numberOption(where, name, value, 0, rule);
 }
 
 /**
@@ -109,14 +122,15 @@ export abstract class LRScheduler {
   protected operation: string;
 
   protected constructor(protected readonly name: string, optimizer: SchedulableOptimizer) {
-    this.groups = readOptimizerGroups(name, optimizer);
+    const { groups, lrs, initialLrs } = readOptimizerGroups(name, optimizer);
+    this.groups = groups;
     this.optimizer = optimizer;
     this.operation = name;
     // As PyTorch, the first scheduler records each group's lr as initialLr (in initialStep, once
     // the subclass has checked its options) and every scheduler starts from there.
-    this.baseLrs = this.groups.map((g) => {
-      const initial = g.initialLr;
-      return typeof initial === 'number' && Number.isFinite(initial) ? initial : g.lr;
+    this.baseLrs = lrs.map((lr, i) => {
+      const initial = initialLrs[i];
+      return typeof initial === 'number' && Number.isFinite(initial) ? initial : lr;
     });
   }
 
@@ -193,7 +207,7 @@ export abstract class LRScheduler {
     const copy = readStateObject(where, state);
     if (copy['scheduler'] !== this.name) throw new RangeError(`${where}: the state dict is of ${describe(copy['scheduler'])}, not ${this.name}`);
     // -1: a scheduler that has not taken its first step (SequentialLR's later schedulers).
-    const lastEpoch = numberOption(where, 'lastEpoch', copy['lastEpoch'], 0, { min: unstarted ? -1 : 0, integer: true });
+    const lastEpoch = stateNumber(where, 'lastEpoch', copy['lastEpoch'], { min: unstarted ? -1 : 0, integer: true });
     if (!Array.isArray(copy['baseLrs'])) throw new TypeError(`${where}: baseLrs must be an array, got ${describe(copy['baseLrs'])}`);
     const baseLrs = perGroup(where, 'baseLrs', copy['baseLrs'], this.groups.length);
     const extra = this.checkExtraState(where, copy);
@@ -231,7 +245,7 @@ export function readStateObject(where: string, state: unknown): Record<string, u
   if (state === null || typeof state !== 'object' || Array.isArray(state)) {
     throw new TypeError(`${where}: the state dict must be an object, got ${describe(state)}`);
   }
-  const copy: Record<string, unknown> = {};
+  const copy = Object.create(null) as Record<string, unknown>; // "__proto__" is a key, not a prototype
   for (const key of Object.keys(state)) copy[key] = (state as Record<string, unknown>)[key];
   return copy;
 }
@@ -382,8 +396,11 @@ export class LambdaLR extends LRScheduler {
     const o = schedulerOptions(this.name, options, ['lrLambda']);
     const given = o['lrLambda'];
     const list = Array.isArray(given) ? readArray(this.name, 'options.lrLambda', given) : new Array<unknown>(this.groups.length).fill(given);
-    if (list.length !== this.groups.length || !list.every((fn) => typeof fn === 'function')) {
+    if (!list.every((fn) => typeof fn === 'function')) {
       throw new TypeError(`LambdaLR: options.lrLambda must be a function or one function per group (${this.groups.length})`);
+    }
+    if (list.length !== this.groups.length) {
+      throw new RangeError(`LambdaLR: options.lrLambda has ${list.length} functions, the optimizer ${this.groups.length} groups`);
     }
     this.lambdas = list as ((epoch: number) => number)[];
     this.onePerGroup = Array.isArray(given);
