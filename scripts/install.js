@@ -5,7 +5,9 @@
 //    earlier build: nothing to do. `npm install --build-from-source` (npm_config_build_from_source)
 //    or SIMD_OPTIM_BUILD_FROM_SOURCE=1 skips this and builds.
 // 2. Otherwise build from source with node-gyp, its output kept in build/install.log.
-// 3. If that fails (no compiler, no make, no python3...), say so in one line, record why in
+// 3. If that fails but a prebuilt binary loads (a build from source was asked for), say so and use
+//    the prebuilt one.
+// 4. If that fails (no compiler, no make, no python3...), say so in one line, record why in
 //    build/native-unavailable.json (lib/bridge/backend.ts names the reason when it falls back) and exit 0:
 //    the package works without the addon, with the TypeScript fallback.
 'use strict';
@@ -41,13 +43,23 @@ function nodeGyp() {
   }
 }
 
-/** The first line of node-gyp's output that says why it failed. */
+/**
+ * Why node-gyp failed, in one line: its own error (`not found: make`), and when that only says
+ * the compiler failed (`make failed with exit code: 2`), the compiler's first error too.
+ */
 function reasonOf(output) {
   const lines = output.split(/\r?\n/);
   const stack = lines.find((l) => /gyp ERR! stack (Error|\w+Error):/.test(l));
-  if (stack) return stack.replace(/.*gyp ERR! stack (?:Error: )?/, '').trim();
-  const error = lines.find((l) => /\berror\b/i.test(l) && !/gyp ERR! (not ok|cwd|node -v|node-gyp -v|command|System)/.test(l));
-  return (error ?? lines.filter(Boolean).pop() ?? 'unknown error').replace(/^gyp ERR! /, '').trim().slice(0, 200);
+  const compiler = lines.find((l) => !/^gyp /.test(l) && /(^|\s|:)(fatal error|error)( [A-Z]+\d+)?:/.test(l));
+  let reason;
+  if (stack) {
+    reason = stack.replace(/.*gyp ERR! stack (?:Error: )?/, '').trim();
+    if (compiler && /failed with exit code/.test(reason)) reason += `: ${compiler.trim()}`;
+  } else {
+    const error = compiler ?? lines.find((l) => /\berror\b/i.test(l) && !/gyp ERR! (not ok|cwd|node -v|node-gyp -v|command|System)/.test(l));
+    reason = (error ?? lines.filter(Boolean).pop() ?? 'unknown error').replace(/^gyp ERR! /, '').trim();
+  }
+  return reason.length > 300 ? `${reason.slice(0, 297)}...` : reason;
 }
 
 if (!fromSource && loadable()) {
@@ -56,7 +68,10 @@ if (!fromSource && loadable()) {
 }
 
 const [command, ...args] = nodeGyp();
-const run = spawnSync(command, [...args, 'rebuild'], { cwd: root, encoding: 'utf8', shell: command.endsWith('.cmd'), windowsHide: true });
+// maxBuffer: a compile that prints many warnings must not be killed for it (the default is 1 MiB).
+const run = spawnSync(command, [...args, 'rebuild'], {
+  cwd: root, encoding: 'utf8', shell: command.endsWith('.cmd'), windowsHide: true, maxBuffer: 64 * 1024 * 1024,
+});
 const output = `${run.stdout ?? ''}${run.stderr ?? ''}${run.error ? String(run.error) : ''}`;
 fs.mkdirSync(buildDir, { recursive: true });
 fs.writeFileSync(log, output);
@@ -68,6 +83,12 @@ if (run.status === 0 && loadable()) {
 
 const reason = run.error ? `node-gyp could not be run: ${run.error.message}` : reasonOf(output);
 const where = `${process.platform}-${process.arch}`;
+if (fromSource && loadable()) {
+  // Asked to build from source, the build failed, but a prebuilt binary fits: the package is native.
+  fs.rmSync(marker, { force: true });
+  console.warn(`simd-optim: the build from source failed (${reason}); the prebuilt binary for ${where} will be used (build log: ${log}).`);
+  process.exit(0);
+}
 fs.writeFileSync(marker, JSON.stringify({ platform: where, node: process.version, reason, log }, null, 2) + '\n');
 console.warn(
   `simd-optim: no prebuilt binary for ${where} and the native build failed (${reason}); the TypeScript fallback ` +

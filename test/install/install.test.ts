@@ -3,7 +3,8 @@
 //   - a platform with a prebuilt binary, no compiler on PATH: the prebuild is used (native);
 //   - no prebuilt binary and no compiler: the install still succeeds, says why in one line, and
 //     the package runs its fallback (js), with one warning;
-//   - no prebuilt binary, a compiler: the addon is built from source (native).
+//   - no prebuilt binary, a compiler: the addon is built from source (native);
+//   - a build from source asked for that fails, with a prebuilt binary that fits: the prebuilt one.
 // Each runs the same short training loop as CommonJS and as an ES module and compares the bits with
 // the repository's build; a TypeScript consumer is type-checked with --strict.
 //
@@ -157,6 +158,17 @@ describe('installing the packed tarball', () => {
     const strict = spawnSync(process.execPath, ['train.cjs'], { cwd: dir, env: { ...env, SIMD_OPTIM_BACKEND: 'native' }, encoding: 'utf8' });
     expect(strict.status).not.toBe(0);
     expect(strict.stderr).toMatch(/SIMD_OPTIM_BACKEND=native, but the native addon could not be loaded/);
+  }, 300_000);
+
+  test('a build from source asked for and failing, with a prebuilt binary that fits: the prebuilt one is used', () => {
+    const env = userEnv({ PATH: pathWithoutCompiler(), SIMD_OPTIM_BUILD_FROM_SOURCE: '1' });
+    const { dir, status, output } = install('from-source-fails', tarball, env);
+    expect(status, output).toBe(0);
+    expect(output).toMatch(/simd-optim: the build from source failed \(not found: make\); the prebuilt binary for linux-x64 will be used/);
+    expect(output).not.toMatch(/TypeScript fallback will be used/);
+    const { SIMD_OPTIM_BUILD_FROM_SOURCE: _ignored, ...runEnv } = env;
+    expect(expectSameTraining(dir, runEnv, 'native')).toBe('');
+    expect(existsSync(path.join(dir, 'node_modules', 'simd-optim', 'build', 'native-unavailable.json'))).toBe(false);
   }, 300_000);
 
   test('without a prebuilt binary, with a compiler: built from source, native', () => {
