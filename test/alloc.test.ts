@@ -13,19 +13,19 @@ const SCRIPT = path.join(ROOT, 'test', 'fixtures', 'alloc', 'gc-per-step.cjs');
 const DIST = path.join(ROOT, 'dist', 'index.js');
 const OPTIMIZERS = ['SGD', 'Adam', 'AdamW', 'Adagrad', 'RMSprop', 'Adadelta', 'Adamax', 'NAdam', 'RAdam', 'Lion'];
 
-test('200,000 warmed-up steps of every optimizer trigger no garbage collection', async () => {
+test('100,000 warmed-up steps of every optimizer trigger no garbage collection', async () => {
   const which = backend; // each project of the suite runs its own backend
   const run = promisify(execFile);
   const results = await Promise.all(
     OPTIMIZERS.map(async (kind) => {
-      const { stdout } = await run(process.execPath, [SCRIPT, DIST, kind, '200000'], {
+      const { stdout } = await run(process.execPath, [SCRIPT, DIST, kind], {
         env: { ...process.env, SIMD_OPTIM_BACKEND: which },
       });
-      return JSON.parse(stdout) as { kind: string; backend: string; gcs: number };
+      return JSON.parse(stdout) as { kind: string; backend: string; gcs: number; rounds: number[] };
     }),
   );
   for (const r of results) expect(r.backend).toBe(which);
-  // One collection can come from the runtime itself (timers, the observer); a step that allocated
-  // even 32 bytes would cause about 40 here.
-  expect(results.map((r) => `${r.kind} ${r.gcs > 2 ? r.gcs : 'ok'}`)).toEqual(OPTIMIZERS.map((k) => `${k} ok`));
+  // The quietest of up to 8 rounds (see the script): one collection can come from the runtime
+  // itself (timers, the observer); a step that allocated one iterator (32 bytes) caused 12 in every round.
+  expect(results.map((r) => `${r.kind} ${r.gcs > 1 ? JSON.stringify(r.rounds) : 'ok'}`)).toEqual(OPTIMIZERS.map((k) => `${k} ok`));
 }, 120_000);
