@@ -16,18 +16,19 @@ const OPTIMIZERS = ['SGD', 'Adam', 'AdamW', 'Adagrad', 'RMSprop', 'Adadelta', 'A
 type Result = { kind: string; backend: string; gcs: number; rounds: number[] };
 
 /**
- * The fallback's kernels call fmaf (lib/core/float32.ts) per element, and a call V8 does not
- * inline boxes its double arguments and result. Whether V8 inlines it depends on its inlining
- * budget when it optimizes the caller, which depends on timing: on a loaded machine Lion's loop was
- * sometimes compiled inside Optimizer.step with the budget spent (50-100 GCs per round, as with
- * --max-inlined-bytecode-size-cumulative=300), and otherwise alone, allocating nothing. So on the
- * fallback a run that allocates is tried again, in a fresh process, up to two more times; an
- * allocation in the code itself shows in every run. The native backend gets one run.
+ * Whether V8's optimized code allocates can depend on timing: what it inlines where depends on
+ * its inlining budget when it optimizes a caller, and on what was optimized first. The fallback's
+ * kernels call fmaf (lib/core/float32.ts) per element, and a call V8 does not inline boxes its
+ * doubles: on a loaded machine Lion's loop was sometimes compiled inside Optimizer.step with the
+ * budget spent (50-100 GCs per round, as with --max-inlined-bytecode-size-cumulative=300), and
+ * otherwise alone, allocating nothing; Optimizer.step itself showed 4-5 GCs per round in some runs
+ * and none in others. So a run that allocates is tried again, in a fresh process, up to two more
+ * times; an allocation in the code itself shows in every run.
  */
 async function quietest(kind: string, which: string): Promise<Result> {
   const run = promisify(execFile);
   let result: Result | undefined;
-  for (let attempt = 0; attempt < (which === 'js' ? 3 : 1); attempt++) {
+  for (let attempt = 0; attempt < 3; attempt++) {
     const { stdout } = await run(process.execPath, [SCRIPT, DIST, kind], { env: { ...process.env, SIMD_OPTIM_BACKEND: which } });
     result = JSON.parse(stdout) as Result;
     if (result.gcs <= 1) break;

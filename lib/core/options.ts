@@ -19,10 +19,12 @@ export interface OptionSpec<O extends object> {
   /** Default and rule of every option, in the order they are documented. */
   readonly options: { readonly [K in keyof O]-?: readonly [Required<O>[K], Rule] };
   /**
-   * Checks that involve several options (SGD's nesterov rule); throws RangeError. `prefix()` is the
-   * options' label for the message ('options', 'paramGroups[1]'), made only when needed.
+   * Checks that involve several options (SGD's nesterov rule); throws RangeError. `prefix` is the
+   * options' label for the message ('options'), or the index of the parameter group they belong to
+   * (labelled 'paramGroups[1]' by optionsLabel, only when a message is made: a step must not
+   * allocate, and a closure made to build the label lazily did whenever V8 did not inline this).
    */
-  readonly crossCheck?: (where: string, prefix: () => string, o: Required<O>) => void;
+  readonly crossCheck?: (where: string, prefix: string | number, o: Required<O>) => void;
 }
 
 export const num = (rule: NumberRule = {}): Rule => ({ kind: 'number', ...rule });
@@ -60,8 +62,13 @@ export function resolveOptions<O extends object>(
     }
   }
   if (extraValues) for (const name of extra) extraValues[name] = given[name];
-  spec.crossCheck?.(where, () => prefix, out as Required<O>);
+  spec.crossCheck?.(where, prefix, out as Required<O>);
   return out as Required<O>;
+}
+
+/** The label of a crossCheck prefix: 'options' as given, or a group's index as 'paramGroups[i]'. */
+export function optionsLabel(prefix: string | number): string {
+  return typeof prefix === 'number' ? `paramGroups[${prefix}]` : prefix;
 }
 
 /** A snapshot object for readGroup to fill: every option present, betas a pair of its own. */
@@ -89,7 +96,7 @@ export function readGroup<O extends object>(
   const reader = compiled(spec);
   if (reader.fast) reader.fast(group, into, reader.slow, where, index);
   else for (let k = 0; k < reader.names.length; k++) reader.slow(where, index, k, (group as Record<string, unknown>)[reader.names[k]!], into);
-  if (spec.crossCheck) spec.crossCheck(where, () => `paramGroups[${index}]`, into);
+  if (spec.crossCheck) spec.crossCheck(where, index, into);
 }
 
 type Slow = (where: string, index: number, k: number, value: unknown, into: object) => void;

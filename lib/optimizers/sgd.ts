@@ -16,7 +16,7 @@
  */
 import { fmaf } from '../core/float32.js';
 import { FLAG_MAXIMIZE, FLAG_WEIGHT_DECAY, KernelId, SGD as LAYOUT, type Slot } from '../bridge/kernels.js';
-import { bool, num, type OptionSpec } from '../core/options.js';
+import { bool, num, optionsLabel, type OptionSpec } from '../core/options.js';
 import {
   Optimizer, type BufferUse, type OptimizerDefinition, type ParamGroupInit,
   type StateRecord, type StepOptions,
@@ -66,7 +66,8 @@ const SPEC: OptionSpec<SGDOptions> = {
   },
   crossCheck(where, prefix, o) {
     if (o.nesterov && (o.momentum <= 0 || o.dampening !== 0)) {
-      throw new RangeError(`${where}: ${prefix()}.nesterov requires ${prefix()}.momentum > 0 and ${prefix()}.dampening 0`);
+      const label = optionsLabel(prefix);
+      throw new RangeError(`${where}: ${label}.nesterov requires ${label}.momentum > 0 and ${label}.dampening 0`);
     }
   },
 };
@@ -139,7 +140,7 @@ export class SGD extends Optimizer<SGDOptions, SGDState> {
    * @param params - the parameters to optimize (distinct, non-overlapping), or parameter groups
    *   `{ params, ...options }` whose options override `options`.
    * @param options - lr 1e-3, momentum 0, dampening 0, weightDecay 0, nesterov false,
-   *   maximize false; and skipNonFinite (see StepOptions).
+   *   maximize false; and skipNonFinite, threads (see StepOptions).
    * @throws TypeError or RangeError naming the offending argument.
    */
   constructor(params: readonly Float32Array[] | readonly ParamGroupInit<SGDOptions>[], options?: SGDOptions & StepOptions) {
