@@ -15,10 +15,11 @@ import { createRequire } from 'node:module';
 
 import { measure } from './measure.mjs';
 import { plainGradients, plainLoops } from './plain.mjs';
+import { benchThreads } from './threads.mjs';
 
 const require = createRequire(import.meta.url);
 const simd = require('../dist/index.js');
-const { useBackend, availableIsas, nativeAddon, backend: loadedBackend } = require('../dist/bridge/backend.js');
+const { useBackend, availableIsas, nativeAddon, backend: loadedBackend, availableThreads } = require('../dist/bridge/backend.js');
 const { allFinite } = require('../dist/optimizers/gradients.js');
 const READ_PASS = 4; // ReduceId.ReadPass
 
@@ -28,20 +29,22 @@ const TOLERANCE = Number(args.tolerance ?? 0.2);
 
 /** The benchmarked configurations: constructor, options, and the arrays one step reads and writes. */
 const OPTIMIZERS = [
-  { name: 'Adam', make: (p) => new simd.Adam(p), reads: 4, writes: 3, plain: 'adam' },
-  { name: 'Adam amsgrad', make: (p) => new simd.Adam(p, { amsgrad: true }), reads: 5, writes: 4, plain: 'adamAmsgrad' },
-  { name: 'AdamW', make: (p) => new simd.AdamW(p), reads: 4, writes: 3, plain: 'adamw' },
-  { name: 'Adagrad', make: (p) => new simd.Adagrad(p), reads: 3, writes: 2, plain: 'adagrad' },
-  { name: 'RMSprop', make: (p) => new simd.RMSprop(p), reads: 3, writes: 2, plain: 'rmsprop' },
-  { name: 'RMSprop centered momentum', make: (p) => new simd.RMSprop(p, { centered: true, momentum: 0.9 }), reads: 5, writes: 4, plain: 'rmspropCentered' },
-  { name: 'SGD momentum', make: (p) => new simd.SGD(p, { lr: 0.01, momentum: 0.9 }), reads: 3, writes: 2, plain: 'sgd' },
-  { name: 'Adadelta', make: (p) => new simd.Adadelta(p), reads: 4, writes: 3, plain: 'adadelta' },
-  { name: 'Adamax', make: (p) => new simd.Adamax(p), reads: 4, writes: 3, plain: 'adamax' },
-  { name: 'NAdam', make: (p) => new simd.NAdam(p), reads: 4, writes: 3, plain: 'nadam' },
-  { name: 'RAdam', make: (p) => new simd.RAdam(p), reads: 4, writes: 3, plain: 'radam' },
-  { name: 'Lion', make: (p) => new simd.Lion(p), reads: 3, writes: 2, plain: 'lion' },
+  { name: 'Adam', make: (p, o) => new simd.Adam(p, o), reads: 4, writes: 3, plain: 'adam' },
+  { name: 'Adam amsgrad', make: (p, o) => new simd.Adam(p, { amsgrad: true, ...o }), reads: 5, writes: 4, plain: 'adamAmsgrad' },
+  { name: 'AdamW', make: (p, o) => new simd.AdamW(p, o), reads: 4, writes: 3, plain: 'adamw' },
+  { name: 'Adagrad', make: (p, o) => new simd.Adagrad(p, o), reads: 3, writes: 2, plain: 'adagrad' },
+  { name: 'RMSprop', make: (p, o) => new simd.RMSprop(p, o), reads: 3, writes: 2, plain: 'rmsprop' },
+  { name: 'RMSprop centered momentum', make: (p, o) => new simd.RMSprop(p, { centered: true, momentum: 0.9, ...o }), reads: 5, writes: 4, plain: 'rmspropCentered' },
+  { name: 'SGD momentum', make: (p, o) => new simd.SGD(p, { lr: 0.01, momentum: 0.9, ...o }), reads: 3, writes: 2, plain: 'sgd' },
+  { name: 'Adadelta', make: (p, o) => new simd.Adadelta(p, o), reads: 4, writes: 3, plain: 'adadelta' },
+  { name: 'Adamax', make: (p, o) => new simd.Adamax(p, o), reads: 4, writes: 3, plain: 'adamax' },
+  { name: 'NAdam', make: (p, o) => new simd.NAdam(p, o), reads: 4, writes: 3, plain: 'nadam' },
+  { name: 'RAdam', make: (p, o) => new simd.RAdam(p, o), reads: 4, writes: 3, plain: 'radam' },
+  { name: 'Lion', make: (p, o) => new simd.Lion(p, o), reads: 3, writes: 2, plain: 'lion' },
 ].filter((o) => !args.only || args.only.split(',').includes(o.name));
 const GRADIENT_BENCH = !args.only || args.only.split(',').includes('gradients');
+const THREAD_BENCH = !args.only || args.only.split(',').includes('threads');
+const THREAD_SIZES = (args['thread-sizes'] ?? '64K,256K,1M,4M,16M,64M').split(',').map(parseSize);
 
 function parseSize(text) {
   const m = /^(\d+)([KM]?)$/.exec(text.trim());
@@ -73,11 +76,11 @@ function randomArray(n, seed, scale = 1) {
   return a;
 }
 
-/** Median ns/element of one optimizer step on the active backend. */
-function timeOptimizer(config, n) {
+/** Median ns/element of one optimizer step on the active backend (one thread unless told). */
+function timeOptimizer(config, n, threads = 1) {
   const param = randomArray(n, 1);
   const grad = randomArray(n, 2, 0.1);
-  const opt = config.make([param]);
+  const opt = config.make([param], { threads });
   const grads = [grad];
   return measure(() => opt.step(grads), n);
 }
@@ -89,11 +92,11 @@ function timePlain(config, n) {
   return measure(() => loop(arrays, ++t), n);
 }
 
-function timeCeiling(reads, writes, n) {
+function timeCeiling(reads, writes, n, threads = 1) {
   const arrays = Array.from({ length: 5 }, (_, k) => (k < reads ? randomArray(n, k + 7) : null));
   const scalars = new Float32Array([0]);
   const flags = new Uint32Array([reads | (writes << 8)]);
-  return measure(() => nativeAddon.step(4, arrays, scalars, flags, 1), n);
+  return measure(() => nativeAddon.step(4, arrays, scalars, flags, 1, threads), n);
 }
 
 const fmt = (x, digits = 2) => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(digits));
@@ -113,7 +116,7 @@ const bestLevel = levels[0];
 const results = {};
 const record = (key, value) => (results[key] = value);
 const cpu = readCpuName();
-console.log(`# simd-optim benchmark\n\n${cpu}, Node ${process.version}, one thread. ISA levels: ${levels.join(', ')}.`);
+console.log(`# simd-optim benchmark\n\n${cpu}, Node ${process.version}. One thread unless the table says otherwise. ISA levels: ${levels.join(', ')}.`);
 console.log('Each cell: ns/element · G elements/s · % of the same-traffic ceiling (best of 7 timed batches).\n');
 
 for (const config of OPTIMIZERS) {
@@ -160,6 +163,10 @@ for (const config of OPTIMIZERS) {
 }
 
 if (GRADIENT_BENCH) benchGradients();
+if (THREAD_BENCH) {
+  useBackend('native', bestLevel);
+  Object.assign(results, benchThreads({ simd, nativeAddon, sizes: THREAD_SIZES, label: sizeLabel, fmt, availableThreads }));
+}
 printTargets();
 compareBaseline();
 
@@ -170,7 +177,7 @@ function gradientCases(n) {
   let readNs = Infinity, writeNs = Infinity;
   for (const level of levels.filter((l) => l !== 'scalar')) {
     useBackend('native', level);
-    readNs = Math.min(readNs, measure(() => nativeAddon.reduce(READ_PASS, grads, 1), n));
+    readNs = Math.min(readNs, measure(() => nativeAddon.reduce(READ_PASS, grads, 1, 1), n));
     writeNs = Math.min(writeNs, timeCeiling(1, 1, n));
   }
   // A max norm a little below the norm every call, so every call scales (by 0.99999: the values
@@ -181,8 +188,8 @@ function gradientCases(n) {
     grads, readNs, writeNs,
     cases: [
       ['non-finite check', () => allFinite(grads, grads.length, lengths), readNs],
-      ['clipGradNorm, no clip', () => simd.clipGradNorm(grads, 1e30), readNs],
-      ['clipGradNorm, clips', () => simd.clipGradNorm(grads, (maxNorm *= 0.99999)), readNs + writeNs],
+      ['clipGradNorm, no clip', () => simd.clipGradNorm(grads, 1e30, { threads: 1 }), readNs],
+      ['clipGradNorm, clips', () => simd.clipGradNorm(grads, (maxNorm *= 0.99999), { threads: 1 }), readNs + writeNs],
     ],
   };
 }
@@ -246,6 +253,15 @@ function printTargets() {
     .filter(([k]) => k.includes('|js fallback|') && firstFive.includes(k.split('|')[0]))
     .reduce((w, [k, v]) => (v.ns > w.ns ? { key: k, ns: v.ns } : w), { key: '', ns: 0 });
   if (fallbackWorst.key) checks.push([`js fallback, Adam, AdamW, Adagrad, RMSprop, SGD (defaults), every size: ≤ 16 ns/element`, fallbackWorst.ns <= 16, `worst ${fmt(fallbackWorst.ns)} ns (${fallbackWorst.key.replace(/\|/g, ', ')})`]);
+  const two1M = get('threads|Adam|2 threads|1M');
+  if (two1M) checks.push(['Adam, 2 threads, 1M: ≥ 1.8× one thread', two1M.speedup >= 1.8, `${fmt(two1M.speedup)}×`]);
+  const two64M = get('threads|Adam|2 threads|64M');
+  if (two64M) checks.push(['Adam, 2 threads, 64M: ≥ 90% of the two-thread ceiling', two64M.ceiling2Pct >= 90, `${fmt(two64M.ceiling2Pct, 0)}%`]);
+  const autos = Object.entries(results).filter(([k]) => k.startsWith('threads|') && k.includes('|auto|'));
+  if (autos.length > 0) {
+    const worst = autos.reduce((w, c) => (c[1].speedup < w[1].speedup ? c : w));
+    checks.push(["'auto' threads, every size: never slower than one thread (≥ 0.95×)", worst[1].speedup >= 0.95, `worst ${fmt(worst[1].speedup)}× (${worst[0].split('|').slice(1).join(', ')})`]);
+  }
   console.log('## Targets\n');
   console.log('| target | measured | met |\n|---|---|---|');
   for (const [what, ok, measured] of checks) console.log(`| ${what} | ${measured} | ${ok ? 'yes' : '**no**'} |`);

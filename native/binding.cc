@@ -21,6 +21,7 @@
 
 #include "dispatch.h"
 #include "kernels.h"
+#include "pool.h"
 
 namespace simd_optim {
 namespace {
@@ -30,6 +31,14 @@ struct Float32View {
   size_t length = 0;
 };
 
+// A piece of one tensor: elements [begin, end) of tasks[task] (steps) or views[task] (reductions).
+// A tensor is cut at every kBlock elements whatever the thread count, so a reduction adds the
+// same block sums in the same order with 1 thread or 64.
+struct Chunk {
+  uint32_t task;
+  size_t begin, end;
+};
+
 // One module instance's state, freed with its environment.
 struct Instance {
   const KernelTable* table = nullptr;
@@ -37,7 +46,41 @@ struct Instance {
   // Reused between calls: after the first steps of a model a step never allocates.
   std::vector<TensorTask> tasks;
   std::vector<Float32View> views;
+  std::vector<Chunk> chunks;
+  std::vector<double> blockSums;
 };
+
+// Cuts tensors of these lengths into chunks of at most kBlock elements, in order.
+template <class LengthOf>
+void cut(std::vector<Chunk>& chunks, uint32_t count, LengthOf lengthOf) {
+  chunks.clear();
+  for (uint32_t t = 0; t < count; ++t) {
+    const size_t length = lengthOf(t);
+    for (size_t begin = 0; begin < length; begin += kBlock) {
+      chunks.push_back(Chunk{t, begin, begin + kBlock < length ? begin + kBlock : length});
+    }
+  }
+}
+
+// What the parts of a parallel step share.
+struct StepJob {
+  KernelFn kernel;
+  const TensorTask* tasks;
+  const Chunk* chunks;
+};
+
+// One chunk of a step: the kernel on elements [begin, end) of one tensor. Every kernel is
+// elementwise, so a piece of a tensor is updated exactly as it is within the whole.
+void stepChunk(void* context, size_t part) {
+  const StepJob& job = *static_cast<const StepJob*>(context);
+  const Chunk& chunk = job.chunks[part];
+  TensorTask piece = job.tasks[chunk.task];
+  for (size_t k = 0; k < kMaxSlots; ++k) {
+    if (piece.slot[k] != nullptr) piece.slot[k] += chunk.begin;
+  }
+  piece.length = chunk.end - chunk.begin;
+  job.kernel(piece);
+}
 
 Instance* instanceOf(napi_env env) {
   void* data = nullptr;
@@ -117,16 +160,22 @@ size_t argumentsOf(napi_env env, napi_callback_info info, napi_value* argv, size
   return argc;
 }
 
-// step(kernelId, arrays, scalars, flags, count)
+// step(kernelId, arrays, scalars, flags, count, threads)
 //   arrays:  Array, slots-per-tensor entries for each tensor (null where the flags need no slot)
 //   scalars: Float32Array, scalars-per-tensor entries for each tensor
 //   flags:   Uint32Array, one entry per tensor
+//   threads: how many threads may share the work (1: this one alone)
 napi_value Step(napi_env env, napi_callback_info info) {
-  napi_value argv[5];
-  const size_t argc = argumentsOf(env, info, argv, 5);
+  napi_value argv[6];
+  const size_t argc = argumentsOf(env, info, argv, 6);
   Instance* instance = instanceOf(env);
   if (argc == SIZE_MAX || instance == nullptr) return nullptr;
-  if (argc != 5) return fail(env, true, "step: expected 5 arguments");
+  if (argc != 6) return fail(env, true, "step: expected 6 arguments");
+
+  uint32_t threads = 1;
+  Read threadsRead = readUint32(env, argv[5], &threads);
+  if (threadsRead == Read::kGone) return nullptr;
+  if (threadsRead == Read::kWrong || threads == 0) return fail(env, false, "step: threads must be a whole number >= 1");
 
   uint32_t kernelId = 0, count = 0;
   Read read = readUint32(env, argv[0], &kernelId);
@@ -181,26 +230,74 @@ napi_value Step(napi_env env, napi_callback_info info) {
   }
 
   const KernelFn kernel = instance->table->fn[kernelId];
-  for (uint32_t t = 0; t < count; ++t) {
-    if (tasks[t].length > 0) kernel(tasks[t]);
+  if (threads <= 1) {
+    for (uint32_t t = 0; t < count; ++t) {
+      if (tasks[t].length > 0) kernel(tasks[t]);
+    }
+    return nullptr;
   }
+  cut(instance->chunks, count, [&](uint32_t t) { return tasks[t].length; });
+  StepJob job{kernel, tasks.data(), instance->chunks.data()};
+  runParts(threads, instance->chunks.size(), stepChunk, &job);
   return nullptr;
 }
 
-// reduce(reductionId, arrays, count): one number from the first `count` Float32Arrays of `arrays`
-// (the gradients): a sum over the 16 float64 lanes, a maximum, or 1/0 for "any NaN or infinity".
+// What the parts of a reduction share: one result per chunk.
+struct ReduceJob {
+  ReduceId op;
+  const Reductions* reductions;
+  const Float32View* views;
+  const Chunk* chunks;
+  double* results;
+};
+
+// One chunk of a reduction: its block's lanes from zero, combined in the fixed tree.
+void reduceChunk(void* context, size_t part) {
+  const ReduceJob& job = *static_cast<const ReduceJob*>(context);
+  const Chunk& chunk = job.chunks[part];
+  const float* x = job.views[chunk.task].data + chunk.begin;
+  const size_t length = chunk.end - chunk.begin;
+  switch (job.op) {
+    case kSumSquares:
+    case kSumAbs: {
+      double lanes[16] = {};
+      (job.op == kSumSquares ? job.reductions->sumSquares : job.reductions->sumAbs)(x, length, lanes);
+      job.results[part] = combineLanes(lanes);
+      break;
+    }
+    case kMaxAbs: {
+      float lanes[16] = {};
+      job.reductions->maxAbs(x, length, lanes);
+      job.results[part] = combineMaxLanes(lanes);
+      break;
+    }
+    case kNonFinite:
+      job.results[part] = job.reductions->nonFinite(x, length) ? 1 : 0;
+      break;
+    default:
+      job.results[part] = job.reductions->readPass(x, length);
+      break;
+  }
+}
+
+// reduce(reductionId, arrays, count, threads): one number from the first `count` Float32Arrays of
+// `arrays` (the gradients): a sum (per tensor, its block sums in order; then the tensors' sums in
+// order), a maximum, or 1/0 for "any NaN or infinity".
 napi_value Reduce(napi_env env, napi_callback_info info) {
-  napi_value argv[3];
-  const size_t argc = argumentsOf(env, info, argv, 3);
+  napi_value argv[4];
+  const size_t argc = argumentsOf(env, info, argv, 4);
   Instance* instance = instanceOf(env);
   if (argc == SIZE_MAX || instance == nullptr) return nullptr;
-  if (argc != 3) return fail(env, true, "reduce: expected 3 arguments");
-  uint32_t op = 0, count = 0, arrayLength = 0;
+  if (argc != 4) return fail(env, true, "reduce: expected 4 arguments");
+  uint32_t op = 0, count = 0, arrayLength = 0, threads = 1;
   Read read = readUint32(env, argv[0], &op);
   if (read == Read::kGone) return nullptr;
   if (read == Read::kWrong || op >= kReduceCount) return fail(env, false, "reduce: unknown reduction");
   read = readUint32(env, argv[2], &count);
   if (read != Read::kOk) return read == Read::kGone ? nullptr : fail(env, true, "reduce: count must be a number");
+  read = readUint32(env, argv[3], &threads);
+  if (read == Read::kGone) return nullptr;
+  if (read == Read::kWrong || threads == 0) return fail(env, false, "reduce: threads must be a whole number >= 1");
   read = readArrayLength(env, argv[1], &arrayLength);
   if (read != Read::kOk) return read == Read::kGone ? nullptr : fail(env, true, "reduce: arrays must be an Array");
   if (arrayLength < count) return fail(env, false, "reduce: arrays is too short");
@@ -211,34 +308,41 @@ napi_value Reduce(napi_env env, napi_callback_info info) {
     if (read == Read::kGone) return nullptr;
     if (read == Read::kWrong) return fail(env, true, "reduce: arrays[" + std::to_string(t) + "] must be a Float32Array");
   }
-  const Reductions& r = instance->table->reductions;
+  std::vector<Chunk>& chunks = instance->chunks;
+  cut(chunks, count, [&](uint32_t t) { return views[t].length; });
+  std::vector<double>& results = instance->blockSums;
+  results.resize(chunks.size());
+  ReduceJob job{ReduceId(op), &instance->table->reductions, views.data(), chunks.data(), results.data()};
+  runParts(threads, chunks.size(), reduceChunk, &job);
+  // Combined in a fixed order, whatever ran where.
   double result = 0;
   switch (ReduceId(op)) {
     case kSumSquares:
     case kSumAbs: {
-      double lanes[16] = {};
-      for (const Float32View& v : views) (op == kSumSquares ? r.sumSquares : r.sumAbs)(v.data, v.length, lanes);
-      result = combineLanes(lanes);
-      break;
-    }
-    case kMaxAbs: {
-      float lanes[16] = {};
-      for (const Float32View& v : views) r.maxAbs(v.data, v.length, lanes);
-      result = combineMaxLanes(lanes);
-      break;
-    }
-    case kNonFinite:
-      for (const Float32View& v : views) {
-        if (v.length > 0 && r.nonFinite(v.data, v.length)) {
-          result = 1;
-          break;
+      double tensorSum = 0;
+      for (size_t c = 0; c < chunks.size(); ++c) {
+        tensorSum = tensorSum + results[c];
+        if (c + 1 == chunks.size() || chunks[c + 1].task != chunks[c].task) {
+          result = result + tensorSum;
+          tensorSum = 0;
         }
       }
       break;
-    case kReadPass:
-      for (const Float32View& v : views) result += v.length > 0 ? r.readPass(v.data, v.length) : 0.0f;
+    }
+    case kMaxAbs: {
+      float lanes[2] = {0.0f, 0.0f};
+      for (double r : results) {
+        lanes[1] = float(r);
+        lanes[0] = (lanes[0] != lanes[0] || lanes[1] != lanes[1]) ? lanes[0] + lanes[1] : (lanes[0] > lanes[1] ? lanes[0] : lanes[1]);
+      }
+      result = lanes[0];
+      break;
+    }
+    case kNonFinite:
+      for (double r : results) result = r != 0 ? 1 : result;
       break;
     default:
+      for (double r : results) result += float(r);
       break;
   }
   napi_value number = nullptr;
@@ -286,14 +390,20 @@ Napi::Value CurrentIsa(const Napi::CallbackInfo& info) {
   return Napi::String::New(env, instance->table->compiledLevel());
 }
 
-void deleteInstance(napi_env, void* data, void*) { delete static_cast<Instance*>(data); }
+// The environment (the main thread's, or a Worker's) is going away: its share of the pool with it.
+void deleteInstance(napi_env, void* data, void*) {
+  delete static_cast<Instance*>(data);
+  releasePool();
+}
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   Instance* instance = new Instance;
+  acquirePool();
   instance->isa = bestIsa();
   instance->table = kernelTable(instance->isa);
   if (napi_set_instance_data(env, instance, deleteInstance, nullptr) != napi_ok) {
     delete instance;
+    releasePool();
     NAPI_THROW(Napi::Error::New(env, "simd-optim: could not attach the module's instance data"), exports);
   }
   napi_value step, reduce;
@@ -304,6 +414,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("availableIsas", Napi::Function::New(env, AvailableIsas, "availableIsas"));
   exports.Set("selectIsa", Napi::Function::New(env, SelectIsa, "selectIsa"));
   exports.Set("currentIsa", Napi::Function::New(env, CurrentIsa, "currentIsa"));
+  exports.Set("poolThreads", Napi::Function::New(env, [](const Napi::CallbackInfo& info) -> Napi::Value {
+    return Napi::Number::New(info.Env(), double(poolThreads()));
+  }, "poolThreads"));
   Napi::Object layouts = Napi::Object::New(env);
   for (uint32_t id = 0; id < kKernelCount; ++id) {
     const KernelLayout& layout = kernelLayout(KernelId(id));

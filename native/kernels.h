@@ -32,6 +32,12 @@ enum KernelId : uint32_t {
 // Reductions over a list of arrays (native/gradients.cc), run by the binding's reduce().
 enum ReduceId : uint32_t { kSumSquares, kSumAbs, kMaxAbs, kNonFinite, kReadPass, kReduceCount };
 
+// The block of the reductions and of the split of a step over threads: every tensor is cut at
+// multiples of kBlock elements. A sum is the sum, in order, of each tensor's block sums (each
+// block's 16 lanes combined), so it does not depend on how many threads computed the blocks.
+// Mirrored by REDUCE_BLOCK in lib/bridge/kernels.ts.
+constexpr size_t kBlock = size_t(1) << 15;
+
 // Flags shared by every optimizer kernel.
 constexpr uint32_t kFlagMaximize = 1u << 0;      // negate the gradient first
 constexpr uint32_t kFlagWeightDecay = 1u << 1;   // g += weightDecay * p (L2, "coupled")

@@ -42,7 +42,7 @@ describe.skipIf(backend !== 'native')('native fma at every level', () => {
     // lanes and the scalar tail.
     for (const shift of [0, 1, 3]) {
       const out = a.slice(shift);
-      nativeAddon!.step(KernelId.FmaProbe, [out, b.subarray(shift), c.subarray(shift)], new Float32Array(0), new Uint32Array(1), 1);
+      nativeAddon!.step(KernelId.FmaProbe, [out, b.subarray(shift), c.subarray(shift)], new Float32Array(0), new Uint32Array(1), 1, 1);
       expect(describeBitDifference(`${level} shift ${shift}`, out, expected.subarray(shift))).toBeNull();
     }
   });

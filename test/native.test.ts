@@ -44,7 +44,7 @@ describe.skipIf(backend !== 'native')('native binding', () => {
     const scalars = new Float32Array(2 * SGD.scalars).fill(-0.5);
     const flags = new Uint32Array(2);
     const run = (arrays: unknown[], s: unknown = scalars, f: unknown = flags, count = 2) =>
-      addon.step(KernelId.Sgd, arrays as never, s as Float32Array, f as Uint32Array, count);
+      addon.step(KernelId.Sgd, arrays as never, s as Float32Array, f as Uint32Array, count, 1);
     expect(() => run([p0, g0, null, p1, new Float32Array(3), null])).toThrow(RangeError); // grad longer than param
     expect(() => run([p0, g0, null, p1, new Float64Array(2), null])).toThrow(TypeError);
     expect(() => run([p0, g0, null, p1])).toThrow(RangeError); // too few slots for 2 tensors
@@ -54,7 +54,7 @@ describe.skipIf(backend !== 'native')('native binding', () => {
     expect(() => run([p0, g0, null, p1, g1, null], [1, 2, 3])).toThrow(TypeError);
     // Momentum flag set but no buffer: the slot the kernel would write is missing.
     expect(() => run([p0, g0, null, p1, g1, null], scalars, new Uint32Array([0, SGD.flagMomentum]))).toThrow(TypeError);
-    expect(() => addon.step(99 as never, [], scalars, flags, 0)).toThrow(RangeError);
+    expect(() => addon.step(99 as never, [], scalars, flags, 0, 1)).toThrow(RangeError);
     expect(Array.from(p0)).toEqual([1, 2, 3]);
     expect(Array.from(p1)).toEqual([4, 5]);
     run([p0, g0, null, p1, g1, null]);

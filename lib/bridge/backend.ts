@@ -13,6 +13,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { availableParallelism } from 'node:os';
 import * as path from 'node:path';
 
 import type { KernelFn, KernelId, ReduceFn, ReduceId, Slot } from './kernels.js';
@@ -25,8 +26,10 @@ export type Isa = 'avx512' | 'avx2' | 'sse2' | 'neon' | 'scalar' | 'js';
 
 /** The addon's interface (native/binding.cc). @internal */
 export interface NativeAddon {
-  step(kernel: KernelId, arrays: readonly Slot[], scalars: Float32Array, flags: Uint32Array, count: number): void;
-  reduce(reduction: ReduceId, arrays: readonly Slot[], count: number): number;
+  step(kernel: KernelId, arrays: readonly Slot[], scalars: Float32Array, flags: Uint32Array, count: number, threads: number): void;
+  reduce(reduction: ReduceId, arrays: readonly Slot[], count: number, threads: number): number;
+  /** How many threads the shared native pool runs now. */
+  poolThreads(): number;
   availableIsas(): string[];
   selectIsa(isa: string): boolean;
   currentIsa(): string;
@@ -126,7 +129,28 @@ export const isa: Isa = addon ? (addon.currentIsa() as Isa) : 'js';
 
 let active: Backend = backend;
 
-/** Runs one kernel on the active backend. @internal */
+/** How many threads the machine offers this process (os.availableParallelism()). @internal */
+export const availableThreads = Math.max(1, availableParallelism());
+
+/**
+ * Below this many elements per thread, another thread costs more than it saves: handing work to
+ * the pool and waiting for it takes a few microseconds (measured by the bench: see bench/README.md).
+ * @internal
+ */
+export const MIN_ELEMENTS_PER_THREAD = 1 << 17;
+
+/** The threads a step over `elements` elements uses: the setting, or 'auto's choice. @internal */
+export function threadsFor(setting: number | 'auto', elements: number): number {
+  if (setting !== 'auto') return setting;
+  const useful = Math.floor(elements / MIN_ELEMENTS_PER_THREAD);
+  return useful <= 1 ? 1 : Math.min(useful, availableThreads);
+}
+
+/**
+ * Runs one kernel on the active backend. `threads` (a whole number >= 1) is how many threads the
+ * native backend may split the work over; the result is the same bits for every count. The
+ * fallback runs on this thread. @internal
+ */
 export function runKernel(
   id: KernelId,
   js: KernelFn,
@@ -135,17 +159,18 @@ export function runKernel(
   flags: Uint32Array,
   count: number,
   lengths: readonly number[],
+  threads = 1,
 ): void {
   if (active === 'native' && addon) {
-    addon.step(id, arrays, scalars, flags, count);
+    addon.step(id, arrays, scalars, flags, count, threads);
   } else {
     js(arrays, scalars, flags, count, lengths);
   }
 }
 
-/** Runs one reduction over the first `count` arrays on the active backend. @internal */
-export function runReduce(id: ReduceId, js: ReduceFn, arrays: readonly Slot[], count: number, lengths: readonly number[]): number {
-  return active === 'native' && addon ? addon.reduce(id, arrays, count) : js(arrays, count, lengths);
+/** Runs one reduction over the first `count` arrays on the active backend (see runKernel). @internal */
+export function runReduce(id: ReduceId, js: ReduceFn, arrays: readonly Slot[], count: number, lengths: readonly number[], threads = 1): number {
+  return active === 'native' && addon ? addon.reduce(id, arrays, count, threads) : js(arrays, count, lengths);
 }
 
 /**

@@ -26,6 +26,12 @@ export const KernelId = {
 } as const;
 export type KernelId = (typeof KernelId)[keyof typeof KernelId];
 
+/**
+ * The block of the reductions and of the split of a step over threads (kBlock in
+ * native/kernels.h): tensors are cut at multiples of it, whatever the number of threads.
+ */
+export const REDUCE_BLOCK = 1 << 15;
+
 /** Reduction ids, the order of ReduceId in native/kernels.h. */
 export const ReduceId = { SumSquares: 0, SumAbs: 1, MaxAbs: 2, NonFinite: 3, ReadPass: 4 } as const;
 export type ReduceId = (typeof ReduceId)[keyof typeof ReduceId];

@@ -256,3 +256,11 @@ export function busyError(where: string, running: string): Error {
   (error as Error & { code: string }).code = 'ERR_SIMD_OPTIM_BUSY';
   return error;
 }
+
+/** A `threads` option: a whole number from 1 to 256, or 'auto' (the default). */
+export function threadsOption(where: string, name: string, value: unknown): number | 'auto' {
+  if (value === undefined || value === 'auto') return 'auto';
+  if (typeof value !== 'number') throw new TypeError(`${where}: ${name} must be a whole number >= 1 or 'auto', got ${describe(value)}`);
+  if (!Number.isInteger(value) || value < 1 || value > 256) throw new RangeError(`${where}: ${name} must be a whole number from 1 to 256 or 'auto', got ${value}`);
+  return value;
+}

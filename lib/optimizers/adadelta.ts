@@ -123,7 +123,7 @@ const DEFINITION: OptimizerDefinition<AdadeltaOptions> = { name: 'Adadelta', ker
 export class Adadelta extends Optimizer<AdadeltaOptions, AdadeltaState> {
   /**
    * @param params - the parameters to optimize (distinct, non-overlapping), or parameter groups.
-   * @param options - lr 1.0, rho 0.9, eps 1e-6, weightDecay 0, maximize false; and skipNonFinite.
+   * @param options - lr 1.0, rho 0.9, eps 1e-6, weightDecay 0, maximize false; and skipNonFinite, threads (see StepOptions).
    * @throws TypeError or RangeError naming the offending argument.
    */
   constructor(params: readonly Float32Array[] | readonly ParamGroupInit<AdadeltaOptions>[], options?: AdadeltaOptions & StepOptions) {

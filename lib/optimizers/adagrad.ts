@@ -118,7 +118,7 @@ export class Adagrad extends Optimizer<AdagradOptions, AdagradState> {
    * @param params - the parameters to optimize (distinct, non-overlapping), or parameter groups
    *   `{ params, ...options }` whose options override `options`.
    * @param options - lr 1e-2, lrDecay 0, weightDecay 0, initialAccumulatorValue 0, eps 1e-10,
-   *   maximize false, epsInsideSqrt false; and skipNonFinite (see StepOptions).
+   *   maximize false, epsInsideSqrt false; and skipNonFinite, threads (see StepOptions).
    * @throws TypeError or RangeError naming the offending argument.
    */
   constructor(params: readonly Float32Array[] | readonly ParamGroupInit<AdagradOptions>[], options?: AdagradOptions & StepOptions) {

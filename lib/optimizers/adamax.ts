@@ -107,7 +107,7 @@ const DEFINITION: OptimizerDefinition<AdamaxOptions> = { name: 'Adamax', kernel:
 export class Adamax extends Optimizer<AdamaxOptions, AdamaxState> {
   /**
    * @param params - the parameters to optimize (distinct, non-overlapping), or parameter groups.
-   * @param options - lr 2e-3, betas [0.9, 0.999], eps 1e-8, weightDecay 0, maximize false; and skipNonFinite.
+   * @param options - lr 2e-3, betas [0.9, 0.999], eps 1e-8, weightDecay 0, maximize false; and skipNonFinite, threads (see StepOptions).
    * @throws TypeError or RangeError naming the offending argument.
    */
   constructor(params: readonly Float32Array[] | readonly ParamGroupInit<AdamaxOptions>[], options?: AdamaxOptions & StepOptions) {

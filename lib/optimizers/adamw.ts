@@ -23,7 +23,7 @@ export class AdamW extends AdamFamily {
    * @param params - the parameters to optimize (distinct, non-overlapping), or parameter groups
    *   `{ params, ...options }` whose options override `options`.
    * @param options - lr 1e-3, betas [0.9, 0.999], eps 1e-8, weightDecay 1e-2, amsgrad false,
-   *   maximize false, epsInsideSqrt false; and skipNonFinite (see StepOptions).
+   *   maximize false, epsInsideSqrt false; and skipNonFinite, threads (see StepOptions).
    * @throws TypeError or RangeError naming the offending argument.
    */
   constructor(params: readonly Float32Array[] | readonly ParamGroupInit<AdamOptions>[], options?: AdamOptions & StepOptions) {

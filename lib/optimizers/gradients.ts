@@ -1,17 +1,19 @@
 /**
  * Gradient utilities: norm clipping, value clipping and the non-finite check, on both backends
- * with the same bits (native/gradients.cc).
+ * with the same bits (native/gradients.cc), for every number of threads.
  *
- * The norms have a fixed summation order, so every ISA level and this fallback return the same
- * float64 number: element i of a tensor is added to float64 lane i % 16, in increasing i, the
- * lanes continuing from tensor to tensor; the 16 lanes are then combined as
- * lanes[j] += lanes[j + w] for w = 8, 4, 2, 1, and the norm is lanes[0] (its square root for the
- * 2-norm). Squares of float32 values are exact in float64, so the only roundings are the adds.
+ * The norms have a fixed summation order, so every ISA level, every thread count and this
+ * fallback return the same float64 number. Each tensor is cut into blocks of REDUCE_BLOCK
+ * elements (32768); in a block, element i is added to float64 lane i % 16, in increasing i, and
+ * the 16 lanes are combined as lanes[j] += lanes[j + w] for w = 8, 4, 2, 1. A tensor's sum is
+ * the sum of its blocks' in order, and the norm is the sum of the tensors' sums in order (its
+ * square root for the 2-norm). Blocks can be computed anywhere, on any thread, and combined
+ * afterwards; squares of float32 values are exact in float64, so the only roundings are the adds.
  */
-import { runKernel, runReduce } from '../bridge/backend.js';
+import { runKernel, runReduce, threadsFor } from '../bridge/backend.js';
 import { isFloat32Array, realBuffer, realLength } from '../core/intrinsics.js';
-import { KernelId, ReduceId, type Slot } from '../bridge/kernels.js';
-import { booleanOption, busyError, checkNoOverlap, checkOptionsObject, describe, extentOf } from '../core/validate.js';
+import { KernelId, REDUCE_BLOCK, ReduceId, type Slot } from '../bridge/kernels.js';
+import { booleanOption, busyError, checkNoOverlap, checkOptionsObject, describe, extentOf, threadsOption } from '../core/validate.js';
 
 const f = Math.fround;
 const lanes = new Float64Array(16);
@@ -23,24 +25,32 @@ function combine(l: Float64Array): number {
   return l[0]!;
 }
 
-/** @internal */
-export function sumSquaresJs(arrays: readonly Slot[], count: number, lengths: readonly number[]): number {
-  lanes.fill(0);
+/** Sums of squares (or of |x|) block by block, tensor by tensor, as the header says. */
+function blockSums(arrays: readonly Slot[], count: number, lengths: readonly number[], squares: boolean): number {
+  let total = 0;
   for (let t = 0; t < count; t++) {
     const a = arrays[t]!;
-    for (let i = 0, n = lengths[t]!; i < n; i++) lanes[i & 15] = lanes[i & 15]! + a[i]! * a[i]!;
+    let tensorSum = 0;
+    for (let begin = 0, n = lengths[t]!; begin < n; begin += REDUCE_BLOCK) {
+      lanes.fill(0);
+      const end = Math.min(n, begin + REDUCE_BLOCK);
+      if (squares) for (let i = begin; i < end; i++) lanes[(i - begin) & 15] = lanes[(i - begin) & 15]! + a[i]! * a[i]!;
+      else for (let i = begin; i < end; i++) lanes[(i - begin) & 15] = lanes[(i - begin) & 15]! + Math.abs(a[i]!);
+      tensorSum = tensorSum + combine(lanes);
+    }
+    total = total + tensorSum;
   }
-  return combine(lanes);
+  return total;
+}
+
+/** @internal */
+export function sumSquaresJs(arrays: readonly Slot[], count: number, lengths: readonly number[]): number {
+  return blockSums(arrays, count, lengths, true);
 }
 
 /** @internal */
 export function sumAbsJs(arrays: readonly Slot[], count: number, lengths: readonly number[]): number {
-  lanes.fill(0);
-  for (let t = 0; t < count; t++) {
-    const a = arrays[t]!;
-    for (let i = 0, n = lengths[t]!; i < n; i++) lanes[i & 15] = lanes[i & 15]! + Math.abs(a[i]!);
-  }
-  return combine(lanes);
+  return blockSums(arrays, count, lengths, false);
 }
 
 /** @internal The maximum is exact; lanes only fix where a NaN is noticed, which cannot matter. */
@@ -143,7 +153,7 @@ function release(count: number): void {
   for (let i = 0; i < count; i++) slots[i] = null;
 }
 
-const CLIP_OPTIONS = ['normType', 'errorIfNonfinite'];
+const CLIP_OPTIONS = ['normType', 'errorIfNonfinite', 'threads'];
 const NO_OPTIONS: Record<string, unknown> = Object.freeze({});
 
 /** Options of {@link clipGradNorm}. */
@@ -152,6 +162,8 @@ export interface ClipGradNormOptions {
   normType?: 1 | 2 | typeof Infinity;
   /** Throw a RangeError, before scaling anything, when the norm is NaN or infinite. Default false. */
   errorIfNonfinite?: boolean;
+  /** How many threads may share the work: a whole number >= 1 or 'auto' (as StepOptions.threads). Same bits for any. */
+  threads?: number | 'auto';
 }
 
 /**
@@ -173,21 +185,25 @@ export function clipGradNorm(grads: readonly Float32Array[], maxNorm: number, op
     throw typeof normType === 'number' ? new RangeError(why) : new TypeError(why);
   }
   const errorIfNonfinite = booleanOption(where, 'options.errorIfNonfinite', o['errorIfNonfinite'], false);
+  const threadSetting = threadsOption(where, 'options.threads', o['threads']);
   enter(where);
   let count = 0;
   try {
     count = collect(where, grads);
+    let elements = 0;
+    for (let i = 0; i < count; i++) elements += lengths[i]!;
+    const threads = threadsFor(threadSetting, elements);
     const total =
-      normType === 2 ? Math.sqrt(runReduce(ReduceId.SumSquares, sumSquaresJs, slots, count, lengths))
-      : normType === 1 ? runReduce(ReduceId.SumAbs, sumAbsJs, slots, count, lengths)
-      : runReduce(ReduceId.MaxAbs, maxAbsJs, slots, count, lengths);
+      normType === 2 ? Math.sqrt(runReduce(ReduceId.SumSquares, sumSquaresJs, slots, count, lengths, threads))
+      : normType === 1 ? runReduce(ReduceId.SumAbs, sumAbsJs, slots, count, lengths, threads)
+      : runReduce(ReduceId.MaxAbs, maxAbsJs, slots, count, lengths, threads);
     if (errorIfNonfinite && !Number.isFinite(total)) {
       throw new RangeError(`${where}: the total norm of order ${normType} of grads is ${total}`);
     }
     const clipCoef = maxNorm / (total + 1e-6);
     if (Number.isFinite(total) && clipCoef < 1 && count > 0) {
       scalars[0] = clipCoef;
-      runKernel(KernelId.Scale, scaleJs, slots, scalars, flagWords, count, lengths);
+      runKernel(KernelId.Scale, scaleJs, slots, scalars, flagWords, count, lengths, threads);
     }
     return total;
   } finally {
@@ -225,7 +241,7 @@ let finiteLengths: number[] = new Array<number>(16).fill(0);
  * Whether every element of every gradient given is finite: one pass. `grads` is a validated
  * snapshot (null where a param has no gradient) and `gradLengths` the lengths checked. @internal
  */
-export function allFinite(grads: readonly Slot[], n: number, gradLengths: readonly number[]): boolean {
+export function allFinite(grads: readonly Slot[], n: number, gradLengths: readonly number[], threads = 1): boolean {
   // Its own scratch: it runs inside a step, which may itself run inside a clipping call's getter.
   if (finiteLengths.length < n) finiteLengths = new Array<number>(n * 2).fill(0);
   let count = 0;
@@ -236,7 +252,7 @@ export function allFinite(grads: readonly Slot[], n: number, gradLengths: readon
     finiteLengths[count++] = gradLengths[i]!;
   }
   try {
-    return runReduce(ReduceId.NonFinite, nonFiniteJs, finiteSlots, count, finiteLengths) === 0;
+    return runReduce(ReduceId.NonFinite, nonFiniteJs, finiteSlots, count, finiteLengths, threads) === 0;
   } finally {
     for (let i = 0; i < count; i++) finiteSlots[i] = null;
   }

@@ -101,7 +101,7 @@ const DEFINITION: OptimizerDefinition<LionOptions> = { name: 'Lion', kernel: KER
 export class Lion extends Optimizer<LionOptions, LionState> {
   /**
    * @param params - the parameters to optimize (distinct, non-overlapping), or parameter groups.
-   * @param options - lr 1e-4, betas [0.9, 0.99], weightDecay 0, maximize false; and skipNonFinite.
+   * @param options - lr 1e-4, betas [0.9, 0.99], weightDecay 0, maximize false; and skipNonFinite, threads (see StepOptions).
    * @throws TypeError or RangeError naming the offending argument.
    */
   constructor(params: readonly Float32Array[] | readonly ParamGroupInit<LionOptions>[], options?: LionOptions & StepOptions) {

@@ -150,7 +150,7 @@ export class NAdam extends Optimizer<NAdamOptions, NAdamState> {
   /**
    * @param params - the parameters to optimize (distinct, non-overlapping), or parameter groups.
    * @param options - lr 2e-3, betas [0.9, 0.999], eps 1e-8, weightDecay 0, momentumDecay 4e-3,
-   *   decoupledWeightDecay false, maximize false; and skipNonFinite.
+   *   decoupledWeightDecay false, maximize false; and skipNonFinite, threads (see StepOptions).
    * @throws TypeError or RangeError naming the offending argument.
    */
   constructor(params: readonly Float32Array[] | readonly ParamGroupInit<NAdamOptions>[], options?: NAdamOptions & StepOptions) {

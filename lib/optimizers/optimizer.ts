@@ -9,7 +9,7 @@
  * the step is attached to the optimizer after the kernel has succeeded.
  * @internal
  */
-import { runKernel } from '../bridge/backend.js';
+import { runKernel, threadsFor } from '../bridge/backend.js';
 import { allFinite } from './gradients.js';
 import { isFloat32Array, realBuffer, realByteOffset, realLength } from '../core/intrinsics.js';
 import type { KernelFn, KernelId, Slot } from '../bridge/kernels.js';
@@ -17,7 +17,7 @@ import { newSnapshot, readGroup, resolveOptions } from '../core/options.js';
 import { stateEntries, type BufferUse, type OptimizerDefinition, type StateRecord } from './optimizer-state.js';
 import { checkStateDict, type OptimizerStateDict } from './state-dict.js';
 import { checkNewGroups, readGroupInit, type GroupInit } from './param-groups.js';
-import { booleanOption, busyError, describe, readArray } from '../core/validate.js';
+import { booleanOption, busyError, describe, readArray, threadsOption } from '../core/validate.js';
 
 export { ALL_REQUIRED, type BufferUse, type OptimizerDefinition, type StateRecord } from './optimizer-state.js';
 
@@ -45,6 +45,14 @@ export interface StepOptions {
    * state or step count changes) when one is found; `step` then returns false. Default false.
    */
   skipNonFinite?: boolean;
+  /**
+   * How many threads a step may split its work over (all its tensors together, and the
+   * non-finite check): a whole number >= 1, or 'auto' (the default): one thread per 131,072
+   * elements of the step, at most os.availableParallelism(). The threads are a native pool shared
+   * by every optimizer of the process; the result is the same bits for every count. The fallback
+   * runs on the calling thread.
+   */
+  threads?: number | 'auto';
 }
 
 const EMPTY: readonly Float32Array[] = Object.freeze([]);
@@ -62,6 +70,8 @@ export abstract class Optimizer<O extends object, State extends object> {
   readonly defaults: Readonly<Required<O>>;
   /** Whether `step` checks the gradients for NaN and infinity first (see StepOptions). */
   readonly skipNonFinite: boolean;
+  /** How many threads a step may use (see StepOptions.threads). */
+  readonly threads: number | 'auto';
   /** 'Adam.step', made once: a step builds no strings unless it throws. */
   private readonly stepLabel: string;
 
@@ -86,8 +96,9 @@ export abstract class Optimizer<O extends object, State extends object> {
   private tensorLengths: number[] = [];
   private stepped: number[] = [];
   private steppedRecords: (StateRecord | null)[] = [];
-  /** How many tensors the current step has staged so far (cleared when it ends). */
+  /** How many tensors the current step has staged so far (cleared when it ends), and their elements. */
   private staged = 0;
+  private stagedElements = 0;
   /**
    * The operation running now ('Adam.step', ...), if any. A getter or Proxy trap that a step
    * reads can call back into the optimizer; a step, addParamGroup or loadStateDict from there
@@ -98,8 +109,9 @@ export abstract class Optimizer<O extends object, State extends object> {
   protected constructor(private readonly definition: OptimizerDefinition<O>, params: unknown, options: unknown) {
     const { name, spec } = definition;
     const extra: Record<string, unknown> = {};
-    this.defaults = Object.freeze(resolveOptions(spec, name, 'options', options, undefined, ['skipNonFinite'], extra));
+    this.defaults = Object.freeze(resolveOptions(spec, name, 'options', options, undefined, ['skipNonFinite', 'threads'], extra));
     this.skipNonFinite = booleanOption(name, 'options.skipNonFinite', extra['skipNonFinite'], false);
+    this.threads = threadsOption(name, 'options.threads', extra['threads']);
     this.stepLabel = `${name}.step`;
     const list = readArray(name, 'params', params, 'an array of Float32Array or of parameter groups');
     if (list.length === 0) throw new RangeError(`${name}: params must not be empty`);
@@ -188,11 +200,12 @@ export abstract class Optimizer<O extends object, State extends object> {
       // 2. Check what was read, and that every array the step touches is still whole.
       this.checkGrads(where);
       const count = this.stage(where);
-      if (this.skipNonFinite && !allFinite(this.grads, this.flat.length, this.lengths)) return false;
+      const threads = threadsFor(this.threads, this.stagedElements);
+      if (this.skipNonFinite && !allFinite(this.grads, this.flat.length, this.lengths, threads)) return false;
       if (count === 0) return true;
       // 3. Compute, then attach the state the step created.
       const { kernel } = this.definition;
-      runKernel(kernel.id, kernel.js, this.arrays, this.scalars, this.flags, count, this.tensorLengths);
+      runKernel(kernel.id, kernel.js, this.arrays, this.scalars, this.flags, count, this.tensorLengths, threads);
       this.commit(count);
       return true;
     } finally {
@@ -204,6 +217,7 @@ export abstract class Optimizer<O extends object, State extends object> {
         this.steppedRecords[t] = null;
       }
       this.staged = 0;
+      this.stagedElements = 0;
       for (let i = 0; i < this.grads.length; i++) this.grads[i] = null;
       this.running = null;
     }
@@ -291,6 +305,7 @@ export abstract class Optimizer<O extends object, State extends object> {
       this.stepped[count] = i;
       this.steppedRecords[count] = record;
       this.staged = ++count;
+      this.stagedElements += length;
     }
     return count;
   }

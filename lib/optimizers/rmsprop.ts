@@ -175,7 +175,7 @@ export class RMSprop extends Optimizer<RMSpropOptions, RMSpropState> {
    * @param params - the parameters to optimize (distinct, non-overlapping), or parameter groups
    *   `{ params, ...options }` whose options override `options`.
    * @param options - lr 1e-2, alpha 0.99, eps 1e-8, weightDecay 0, momentum 0, centered false,
-   *   maximize false, epsInsideSqrt false; and skipNonFinite (see StepOptions).
+   *   maximize false, epsInsideSqrt false; and skipNonFinite, threads (see StepOptions).
    * @throws TypeError or RangeError naming the offending argument.
    */
   constructor(params: readonly Float32Array[] | readonly ParamGroupInit<RMSpropOptions>[], options?: RMSpropOptions & StepOptions) {

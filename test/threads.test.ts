@@ -1,0 +1,105 @@
+// Threads: a step, the non-finite check and clipGradNorm split over the native pool give the same
+// bits for every thread count, on every ISA level; the pool starts when first needed and is
+// shared. Tensors are sized around the 32768-element block at which work is cut.
+import { spawnSync } from 'node:child_process';
+import * as path from 'node:path';
+import { describe, expect, test } from 'vitest';
+
+import { nativeAddon } from '../lib/bridge/backend.js';
+import {
+  Adadelta, Adagrad, Adam, Adamax, AdamW, Lion, NAdam, RAdam, RMSprop, SGD, clipGradNorm,
+} from '../lib/index.js';
+import { backendsUnderTest, describeBitDifference, normal, rng } from './helpers.js';
+
+const ROOT = path.resolve(__dirname, '..');
+const SIZES = [1, 17, 32767, 32768, 32769, 100003, 3];
+
+type Stepper = { step(grads: Float32Array[]): boolean; stateDict(): { state: Record<number, Record<string, unknown>> } };
+const MAKERS: [string, (p: Float32Array[], threads: number) => Stepper][] = [
+  ['Adam amsgrad', (p, threads) => new Adam(p, { amsgrad: true, weightDecay: 0.01, threads })],
+  ['AdamW', (p, threads) => new AdamW(p, { threads })],
+  ['Adagrad', (p, threads) => new Adagrad(p, { threads })],
+  ['RMSprop centered', (p, threads) => new RMSprop(p, { centered: true, momentum: 0.9, threads })],
+  ['SGD nesterov', (p, threads) => new SGD(p, { lr: 0.01, momentum: 0.9, nesterov: true, threads })],
+  ['Adadelta', (p, threads) => new Adadelta(p, { threads })],
+  ['Adamax', (p, threads) => new Adamax(p, { threads })],
+  ['NAdam', (p, threads) => new NAdam(p, { threads })],
+  ['RAdam', (p, threads) => new RAdam(p, { threads })],
+  ['Lion', (p, threads) => new Lion(p, { threads, skipNonFinite: true })],
+];
+
+function trained(make: (p: Float32Array[], threads: number) => Stepper, threads: number): Float32Array[] {
+  const random = rng(17);
+  const params = SIZES.map((n) => normal(random, n));
+  const opt = make(params, threads);
+  for (let k = 0; k < 3; k++) opt.step(SIZES.map((n) => normal(random, n)));
+  const buffers = Object.values(opt.stateDict().state).flatMap((entry) => Object.values(entry).filter((v): v is Float32Array => v instanceof Float32Array));
+  return [...params, ...buffers];
+}
+
+describe.each(backendsUnderTest())('on $label', ({ activate }) => {
+  test.each(MAKERS)('%s: the same bits with 1, 2, 3 and 8 threads', (_name, make) => {
+    activate();
+    const one = trained(make, 1);
+    for (const threads of [2, 3, 8]) {
+      const many = trained(make, threads);
+      expect(many.map((a, i) => describeBitDifference(`array ${i} with ${threads} threads`, a, one[i]!)).filter(Boolean)).toEqual([]);
+    }
+  });
+
+  test('clipGradNorm: the same norm and scaled gradients with any thread count, for every norm', () => {
+    activate();
+    const random = rng(5);
+    const grads = SIZES.map((n) => normal(random, n));
+    for (const normType of [1, 2, Infinity] as const) {
+      const reference = grads.map((g) => g.slice());
+      const norm = clipGradNorm(reference, 0.5, { normType, threads: 1 });
+      for (const threads of [2, 3, 8, 'auto'] as const) {
+        const copy = grads.map((g) => g.slice());
+        expect(clipGradNorm(copy, 0.5, { normType, threads })).toBe(norm);
+        expect(copy.map((g, i) => describeBitDifference(`grads[${i}]`, g, reference[i]!)).filter(Boolean)).toEqual([]);
+      }
+    }
+  });
+});
+
+describe('the threads option', () => {
+  test('accepts a whole number from 1 to 256 or auto, and says what is wrong otherwise', () => {
+    const p = [new Float32Array(4)];
+    expect(new Adam(p).threads).toBe('auto');
+    expect(new Adam(p, { threads: 2 }).threads).toBe(2);
+    expect(() => new Adam(p, { threads: 0 })).toThrow(/Adam: options\.threads must be a whole number from 1 to 256 or 'auto', got 0/);
+    expect(() => new Adam(p, { threads: 1.5 })).toThrow(RangeError);
+    expect(() => new Adam(p, { threads: '2' as never })).toThrow(TypeError);
+    expect(() => clipGradNorm(p, 1, { threads: -1 })).toThrow(/clipGradNorm: options\.threads/);
+  });
+});
+
+describe.skipIf(!nativeAddon)('the native pool', () => {
+  test('starts threads when a step first needs them, shares them, and lives through Workers coming and going', () => {
+    // A fresh process: the pool of this one may have been started by other suites.
+    const script = `
+      const { Worker } = require('node:worker_threads');
+      const m = require(${JSON.stringify(path.join(ROOT, 'dist', 'index.js'))});
+      const b = require(${JSON.stringify(path.join(ROOT, 'dist', 'bridge', 'backend.js'))});
+      const seen = [b.nativeAddon.poolThreads()];
+      new m.Adam([new Float32Array(1000)], { threads: 1 }).step([new Float32Array(1000)]);
+      seen.push(b.nativeAddon.poolThreads());
+      new m.Adam([new Float32Array(100000)], { threads: 3 }).step([new Float32Array(100000)]);
+      seen.push(b.nativeAddon.poolThreads());
+      const w = new Worker(\`
+        const m = require(${JSON.stringify(path.join(ROOT, 'dist', 'index.js'))});
+        new m.Adam([new Float32Array(100000)], { threads: 5 }).step([new Float32Array(100000)]);
+        require('node:worker_threads').parentPort.postMessage('done');\`, { eval: true });
+      w.once('message', async () => {
+        seen.push(b.nativeAddon.poolThreads());
+        await w.terminate();
+        new m.Adam([new Float32Array(100000)], { threads: 2 }).step([new Float32Array(100000)]);
+        seen.push(b.nativeAddon.poolThreads());
+        console.log(JSON.stringify(seen));
+      });`;
+    const run = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 60_000 });
+    expect(run.status, run.stderr).toBe(0);
+    expect(JSON.parse(run.stdout)).toEqual([0, 0, 2, 4, 4]);
+  });
+});
