@@ -199,9 +199,10 @@ function changedAndRestore(tensors: readonly Tensor[], saved: readonly Tensor[],
  * Central differences of a scalar function at x (Richardson-extrapolated by default), one per
  * coordinate, as a Float64Array. x is probed in place and every probed coordinate is restored
  * exactly (its saved value written back).
+ * @typeParam X - x's type; f may be typed for it: `(x: Float32Array) => number`.
  * @throws TypeError or RangeError naming the offending argument.
  */
-export function numericalGradient(f: (x: Tensor) => number, x: Tensor, options: Pick<GradcheckOptions, 'richardson' | 'step' | 'precision'> = {}): Float64Array {
+export function numericalGradient<X extends Tensor>(f: (x: X) => number, x: X, options: Pick<GradcheckOptions, 'richardson' | 'step' | 'precision'> = {}): Float64Array {
   const where = 'numericalGradient';
   if (typeof f !== 'function') throw new TypeError(`${where}: f must be a function`);
   if (Array.isArray(x)) throw new TypeError(`${where}: x must be one Float32Array or Float64Array (gradcheck takes lists)`);
@@ -309,13 +310,26 @@ export function finish<R extends { ok: boolean; toString(): string }>(where: str
  * exactly which coordinates disagree, by how much, and how sure it is (see the module comment for
  * the method and thresholds). f must be deterministic and leave x alone; the report says so when
  * it does not. x may be one array or a list (then f and grad take the list, grad returns a list).
+ * @typeParam X - x's type, inferred from x: f and grad may be typed for it (`(x: Float32Array) =>
+ *   number`) or left untyped.
+ * @param f - The scalar function, of x as given.
+ * @param grad - Its gradient at x, the same length as x: a Float32Array, a Float64Array or a
+ *   number[].
+ * @param x - The point: a Float32Array or a Float64Array. It is probed in place and restored exactly.
+ * @param options - See {@link GradcheckOptions}.
  * @returns a report; its toString() is a table. With options.throw, a failing check throws an
  *   Error with the table as message and the report as error.report.
  * @throws TypeError or RangeError naming a bad argument.
  */
-export function gradcheck(f: (x: Tensor) => number, grad: (x: Tensor) => ArrayLike<number>, x: Tensor, options?: GradcheckOptions): GradcheckReport;
-export function gradcheck(f: (x: Tensor[]) => number, grad: (x: Tensor[]) => ArrayLike<number>[], x: Tensor[], options?: GradcheckOptions): GradcheckReport;
-export function gradcheck(f: (x: never) => number, grad: (x: never) => unknown, x: Tensor | Tensor[], options: GradcheckOptions = {}): GradcheckReport {
+export function gradcheck<X extends Tensor>(f: (x: X) => number, grad: (x: X) => ArrayLike<number>, x: X, options?: GradcheckOptions): GradcheckReport;
+/**
+ * The list form: x is a list of arrays (the parameters of a model), f and grad take the list and
+ * grad returns one gradient per array, in order.
+ * @typeParam L - the list's type, inferred from x: `Float32Array[]`, a tuple, or a mix of
+ *   Float32Array and Float64Array.
+ */
+export function gradcheck<L extends readonly Tensor[] | []>(f: (xs: L) => number, grad: (xs: L) => readonly ArrayLike<number>[], x: L, options?: GradcheckOptions): GradcheckReport;
+export function gradcheck(f: (x: never) => number, grad: (x: never) => unknown, x: Tensor | readonly Tensor[], options: GradcheckOptions = {}): GradcheckReport {
   const where = 'gradcheck';
   if (typeof f !== 'function') throw new TypeError(`${where}: f must be a function`);
   const s = setup(where, x as unknown, options);
