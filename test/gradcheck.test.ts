@@ -269,6 +269,31 @@ describe.each(PRECISIONS)('%s', (_precision, make) => {
   });
 });
 
+test('worst is the worst failure, even where a passing coordinate has a larger relative error', () => {
+  // f ~ 1000 in float32: at x = -14 the gradient, 2.5e-6, moves f by less than an ulp over any
+  // step, so the numeric derivative there is ~0: a relative error of ~100% (with no floor) that is
+  // within its error estimate, hence passing. Index 20 is off by 30% and fails.
+  const n = 40;
+  const x = Float32Array.from({ length: n }, (_, i) => (i === 7 ? -14 : Math.sin(i) * 2));
+  const softplus = (z: number) => (z > 0 ? z + Math.log1p(Math.exp(-z)) : Math.log1p(Math.exp(z)));
+  const f = (v: Float32Array) => {
+    let s = 1000;
+    for (let i = 0; i < n; i++) s = Math.fround(s + Math.fround(3 * Math.fround(softplus(v[i]!))));
+    return s;
+  };
+  const grad = (v: Float32Array) => Array.from(v, (t) => 3 / (1 + Math.exp(-t)));
+  const options = { floor: 1e-12 };
+  const report = gradcheck(f, (v: Float32Array) => grad(v).map((g, i) => (i === 20 ? g * 1.3 : g)), x, options);
+  expect(report.failureCount).toBe(1);
+  expect(report.maxRelError).toBeGreaterThan(0.5); // index 7's, passing
+  expect(report.worst).toMatchObject({ index: 20, kind: 'failure' });
+  expect(report.worst).toBe(report.failures[0]);
+  expect(report.toString()).toMatch(/worst failures:\n.*\nx\s+\[20\]/);
+  const correct = gradcheck(f, grad, x, options);
+  expect(correct.ok, correct.toString()).toBe(true);
+  expect(correct.worst).toMatchObject({ index: 7, kind: 'ok' }); // no failure: the largest relative error
+});
+
 test('numericalGradient of log-sum-exp is the softmax', () => {
   const x = Float64Array.from(normals(16, 10));
   const numeric = numericalGradient(logSumExp.f, x);
