@@ -3,8 +3,11 @@
  * check coordinate by coordinate. Shares gradcheck's set-up, preflight checks and settings.
  */
 import { formatDirectional, type DirectionalReport } from './gradcheck-report.js';
-import { evaluate, finish, preflight, random, rms, settingsOf, setup, snapshot, type GradcheckOptions, type Tensor } from './gradcheck.js';
+import { evaluate, finish, preflight, random, rms, settingsOf, setup, snapshot, type Defaults, type GradcheckOptions, type Tensor } from './gradcheck.js';
 import { realLength } from '../core/intrinsics.js';
+
+/** Its error estimate is the plain Richardson bound, with thresholds to match. */
+const DIRECTIONAL_DEFAULTS: Defaults = { rtol: (p) => (p === 'float32' ? 1e-3 : 1e-6), safety: 10 };
 
 function gaussian(next: () => number): number {
   return Math.sqrt(-2 * Math.log(1 - next())) * Math.cos(2 * Math.PI * next());
@@ -26,7 +29,7 @@ export function checkDirectional(f: (x: never) => number, grad: (x: never) => un
   const where = 'checkDirectional';
   if (typeof f !== 'function') throw new TypeError(`${where}: f must be a function`);
   const s = setup(where, x as unknown, options);
-  const o = settingsOf(where, s);
+  const o = settingsOf(where, s, DIRECTIONAL_DEFAULTS);
   const fx = f as (x: unknown) => number;
   const { analytic, problems } = preflight(where, fx, grad as (x: unknown) => unknown, s);
   const directions: DirectionalReport['directions'] = [];

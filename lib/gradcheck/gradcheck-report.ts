@@ -16,7 +16,10 @@ export interface CoordinateCheck {
   relError: number;
   /** The step actually taken: half the distance between x + h and x - h as stored. */
   step: number;
-  /** The estimated error of `numeric` (truncation from the two step sizes, plus rounding). */
+  /**
+   * The estimated error of `numeric`: the rounding of f's values at the points probed plus the
+   * truncation left after extrapolation (measured with the next larger steps).
+   */
   errorEstimate: number;
   /** ok; failure (a wrong gradient); kink (f is not smooth here); step (no usable step);
    *  nonfinite (NaN or infinity in either gradient). */
