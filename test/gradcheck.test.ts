@@ -269,6 +269,57 @@ describe.each(PRECISIONS)('%s', (_precision, make) => {
   });
 });
 
+test('worst is the worst failure, even where a passing coordinate has a larger relative error', () => {
+  // f ~ 1000 in float32: at x = -14 the gradient, 2.5e-6, moves f by less than an ulp over any
+  // step, so the numeric derivative there is ~0: a relative error of ~100% (with no floor) that is
+  // within its error estimate, hence passing. Index 20 is off by 1% and fails.
+  const n = 40;
+  const x = Float32Array.from({ length: n }, (_, i) => (i === 7 ? -14 : Math.sin(i) * 2));
+  const softplus = (z: number) => (z > 0 ? z + Math.log1p(Math.exp(-z)) : Math.log1p(Math.exp(z)));
+  const f = (v: Float32Array) => {
+    let s = 1000;
+    for (let i = 0; i < n; i++) s = Math.fround(s + Math.fround(3 * Math.fround(softplus(v[i]!))));
+    return s;
+  };
+  const grad = (v: Float32Array) => Array.from(v, (t) => 3 / (1 + Math.exp(-t)));
+  const options = { floor: 1e-12 };
+  const report = gradcheck(f, (v: Float32Array) => grad(v).map((g, i) => (i === 20 ? g * 1.01 : g)), x, options);
+  expect(report.failureCount).toBe(1);
+  expect(report.maxRelError).toBeGreaterThan(0.5); // index 7's, passing
+  expect(report.worst).toMatchObject({ index: 20, kind: 'failure' });
+  expect(report.worst).toBe(report.failures[0]);
+  expect(report.toString()).toMatch(/worst failures:\n.*\nx\s+\[20\]/);
+  const correct = gradcheck(f, grad, x, options);
+  expect(correct.ok, correct.toString()).toBe(true);
+  expect(correct.worst).toMatchObject({ index: 7, kind: 'ok' }); // no failure: the largest relative error
+});
+
+test('a kink near x, not at it, is stepped past and the coordinate checked', () => {
+  // relu(x_i - k_i) with each kink 0.01 to 0.03 from x_i: inside the first steps, outside the last.
+  const k = [0.5, -1, 2, 0.1], d = [0.01, -0.02, 0.03, -0.015];
+  const x = Float32Array.from(k, (v, i) => v + d[i]!);
+  const f = (v: Float32Array) => v.reduce((s, t, i) => s + Math.max(0, t - k[i]!) * (i + 1), 0);
+  const grad = (v: Float32Array) => Array.from(v, (t, i) => (t > k[i]! ? i + 1 : 0));
+  const report = gradcheck(f, grad, x);
+  expect(report.ok, report.toString()).toBe(true);
+  expect(report.kinks).toEqual([]);
+  const wrong = gradcheck(f, (v: Float32Array) => grad(v).map((g, i) => (i === 2 ? g * 1.01 : g)), x);
+  expect(wrong.failures.map((c) => c.index)).toEqual([2]);
+});
+
+test('f = A - B with A, B ~ 150 |f| in float32: its rounding is measured, not taken from |f|', () => {
+  const n = 50;
+  const x = Float32Array.from({ length: n }, (_, i) => (i % 5 === 0 ? 0.004 * (i + 1) : Math.sin(i * 1.7) * 1.5));
+  const sumOfSquares = (v: Float32Array) => {
+    let s = 0;
+    for (let i = 0; i < n; i++) s = Math.fround(s + Math.fround(v[i]! * v[i]!));
+    return s;
+  };
+  const offset = sumOfSquares(x) - 0.3;
+  const report = gradcheck((v: Float32Array) => Math.fround(sumOfSquares(v) - offset), (v) => Array.from(v, (t) => 2 * t), x);
+  expect(report.ok, report.toString()).toBe(true);
+});
+
 test('numericalGradient of log-sum-exp is the softmax', () => {
   const x = Float64Array.from(normals(16, 10));
   const numeric = numericalGradient(logSumExp.f, x);

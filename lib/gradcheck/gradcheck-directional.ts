@@ -3,8 +3,11 @@
  * check coordinate by coordinate. Shares gradcheck's set-up, preflight checks and settings.
  */
 import { formatDirectional, type DirectionalReport } from './gradcheck-report.js';
-import { evaluate, finish, preflight, random, rms, settingsOf, setup, snapshot, type GradcheckOptions, type Tensor } from './gradcheck.js';
+import { evaluate, finish, preflight, random, rms, settingsOf, setup, snapshot, type Defaults, type GradcheckOptions, type Tensor } from './gradcheck.js';
 import { realLength } from '../core/intrinsics.js';
+
+/** Its error estimate is the plain Richardson bound, with thresholds to match. */
+const DIRECTIONAL_DEFAULTS: Defaults = { rtol: (p) => (p === 'float32' ? 1e-3 : 1e-6), safety: 10 };
 
 function gaussian(next: () => number): number {
   return Math.sqrt(-2 * Math.log(1 - next())) * Math.cos(2 * Math.PI * next());
@@ -15,16 +18,18 @@ function gaussian(next: () => number): number {
  * the tensor's RMS): d . grad f(x) against the numerical derivative of t -> f(x + t d). Costs 4
  * evaluations of f per direction whatever the size of x; it catches gradients wrong in bulk (a
  * missing factor, a wrong sign on a whole tensor), not one wrong coordinate among millions.
+ * @typeParam X - x's type, inferred from x: f and grad may be typed for it or left untyped.
  * @throws TypeError or RangeError naming a bad argument (and, with options.throw, an Error
  *   carrying the report when the check fails).
  */
-export function checkDirectional(f: (x: Tensor) => number, grad: (x: Tensor) => ArrayLike<number>, x: Tensor, options?: GradcheckOptions): DirectionalReport;
-export function checkDirectional(f: (x: Tensor[]) => number, grad: (x: Tensor[]) => ArrayLike<number>[], x: Tensor[], options?: GradcheckOptions): DirectionalReport;
-export function checkDirectional(f: (x: never) => number, grad: (x: never) => unknown, x: Tensor | Tensor[], options: GradcheckOptions = {}): DirectionalReport {
+export function checkDirectional<X extends Tensor>(f: (x: X) => number, grad: (x: X) => ArrayLike<number>, x: X, options?: GradcheckOptions): DirectionalReport;
+/** The list form, as gradcheck's: f and grad take the list, grad returns one gradient per array. */
+export function checkDirectional<L extends readonly Tensor[] | []>(f: (xs: L) => number, grad: (xs: L) => readonly ArrayLike<number>[], x: L, options?: GradcheckOptions): DirectionalReport;
+export function checkDirectional(f: (x: never) => number, grad: (x: never) => unknown, x: Tensor | readonly Tensor[], options: GradcheckOptions = {}): DirectionalReport {
   const where = 'checkDirectional';
   if (typeof f !== 'function') throw new TypeError(`${where}: f must be a function`);
   const s = setup(where, x as unknown, options);
-  const o = settingsOf(where, s);
+  const o = settingsOf(where, s, DIRECTIONAL_DEFAULTS);
   const fx = f as (x: unknown) => number;
   const { analytic, problems } = preflight(where, fx, grad as (x: unknown) => unknown, s);
   const directions: DirectionalReport['directions'] = [];

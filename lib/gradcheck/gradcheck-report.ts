@@ -16,7 +16,10 @@ export interface CoordinateCheck {
   relError: number;
   /** The step actually taken: half the distance between x + h and x - h as stored. */
   step: number;
-  /** The estimated error of `numeric` (truncation from the two step sizes, plus rounding). */
+  /**
+   * The estimated error of `numeric`: the rounding of f's values at the points probed plus the
+   * truncation left after extrapolation (measured with the next larger steps).
+   */
   errorEstimate: number;
   /** ok; failure (a wrong gradient); kink (f is not smooth here); step (no usable step);
    *  nonfinite (NaN or infinity in either gradient). */
@@ -28,15 +31,31 @@ export interface CoordinateCheck {
 
 /** The result of gradcheck. */
 export interface GradcheckReport {
-  /** True when no coordinate failed and f behaved (deterministic, left x alone, finite at x). */
+  /**
+   * True when no coordinate failed (nor had a NaN or infinite gradient) and f behaved
+   * (deterministic, left x alone, finite at x); kinks and step-size problems alone do not make it
+   * false, except that a check where no coordinate could be probed at all is not ok.
+   */
   ok: boolean;
   /** Coordinates compared. */
   checked: number;
   maxAbsError: number;
   maxRelError: number;
-  /** The coordinate with the largest relative error among those compared (kinks excluded). */
+  /**
+   * The worst failure when there is one: the failing coordinate with the largest relative error
+   * (NaN or infinite ones first), `failures[0]`. When nothing failed, the coordinate with the
+   * largest relative error among those compared (kinks excluded); null when none was compared.
+   * A passing coordinate can have a larger relative error than a failing one (a tiny gradient
+   * whose difference is within the stencil's own error): it is never the worst while a failure
+   * exists.
+   */
   worst: CoordinateCheck | null;
-  /** The worst failing coordinates, worst first (at most options.maxFailures). */
+  /**
+   * The failing coordinates, worst first (largest relative error, NaN or infinite ones first); at
+   * most options.maxFailures of them, `failureCount` in all. A coordinate fails when its relative
+   * error exceeds rtol and its absolute error exceeds safety error estimates, or when either
+   * gradient is NaN or infinite there (kind 'nonfinite'), or at a kink with options.strict.
+   */
   failures: CoordinateCheck[];
   /** How many coordinates failed in all. */
   failureCount: number;
