@@ -32,7 +32,7 @@ for level in "${LEVELS[@]}"; do
   esac
   for src in "$root"/native/*.cc; do
     name="$(basename "$src" .cc)"
-    case $name in binding | dispatch) continue ;; esac
+    case $name in binding | dispatch | pool | async) continue ;; esac  # not kernels: the addon's own
     "$CXX" "${FLAGS[@]}" "${extra[@]}" -DSIMD_OPTIM_TARGET_$level -c "$src" -o "$out/$name.$level.o"
     objects+=("$out/$name.$level.o")
   done
