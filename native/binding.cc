@@ -16,6 +16,9 @@
 //   (NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS in binding.gyp covers its own throw paths).
 #include <napi.h>
 
+#include <condition_variable>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -39,8 +42,35 @@ struct Chunk {
   size_t begin, end;
 };
 
+// What stepAsync's work on other threads shares with its environment: the environment waits,
+// when it goes away (a Worker terminated), until no such work is running on its arrays, and work
+// that had not started by then does not start. Held by the instance and by every work item.
+struct AsyncGate {
+  std::mutex mutex;
+  std::condition_variable idle;
+  int running = 0;
+  bool closed = false;
+
+  bool enter() {
+    std::lock_guard<std::mutex> lock(mutex);
+    if (closed) return false;
+    ++running;
+    return true;
+  }
+  void leave() {
+    std::lock_guard<std::mutex> lock(mutex);
+    if (--running == 0) idle.notify_all();
+  }
+  void close() {
+    std::unique_lock<std::mutex> lock(mutex);
+    closed = true;
+    idle.wait(lock, [&] { return running == 0; });
+  }
+};
+
 // One module instance's state, freed with its environment.
 struct Instance {
+  std::shared_ptr<AsyncGate> gate = std::make_shared<AsyncGate>();
   const KernelTable* table = nullptr;
   Isa isa = Isa::kScalar;
   // Reused between calls: after the first steps of a model a step never allocates.
@@ -160,6 +190,85 @@ size_t argumentsOf(napi_env env, napi_callback_info info, napi_value* argv, size
   return argc;
 }
 
+// What step and stepAsync read from their first six arguments.
+struct StepArguments {
+  uint32_t kernelId = 0, count = 0, threads = 1;
+  float* scalars = nullptr;
+  size_t scalarsLength = 0;
+};
+
+// Reads step's arguments (kernelId, arrays, scalars, flags, count, threads) into `args` and
+// `tasks`; false when it has thrown (or the environment is going away).
+bool readStep(napi_env env, const char* name, napi_value* argv, StepArguments& args, std::vector<TensorTask>& tasks) {
+  const std::string where = name;
+  Read read = readUint32(env, argv[5], &args.threads);
+  if (read == Read::kGone) return false;
+  if (read == Read::kWrong || args.threads == 0) return fail(env, false, where + ": threads must be a whole number >= 1"), false;
+  read = readUint32(env, argv[0], &args.kernelId);
+  if (read == Read::kGone) return false;
+  if (read == Read::kWrong || args.kernelId >= kKernelCount) return fail(env, false, where + ": unknown kernel id"), false;
+  read = readUint32(env, argv[4], &args.count);
+  if (read != Read::kOk) return read == Read::kWrong && (fail(env, true, where + ": count must be a number"), false);
+  const uint32_t count = args.count;
+  const KernelLayout& layout = kernelLayout(KernelId(args.kernelId));
+
+  uint32_t arrayLength = 0;
+  read = readArrayLength(env, argv[1], &arrayLength);
+  if (read != Read::kOk) return read == Read::kWrong && (fail(env, true, where + ": arrays must be an Array"), false);
+  if (uint64_t(arrayLength) < uint64_t(count) * layout.slots) return fail(env, false, where + ": arrays is too short"), false;
+
+  read = readTypedArray<float, napi_float32_array>(env, argv[2], &args.scalars, &args.scalarsLength);
+  if (read != Read::kOk) return read == Read::kWrong && (fail(env, true, where + ": scalars must be a Float32Array"), false);
+  if (uint64_t(args.scalarsLength) < uint64_t(count) * layout.scalars + layout.sharedScalars) {
+    return fail(env, false, where + ": scalars is too short"), false;
+  }
+
+  uint32_t* flags = nullptr;
+  size_t flagsLength = 0;
+  read = readTypedArray<uint32_t, napi_uint32_array>(env, argv[3], &flags, &flagsLength);
+  if (read != Read::kOk) return read == Read::kWrong && (fail(env, true, where + ": flags must be a Uint32Array"), false);
+  if (flagsLength < count) return fail(env, false, where + ": flags is too short"), false;
+
+  tasks.resize(count);
+  for (uint32_t t = 0; t < count; ++t) {
+    TensorTask& task = tasks[t];
+    task.flags = flags[t];
+    task.scalars = args.scalars + size_t(t) * layout.scalars;
+    task.length = 0;
+    const uint32_t required = layout.requiredSlots(task.flags);
+    for (uint32_t k = 0; k < kMaxSlots; ++k) {
+      task.slot[k] = nullptr;
+      if (k >= layout.slots || !(required & (1u << k))) continue;
+      const uint32_t index = t * layout.slots + k;
+      Float32View view;
+      read = readElement(env, argv[1], index, &view);
+      if (read == Read::kGone) return false;
+      if (read == Read::kWrong) return fail(env, true, where + ": arrays[" + std::to_string(index) + "] must be a Float32Array"), false;
+      if (k == 0) {
+        task.length = view.length;
+      } else if (view.length != task.length) {
+        return fail(env, false, where + ": arrays[" + std::to_string(index) + "] has length " + std::to_string(view.length) +
+                                    ", its parameter " + std::to_string(task.length)), false;
+      }
+      task.slot[k] = view.data;
+    }
+  }
+  return true;
+}
+
+// Runs a step whose tasks are read: on this thread, or split over `threads` (chunks: scratch).
+void runStep(KernelFn kernel, const std::vector<TensorTask>& tasks, uint32_t threads, std::vector<Chunk>& chunks) {
+  if (threads <= 1) {
+    for (const TensorTask& task : tasks) {
+      if (task.length > 0) kernel(task);
+    }
+    return;
+  }
+  cut(chunks, uint32_t(tasks.size()), [&](uint32_t t) { return tasks[t].length; });
+  StepJob job{kernel, tasks.data(), chunks.data()};
+  runParts(threads, chunks.size(), stepChunk, &job);
+}
+
 // step(kernelId, arrays, scalars, flags, count, threads)
 //   arrays:  Array, slots-per-tensor entries for each tensor (null where the flags need no slot)
 //   scalars: Float32Array, scalars-per-tensor entries for each tensor
@@ -171,75 +280,101 @@ napi_value Step(napi_env env, napi_callback_info info) {
   Instance* instance = instanceOf(env);
   if (argc == SIZE_MAX || instance == nullptr) return nullptr;
   if (argc != 6) return fail(env, true, "step: expected 6 arguments");
-
-  uint32_t threads = 1;
-  Read threadsRead = readUint32(env, argv[5], &threads);
-  if (threadsRead == Read::kGone) return nullptr;
-  if (threadsRead == Read::kWrong || threads == 0) return fail(env, false, "step: threads must be a whole number >= 1");
-
-  uint32_t kernelId = 0, count = 0;
-  Read read = readUint32(env, argv[0], &kernelId);
-  if (read == Read::kGone) return nullptr;
-  if (read == Read::kWrong || kernelId >= kKernelCount) return fail(env, false, "step: unknown kernel id");
-  read = readUint32(env, argv[4], &count);
-  if (read != Read::kOk) return read == Read::kGone ? nullptr : fail(env, true, "step: count must be a number");
-  const KernelLayout& layout = kernelLayout(KernelId(kernelId));
-
-  uint32_t arrayLength = 0;
-  read = readArrayLength(env, argv[1], &arrayLength);
-  if (read != Read::kOk) return read == Read::kGone ? nullptr : fail(env, true, "step: arrays must be an Array");
-  if (uint64_t(arrayLength) < uint64_t(count) * layout.slots) return fail(env, false, "step: arrays is too short");
-
-  float* scalars = nullptr;
-  size_t scalarsLength = 0;
-  read = readTypedArray<float, napi_float32_array>(env, argv[2], &scalars, &scalarsLength);
-  if (read != Read::kOk) return read == Read::kGone ? nullptr : fail(env, true, "step: scalars must be a Float32Array");
-  if (uint64_t(scalarsLength) < uint64_t(count) * layout.scalars + layout.sharedScalars) {
-    return fail(env, false, "step: scalars is too short");
-  }
-
-  uint32_t* flags = nullptr;
-  size_t flagsLength = 0;
-  read = readTypedArray<uint32_t, napi_uint32_array>(env, argv[3], &flags, &flagsLength);
-  if (read != Read::kOk) return read == Read::kGone ? nullptr : fail(env, true, "step: flags must be a Uint32Array");
-  if (flagsLength < count) return fail(env, false, "step: flags is too short");
-
-  std::vector<TensorTask>& tasks = instance->tasks;
-  tasks.resize(count);
-  for (uint32_t t = 0; t < count; ++t) {
-    TensorTask& task = tasks[t];
-    task.flags = flags[t];
-    task.scalars = scalars + size_t(t) * layout.scalars;
-    const uint32_t required = layout.requiredSlots(task.flags);
-    for (uint32_t k = 0; k < kMaxSlots; ++k) {
-      task.slot[k] = nullptr;
-      if (k >= layout.slots || !(required & (1u << k))) continue;
-      const uint32_t index = t * layout.slots + k;
-      Float32View view;
-      read = readElement(env, argv[1], index, &view);
-      if (read == Read::kGone) return nullptr;
-      if (read == Read::kWrong) return fail(env, true, "step: arrays[" + std::to_string(index) + "] must be a Float32Array");
-      if (k == 0) {
-        task.length = view.length;
-      } else if (view.length != task.length) {
-        return fail(env, false, "step: arrays[" + std::to_string(index) + "] has length " +
-                                    std::to_string(view.length) + ", its parameter " + std::to_string(task.length));
-      }
-      task.slot[k] = view.data;
-    }
-  }
-
-  const KernelFn kernel = instance->table->fn[kernelId];
-  if (threads <= 1) {
-    for (uint32_t t = 0; t < count; ++t) {
-      if (tasks[t].length > 0) kernel(tasks[t]);
-    }
-    return nullptr;
-  }
-  cut(instance->chunks, count, [&](uint32_t t) { return tasks[t].length; });
-  StepJob job{kernel, tasks.data(), instance->chunks.data()};
-  runParts(threads, instance->chunks.size(), stepChunk, &job);
+  StepArguments args;
+  if (!readStep(env, "step", argv, args, instance->tasks)) return nullptr;
+  runStep(instance->table->fn[args.kernelId], instance->tasks, args.threads, instance->chunks);
   return nullptr;
+}
+
+// One stepAsync call: its tasks, a copy of its scalars, what keeps its arrays alive, its promise.
+struct AsyncStep {
+  std::shared_ptr<AsyncGate> gate;
+  napi_async_work work = nullptr;
+  napi_deferred deferred = nullptr;
+  napi_ref arrays = nullptr;  // the Array of every slot: the arrays stay alive until it settles
+  KernelFn kernel = nullptr;
+  bool (*nonFinite)(const float*, size_t) = nullptr;
+  std::vector<TensorTask> tasks;
+  std::vector<float> scalars;
+  std::vector<Chunk> chunks;
+  uint32_t threads = 1;
+  bool checkFinite = false;
+  bool applied = true;  // false: a gradient was not finite, nothing was written
+};
+
+// On a libuv thread: no N-API here. The check and the step, as step() and allFinite() do them.
+void executeAsyncStep(napi_env, void* data) {
+  AsyncStep& job = *static_cast<AsyncStep*>(data);
+  if (!job.gate->enter()) {
+    job.applied = false;  // the environment is gone: nothing to write for
+    return;
+  }
+  if (job.checkFinite) {
+    for (const TensorTask& task : job.tasks) {
+      if (task.length > 0 && job.nonFinite(task.slot[1], task.length)) {
+        job.applied = false;
+        break;
+      }
+    }
+  }
+  if (job.applied) runStep(job.kernel, job.tasks, job.threads, job.chunks);
+  job.gate->leave();
+}
+
+// Back on the environment's thread: settle the promise, release the arrays.
+void completeAsyncStep(napi_env env, napi_status status, void* data) {
+  std::unique_ptr<AsyncStep> job(static_cast<AsyncStep*>(data));
+  napi_value value = nullptr;
+  if (status == napi_ok) {
+    napi_get_boolean(env, job->applied, &value);
+    napi_resolve_deferred(env, job->deferred, value);
+  } else {
+    napi_create_string_utf8(env, "stepAsync: the step was cancelled", NAPI_AUTO_LENGTH, &value);
+    napi_value error = nullptr;
+    napi_create_error(env, nullptr, value, &error);
+    napi_reject_deferred(env, job->deferred, error);
+  }
+  napi_delete_reference(env, job->arrays);
+  napi_delete_async_work(env, job->work);
+}
+
+// stepAsync(kernelId, arrays, scalars, flags, count, threads, checkFinite): step()'s arguments,
+// read and checked now; the update (after the non-finite check of the gradients, when asked)
+// runs on a libuv thread. Returns a promise of true (applied) or false (a gradient was NaN or
+// infinite: nothing was written). The caller must leave the arrays alone until it settles.
+napi_value StepAsync(napi_env env, napi_callback_info info) {
+  napi_value argv[7];
+  const size_t argc = argumentsOf(env, info, argv, 7);
+  Instance* instance = instanceOf(env);
+  if (argc == SIZE_MAX || instance == nullptr) return nullptr;
+  if (argc != 7) return fail(env, true, "stepAsync: expected 7 arguments");
+  bool checkFinite = false;
+  const Read read = readStatus(env, napi_get_value_bool(env, argv[6], &checkFinite));
+  if (read != Read::kOk) return read == Read::kWrong ? fail(env, true, "stepAsync: checkFinite must be a boolean") : nullptr;
+  auto job = std::make_unique<AsyncStep>();
+  StepArguments args;
+  if (!readStep(env, "stepAsync", argv, args, job->tasks)) return nullptr;
+  // The scalars are copied: the caller's Float32Array is reused by its next step.
+  job->scalars.assign(args.scalars, args.scalars + args.scalarsLength);
+  for (TensorTask& task : job->tasks) task.scalars = job->scalars.data() + (task.scalars - args.scalars);
+  job->gate = instance->gate;
+  job->kernel = instance->table->fn[args.kernelId];
+  job->nonFinite = instance->table->reductions.nonFinite;
+  job->threads = args.threads;
+  job->checkFinite = checkFinite;
+  napi_value promise = nullptr, name = nullptr;
+  if (napi_create_reference(env, argv[1], 1, &job->arrays) != napi_ok ||
+      napi_create_promise(env, &job->deferred, &promise) != napi_ok ||
+      napi_create_string_utf8(env, "simd-optim.stepAsync", NAPI_AUTO_LENGTH, &name) != napi_ok ||
+      napi_create_async_work(env, nullptr, name, executeAsyncStep, completeAsyncStep, job.get(), &job->work) != napi_ok ||
+      napi_queue_async_work(env, job->work) != napi_ok) {
+    if (job->work != nullptr) napi_delete_async_work(env, job->work);
+    if (job->arrays != nullptr) napi_delete_reference(env, job->arrays);
+    // A promise created but never settled is only garbage; the caller sees the throw.
+    return fail(env, false, "stepAsync: could not queue the step");
+  }
+  job.release();  // owned by the async work until completeAsyncStep
+  return promise;
 }
 
 // What the parts of a reduction share: one result per chunk.
@@ -392,7 +527,9 @@ Napi::Value CurrentIsa(const Napi::CallbackInfo& info) {
 
 // The environment (the main thread's, or a Worker's) is going away: its share of the pool with it.
 void deleteInstance(napi_env, void* data, void*) {
-  delete static_cast<Instance*>(data);
+  Instance* instance = static_cast<Instance*>(data);
+  instance->gate->close();  // no stepAsync work writes into this environment's arrays after this
+  delete instance;
   releasePool();
 }
 
@@ -409,6 +546,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   napi_value step, reduce;
   napi_create_function(env, "step", NAPI_AUTO_LENGTH, Step, nullptr, &step);
   napi_create_function(env, "reduce", NAPI_AUTO_LENGTH, Reduce, nullptr, &reduce);
+  napi_value stepAsync;
+  napi_create_function(env, "stepAsync", NAPI_AUTO_LENGTH, StepAsync, nullptr, &stepAsync);
+  exports.Set("stepAsync", Napi::Value(env, stepAsync));
   exports.Set("step", Napi::Value(env, step));
   exports.Set("reduce", Napi::Value(env, reduce));
   exports.Set("availableIsas", Napi::Function::New(env, AvailableIsas, "availableIsas"));

@@ -28,6 +28,9 @@ export type Isa = 'avx512' | 'avx2' | 'sse2' | 'neon' | 'scalar' | 'js';
 export interface NativeAddon {
   step(kernel: KernelId, arrays: readonly Slot[], scalars: Float32Array, flags: Uint32Array, count: number, threads: number): void;
   reduce(reduction: ReduceId, arrays: readonly Slot[], count: number, threads: number): number;
+  stepAsync(
+    kernel: KernelId, arrays: readonly Slot[], scalars: Float32Array, flags: Uint32Array, count: number, threads: number, checkFinite: boolean,
+  ): Promise<boolean>;
   /** How many threads the shared native pool runs now. */
   poolThreads(): number;
   availableIsas(): string[];
@@ -166,6 +169,24 @@ export function runKernel(
   } else {
     js(arrays, scalars, flags, count, lengths);
   }
+}
+
+/**
+ * The native backend's step off the event loop: resolves to false when `checkFinite` found a NaN
+ * or infinity in a gradient (slot 1), and nothing was written. Null on the fallback (which the
+ * caller runs synchronously). The caller must leave `arrays` and the arrays in it alone until it
+ * settles. @internal
+ */
+export function runKernelAsync(
+  id: KernelId,
+  arrays: readonly Slot[],
+  scalars: Float32Array,
+  flags: Uint32Array,
+  count: number,
+  threads: number,
+  checkFinite: boolean,
+): Promise<boolean> | null {
+  return active === 'native' && addon ? addon.stepAsync(id, arrays, scalars, flags, count, threads, checkFinite) : null;
 }
 
 /** Runs one reduction over the first `count` arrays on the active backend (see runKernel). @internal */

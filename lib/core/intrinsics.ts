@@ -29,6 +29,19 @@ const typedArraySet = uncurryThis(
   (TypedArrayPrototype as { set: (source: ArrayLike<number>, offset?: number) => void }).set,
 );
 
+// ArrayBuffer.prototype.resizable, where the runtime has resizable buffers (undefined otherwise).
+const resizableDescriptor = Object.getOwnPropertyDescriptor(ArrayBuffer.prototype, 'resizable');
+const resizableOf = resizableDescriptor?.get ? uncurryThis(resizableDescriptor.get as () => boolean) : null;
+
+/**
+ * Whether a view's buffer is an ArrayBuffer that can shrink (resizable): its memory can go while
+ * another thread works on it. A SharedArrayBuffer can only grow.
+ */
+export function canShrink(array: ArrayBufferView): boolean {
+  const buffer = bufferOf(array);
+  return resizableOf !== null && !(buffer instanceof SharedArrayBuffer) && resizableOf(buffer);
+}
+
 /** True for a real Float32Array (a subclass's instance too); false for a Proxy or look-alike. */
 export function isFloat32Array(value: unknown): value is Float32Array {
   return tagOf(value) === 'Float32Array';

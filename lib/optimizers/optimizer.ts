@@ -9,15 +9,16 @@
  * the step is attached to the optimizer after the kernel has succeeded.
  * @internal
  */
-import { runKernel, threadsFor } from '../bridge/backend.js';
+import { runKernel, runKernelAsync, threadsFor } from '../bridge/backend.js';
 import { allFinite } from './gradients.js';
-import { isFloat32Array, realBuffer, realByteOffset, realLength } from '../core/intrinsics.js';
+import { realBuffer, realLength } from '../core/intrinsics.js';
+import { checkGradients, readGradients, refuseShrinkable, type ParamLayout } from './step-inputs.js';
 import type { KernelFn, KernelId, Slot } from '../bridge/kernels.js';
 import { newSnapshot, readGroup, resolveOptions } from '../core/options.js';
 import { stateEntries, type BufferUse, type OptimizerDefinition, type StateRecord } from './optimizer-state.js';
-import { checkStateDict, type OptimizerStateDict } from './state-dict.js';
+import { assignGroupValues, checkStateDict, groupDictValues, groupValues, type OptimizerStateDict } from './state-dict.js';
 import { checkNewGroups, readGroupInit, type GroupInit } from './param-groups.js';
-import { booleanOption, busyError, describe, readArray, threadsOption } from '../core/validate.js';
+import { booleanOption, busyError, readArray, threadsOption } from '../core/validate.js';
 
 export { ALL_REQUIRED, type BufferUse, type OptimizerDefinition, type StateRecord } from './optimizer-state.js';
 
@@ -87,6 +88,10 @@ export abstract class Optimizer<O extends object, State extends object> {
   /** The params in each buffer (for the grads' overlap check), and the param owning each state buffer. */
   private paramsByBuffer = new Map<ArrayBufferLike, number[]>();
   private stateOwner = new Map<ArrayBufferLike, number>();
+  /** What the gradients are checked against: the same arrays and maps, which change in place. */
+  private readonly layout: ParamLayout = {
+    params: this.flat, lengths: this.lengths, paramsByBuffer: this.paramsByBuffer, stateOwner: this.stateOwner,
+  };
   // Reused by every step, so a step allocates nothing once the state exists.
   private hyper: Required<O>[] = [];
   private grads: Slot[] = [];
@@ -194,12 +199,7 @@ export abstract class Optimizer<O extends object, State extends object> {
     if (this.running !== null) throw busyError(where, this.running);
     this.running = where;
     try {
-      // 1. Read: the caller's code (getters, Proxies) runs here and nowhere after.
-      this.readGrads(where, grads);
-      for (let g = 0; g < this.groups.length; g++) readGroup(this.definition.spec, where, g, this.groups[g]!, this.hyper[g]!);
-      // 2. Check what was read, and that every array the step touches is still whole.
-      this.checkGrads(where);
-      const count = this.stage(where);
+      const count = this.prepareStep(where, grads);
       const threads = threadsFor(this.threads, this.stagedElements);
       if (this.skipNonFinite && !allFinite(this.grads, this.flat.length, this.lengths, threads)) return false;
       if (count === 0) return true;
@@ -209,67 +209,74 @@ export abstract class Optimizer<O extends object, State extends object> {
       this.commit(count);
       return true;
     } finally {
-      // Do not keep the caller's gradients (or the records of a failed step) alive until the next.
-      const slots = this.definition.kernel.slots;
-      // A failed stage may have filled part of one more tensor.
-      for (let t = 0, end = Math.min(this.staged + 1, this.flat.length); t < end; t++) {
-        for (let k = t * slots; k < t * slots + slots; k++) this.arrays[k] = null;
-        this.steppedRecords[t] = null;
-      }
-      this.staged = 0;
-      this.stagedElements = 0;
-      for (let i = 0; i < this.grads.length; i++) this.grads[i] = null;
-      this.running = null;
-    }
-  }
-
-  /** Copies the gradient list into this.grads, reading its length and each entry once. */
-  private readGrads(where: string, grads: unknown): void {
-    if (!Array.isArray(grads)) throw new TypeError(`${where}: grads must be an array, got ${describe(grads)}`);
-    const n = this.flat.length;
-    const given = (grads as unknown[]).length;
-    if (given !== n) throw new RangeError(`${where}: grads has ${given} entries, expected one per param (${n})`);
-    for (let i = 0; i < n; i++) {
-      const grad: unknown = (grads as unknown[])[i];
-      if (grad !== null && grad !== undefined && !isFloat32Array(grad)) {
-        throw new TypeError(`${where}: grads[${i}] must be a Float32Array, null or undefined, got ${describe(grad)}`);
-      }
-      this.grads[i] = (grad as Float32Array | null | undefined) ?? null;
+      this.endStep();
     }
   }
 
   /**
-   * Each param with a gradient still as long as it was given, each gradient as long as its param
-   * and sharing no memory with any param or state buffer.
+   * `step`, off the event loop: the same update and the same bits, computed on another thread
+   * while the event loop runs. Gradients and options are read and checked before it returns
+   * (a bad argument rejects the promise and changes nothing). Until the promise settles, the
+   * optimizer refuses `step`, `stepAsync`, `stateDict`, `loadStateDict` and `addParamGroup`
+   * (an Error with code ERR_SIMD_OPTIM_BUSY), and the params, gradients and state buffers must not
+   * be written, transferred or resized. On the TypeScript fallback the update runs before the
+   * promise is returned.
+   * @returns a promise of what `step` returns: true when applied, false when skipNonFinite found a
+   *   NaN or infinity and nothing changed.
    */
-  private checkGrads(where: string): void {
-    for (let i = 0; i < this.flat.length; i++) {
-      const grad = this.grads[i];
-      if (!grad) continue;
-      const paramLength = realLength(this.flat[i]!);
-      if (paramLength !== this.lengths[i]) {
-        throw new RangeError(
-          `${where}: params[${i}] has ${paramLength} elements, it had ${this.lengths[i]} when it was given to the optimizer (its buffer was resized or detached)`,
-        );
+  async stepAsync(grads: Gradients): Promise<boolean> {
+    const where = `${this.definition.name}.stepAsync`;
+    if (this.running !== null) throw busyError(where, this.running);
+    this.running = where;
+    try {
+      const count = this.prepareStep(where, grads);
+      const threads = threadsFor(this.threads, this.stagedElements);
+      const { kernel } = this.definition;
+      const pending = count === 0 ? null : this.startAsync(where, count, threads);
+      if (pending === null) {
+        if (this.skipNonFinite && !allFinite(this.grads, this.flat.length, this.lengths, threads)) return false;
+        if (count === 0) return true;
+        runKernel(kernel.id, kernel.js, this.arrays, this.scalars, this.flags, count, this.tensorLengths, threads);
+        this.commit(count);
+        return true;
       }
-      const length = realLength(grad);
-      if (length !== this.lengths[i]) {
-        throw new RangeError(`${where}: grads[${i}] has ${length} elements, params[${i}] has ${this.lengths[i]}`);
-      }
-      const buffer = realBuffer(grad);
-      const sharing = this.paramsByBuffer.get(buffer);
-      if (sharing && length > 0) {
-        const begin = realByteOffset(grad), end = begin + 4 * length;
-        for (const j of sharing) {
-          const p = this.flat[j]!, pBegin = realByteOffset(p), pEnd = pBegin + 4 * realLength(p);
-          if (begin < pEnd && pBegin < end) throw new RangeError(`${where}: grads[${i}] overlaps params[${j}] in memory`);
-        }
-      }
-      const owner = this.stateOwner.get(buffer);
-      if (owner !== undefined && length > 0) {
-        throw new RangeError(`${where}: grads[${i}] shares memory with the optimizer's state of params[${owner}]`);
-      }
+      const applied = await pending;
+      if (applied) this.commit(count);
+      return applied;
+    } finally {
+      this.endStep();
     }
+  }
+
+  /** The native step of the staged tensors on another thread, or null on the fallback. */
+  private startAsync(where: string, count: number, threads: number): Promise<boolean> | null {
+    const { kernel } = this.definition;
+    refuseShrinkable(where, this.arrays, count, kernel.slots, this.stepped);
+    return runKernelAsync(kernel.id, this.arrays, this.scalars, this.flags, count, threads, this.skipNonFinite);
+  }
+
+  /** Steps 1 and 2 of a step: read the caller's inputs once, check them, stage the kernel's arguments. */
+  private prepareStep(where: string, grads: Gradients): number {
+    // 1. Read: the caller's code (getters, Proxies) runs here and nowhere after.
+    readGradients(where, grads, this.flat.length, this.grads);
+    for (let g = 0; g < this.groups.length; g++) readGroup(this.definition.spec, where, g, this.groups[g]!, this.hyper[g]!);
+    // 2. Check what was read, and that every array the step touches is still whole.
+    checkGradients(where, this.grads, this.layout);
+    return this.stage(where);
+  }
+
+  /** After a step, whatever happened: let go of the caller's arrays and of the step's records. */
+  private endStep(): void {
+    const slots = this.definition.kernel.slots;
+    // A failed stage may have filled part of one more tensor.
+    for (let t = 0, end = Math.min(this.staged + 1, this.flat.length); t < end; t++) {
+      for (let k = t * slots; k < t * slots + slots; k++) this.arrays[k] = null;
+      this.steppedRecords[t] = null;
+    }
+    this.staged = 0;
+    this.stagedElements = 0;
+    for (let i = 0; i < this.grads.length; i++) this.grads[i] = null;
+    this.running = null;
   }
 
   /**
@@ -352,21 +359,8 @@ export abstract class Optimizer<O extends object, State extends object> {
    */
   stateDict(): OptimizerStateDict {
     const where = `${this.definition.name}.stateDict`;
-    // The groups' values as they are now, each read once (a pair such as betas copied): a dict of
-    // an optimizer whose lr was just set to NaN is still a record of its state; loadStateDict is
-    // where values are checked.
-    const values = this.groups.map((group) => {
-      const copy: Record<string, unknown> = {};
-      for (const key of Object.keys(this.definition.spec.options)) {
-        const value = (group as Record<string, unknown>)[key];
-        copy[key] = Array.isArray(value) ? readArray(where, key, value) : value;
-      }
-      // A scheduler's record of the group's first lr (PyTorch's initial_lr travels in its dict too):
-      // a scheduler built after a load then starts from it, not from the loaded, decayed lr.
-      const initialLr = (group as { initialLr?: unknown }).initialLr;
-      if (typeof initialLr === 'number') copy['initialLr'] = initialLr;
-      return copy;
-    });
+    if (this.running !== null) throw busyError(where, this.running);
+    const values = groupDictValues(where, this.groups, Object.keys(this.definition.spec.options));
     const state = stateEntries(where, this.definition, this.records, this.lengths);
     let next = 0;
     const paramGroups = values.map((copy, g) => ({ ...copy, params: this.groups[g]!.params.map(() => next++) }));
@@ -413,7 +407,7 @@ export abstract class Optimizer<O extends object, State extends object> {
     });
     // Assigning into the group objects runs the caller's setters, if any were defined on them:
     // on a throw, the values assigned so far are put back.
-    const previous = this.groupValues();
+    const previous = groupValues(this.groups, Object.keys(this.definition.spec.options));
     try {
       checked.groups.forEach((hyper, g) => {
         Object.assign(this.groups[g]!, hyper);
@@ -421,7 +415,7 @@ export abstract class Optimizer<O extends object, State extends object> {
         if (initialLr !== undefined) (this.groups[g] as { initialLr?: number }).initialLr = initialLr;
       });
     } catch (error) {
-      this.assignGroupValues(previous);
+      assignGroupValues(this.groups, previous);
       throw new TypeError(`${where}: the parameter groups could not be updated (${(error as Error).message})`, { cause: error });
     }
     this.records = checked.records.map((r) =>
@@ -434,32 +428,13 @@ export abstract class Optimizer<O extends object, State extends object> {
   /** See captureState. Nothing is copied: a load replaces the records, it never writes into them. @internal */
   [captureState](): () => void {
     const records = this.records.slice(), owners = new Map(this.stateOwner);
-    const values = this.groupValues();
+    const values = groupValues(this.groups, Object.keys(this.definition.spec.options));
     return () => {
       this.records = records;
-      this.stateOwner = owners;
-      this.assignGroupValues(values);
+      this.stateOwner.clear(); // in place: this.layout holds the map
+      for (const [buffer, owner] of owners) this.stateOwner.set(buffer, owner);
+      assignGroupValues(this.groups, values);
     };
-  }
-
-  /** Each group's options (and initialLr) as they are now, for putting back. */
-  private groupValues(): Record<string, unknown>[] {
-    return this.groups.map((group) => {
-      const values: Record<string, unknown> = {};
-      for (const key of [...Object.keys(this.definition.spec.options), 'initialLr']) values[key] = (group as Record<string, unknown>)[key];
-      return values;
-    });
-  }
-
-  /** Puts back groupValues; a caller's setter that refuses its own old value is ignored. */
-  private assignGroupValues(values: Record<string, unknown>[]): void {
-    values.forEach((v, g) => {
-      try {
-        Object.assign(this.groups[g]!, v);
-      } catch {
-        // nothing better can be done
-      }
-    });
   }
 
   /** Which state buffers (kernel slots 2, 3, ...) the group's options use. */

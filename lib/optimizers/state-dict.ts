@@ -149,3 +149,43 @@ export function checkStateDict<O extends object>(where: string, input: unknown, 
   }
   return { groups: hyper, initialLrs, records };
 }
+
+/**
+ * The groups' values for a state dict, as they are now, each read once (a pair such as betas
+ * copied): a dict of an optimizer whose lr was just set to NaN is still a record of its state;
+ * loadStateDict is where values are checked. A scheduler's record of a group's first lr
+ * (PyTorch's initial_lr travels in its dict too) is kept: a scheduler built after a load then
+ * starts from it, not from the loaded, decayed lr.
+ */
+export function groupDictValues(where: string, groups: readonly object[], optionNames: readonly string[]): Record<string, unknown>[] {
+  return groups.map((group) => {
+    const copy: Record<string, unknown> = {};
+    for (const key of optionNames) {
+      const value = (group as Record<string, unknown>)[key];
+      copy[key] = Array.isArray(value) ? readArray(where, key, value) : value;
+    }
+    const initialLr = (group as { initialLr?: unknown }).initialLr;
+    if (typeof initialLr === 'number') copy['initialLr'] = initialLr;
+    return copy;
+  });
+}
+
+/** Each group's options (and initialLr) as they are now, for putting back with assignGroupValues. */
+export function groupValues(groups: readonly object[], optionNames: readonly string[]): Record<string, unknown>[] {
+  return groups.map((group) => {
+    const values: Record<string, unknown> = {};
+    for (const key of [...optionNames, 'initialLr']) values[key] = (group as Record<string, unknown>)[key];
+    return values;
+  });
+}
+
+/** Puts back groupValues; a caller's setter that refuses its own old value is ignored. */
+export function assignGroupValues(groups: readonly object[], values: readonly Record<string, unknown>[]): void {
+  values.forEach((v, g) => {
+    try {
+      Object.assign(groups[g]!, v);
+    } catch {
+      // nothing better can be done
+    }
+  });
+}
