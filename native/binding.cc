@@ -24,61 +24,11 @@
 
 #include "dispatch.h"
 #include "kernels.h"
+#include "binding.h"
 #include "pool.h"
 
 namespace simd_optim {
-namespace {
-
-struct Float32View {
-  float* data = nullptr;
-  size_t length = 0;
-};
-
-// A piece of one tensor: elements [begin, end) of tasks[task] (steps) or views[task] (reductions).
-// A tensor is cut at every kBlock elements whatever the thread count, so a reduction adds the
-// same block sums in the same order with 1 thread or 64.
-struct Chunk {
-  uint32_t task;
-  size_t begin, end;
-};
-
-// What stepAsync's work on other threads shares with its environment: the environment waits,
-// when it goes away (a Worker terminated), until no such work is running on its arrays, and work
-// that had not started by then does not start. Held by the instance and by every work item.
-struct AsyncGate {
-  std::mutex mutex;
-  std::condition_variable idle;
-  int running = 0;
-  bool closed = false;
-
-  bool enter() {
-    std::lock_guard<std::mutex> lock(mutex);
-    if (closed) return false;
-    ++running;
-    return true;
-  }
-  void leave() {
-    std::lock_guard<std::mutex> lock(mutex);
-    if (--running == 0) idle.notify_all();
-  }
-  void close() {
-    std::unique_lock<std::mutex> lock(mutex);
-    closed = true;
-    idle.wait(lock, [&] { return running == 0; });
-  }
-};
-
-// One module instance's state, freed with its environment.
-struct Instance {
-  std::shared_ptr<AsyncGate> gate = std::make_shared<AsyncGate>();
-  const KernelTable* table = nullptr;
-  Isa isa = Isa::kScalar;
-  // Reused between calls: after the first steps of a model a step never allocates.
-  std::vector<TensorTask> tasks;
-  std::vector<Float32View> views;
-  std::vector<Chunk> chunks;
-  std::vector<double> blockSums;
-};
+namespace binding {
 
 // Cuts tensors of these lengths into chunks of at most kBlock elements, in order.
 template <class LengthOf>
@@ -139,9 +89,6 @@ napi_value fail(napi_env env, bool typeError, const std::string& message) {
   return nullptr;
 }
 
-// The outcome of reading an argument: ok, wrong (throw our error) or gone (return silently).
-enum class Read { kOk, kWrong, kGone };
-
 Read readStatus(napi_env env, napi_status status) {
   if (status == napi_ok) return Read::kOk;
   return cannotThrow(env, status) ? Read::kGone : Read::kWrong;
@@ -189,13 +136,6 @@ size_t argumentsOf(napi_env env, napi_callback_info info, napi_value* argv, size
   if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok) return SIZE_MAX;
   return argc;
 }
-
-// What step and stepAsync read from their first six arguments.
-struct StepArguments {
-  uint32_t kernelId = 0, count = 0, threads = 1;
-  float* scalars = nullptr;
-  size_t scalarsLength = 0;
-};
 
 // Reads step's arguments (kernelId, arrays, scalars, flags, count, threads) into `args` and
 // `tasks`; false when it has thrown (or the environment is going away).
@@ -284,97 +224,6 @@ napi_value Step(napi_env env, napi_callback_info info) {
   if (!readStep(env, "step", argv, args, instance->tasks)) return nullptr;
   runStep(instance->table->fn[args.kernelId], instance->tasks, args.threads, instance->chunks);
   return nullptr;
-}
-
-// One stepAsync call: its tasks, a copy of its scalars, what keeps its arrays alive, its promise.
-struct AsyncStep {
-  std::shared_ptr<AsyncGate> gate;
-  napi_async_work work = nullptr;
-  napi_deferred deferred = nullptr;
-  napi_ref arrays = nullptr;  // the Array of every slot: the arrays stay alive until it settles
-  KernelFn kernel = nullptr;
-  bool (*nonFinite)(const float*, size_t) = nullptr;
-  std::vector<TensorTask> tasks;
-  std::vector<float> scalars;
-  std::vector<Chunk> chunks;
-  uint32_t threads = 1;
-  bool checkFinite = false;
-  bool applied = true;  // false: a gradient was not finite, nothing was written
-};
-
-// On a libuv thread: no N-API here. The check and the step, as step() and allFinite() do them.
-void executeAsyncStep(napi_env, void* data) {
-  AsyncStep& job = *static_cast<AsyncStep*>(data);
-  if (!job.gate->enter()) {
-    job.applied = false;  // the environment is gone: nothing to write for
-    return;
-  }
-  if (job.checkFinite) {
-    for (const TensorTask& task : job.tasks) {
-      if (task.length > 0 && job.nonFinite(task.slot[1], task.length)) {
-        job.applied = false;
-        break;
-      }
-    }
-  }
-  if (job.applied) runStep(job.kernel, job.tasks, job.threads, job.chunks);
-  job.gate->leave();
-}
-
-// Back on the environment's thread: settle the promise, release the arrays.
-void completeAsyncStep(napi_env env, napi_status status, void* data) {
-  std::unique_ptr<AsyncStep> job(static_cast<AsyncStep*>(data));
-  napi_value value = nullptr;
-  if (status == napi_ok) {
-    napi_get_boolean(env, job->applied, &value);
-    napi_resolve_deferred(env, job->deferred, value);
-  } else {
-    napi_create_string_utf8(env, "stepAsync: the step was cancelled", NAPI_AUTO_LENGTH, &value);
-    napi_value error = nullptr;
-    napi_create_error(env, nullptr, value, &error);
-    napi_reject_deferred(env, job->deferred, error);
-  }
-  napi_delete_reference(env, job->arrays);
-  napi_delete_async_work(env, job->work);
-}
-
-// stepAsync(kernelId, arrays, scalars, flags, count, threads, checkFinite): step()'s arguments,
-// read and checked now; the update (after the non-finite check of the gradients, when asked)
-// runs on a libuv thread. Returns a promise of true (applied) or false (a gradient was NaN or
-// infinite: nothing was written). The caller must leave the arrays alone until it settles.
-napi_value StepAsync(napi_env env, napi_callback_info info) {
-  napi_value argv[7];
-  const size_t argc = argumentsOf(env, info, argv, 7);
-  Instance* instance = instanceOf(env);
-  if (argc == SIZE_MAX || instance == nullptr) return nullptr;
-  if (argc != 7) return fail(env, true, "stepAsync: expected 7 arguments");
-  bool checkFinite = false;
-  const Read read = readStatus(env, napi_get_value_bool(env, argv[6], &checkFinite));
-  if (read != Read::kOk) return read == Read::kWrong ? fail(env, true, "stepAsync: checkFinite must be a boolean") : nullptr;
-  auto job = std::make_unique<AsyncStep>();
-  StepArguments args;
-  if (!readStep(env, "stepAsync", argv, args, job->tasks)) return nullptr;
-  // The scalars are copied: the caller's Float32Array is reused by its next step.
-  job->scalars.assign(args.scalars, args.scalars + args.scalarsLength);
-  for (TensorTask& task : job->tasks) task.scalars = job->scalars.data() + (task.scalars - args.scalars);
-  job->gate = instance->gate;
-  job->kernel = instance->table->fn[args.kernelId];
-  job->nonFinite = instance->table->reductions.nonFinite;
-  job->threads = args.threads;
-  job->checkFinite = checkFinite;
-  napi_value promise = nullptr, name = nullptr;
-  if (napi_create_reference(env, argv[1], 1, &job->arrays) != napi_ok ||
-      napi_create_promise(env, &job->deferred, &promise) != napi_ok ||
-      napi_create_string_utf8(env, "simd-optim.stepAsync", NAPI_AUTO_LENGTH, &name) != napi_ok ||
-      napi_create_async_work(env, nullptr, name, executeAsyncStep, completeAsyncStep, job.get(), &job->work) != napi_ok ||
-      napi_queue_async_work(env, job->work) != napi_ok) {
-    if (job->work != nullptr) napi_delete_async_work(env, job->work);
-    if (job->arrays != nullptr) napi_delete_reference(env, job->arrays);
-    // A promise created but never settled is only garbage; the caller sees the throw.
-    return fail(env, false, "stepAsync: could not queue the step");
-  }
-  job.release();  // owned by the async work until completeAsyncStep
-  return promise;
 }
 
 // What the parts of a reduction share: one result per chunk.
@@ -570,9 +419,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   return exports;
 }
 
-}  // namespace
+}  // namespace binding
 }  // namespace simd_optim
 
-static Napi::Object InitModule(Napi::Env env, Napi::Object exports) { return simd_optim::Init(env, exports); }
+static Napi::Object InitModule(Napi::Env env, Napi::Object exports) { return simd_optim::binding::Init(env, exports); }
 
 NODE_API_MODULE(simd_optim, InitModule)

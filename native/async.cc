@@ -1,0 +1,105 @@
+// stepAsync: a step's update on a libuv thread, its promise settled back on the environment's
+// thread. The arguments are read and checked as step() reads them (native/binding.cc), before the
+// call returns; the work holds what it needs (a copy of the scalars, a reference that keeps the
+// arrays alive) and passes the environment's gate, which an environment going away closes.
+#include "binding.h"
+
+namespace simd_optim {
+namespace binding {
+namespace {
+
+// One stepAsync call: its tasks, a copy of its scalars, what keeps its arrays alive, its promise.
+struct AsyncStep {
+  std::shared_ptr<AsyncGate> gate;
+  napi_async_work work = nullptr;
+  napi_deferred deferred = nullptr;
+  napi_ref arrays = nullptr;  // the Array of every slot: the arrays stay alive until it settles
+  KernelFn kernel = nullptr;
+  bool (*nonFinite)(const float*, size_t) = nullptr;
+  std::vector<TensorTask> tasks;
+  std::vector<float> scalars;
+  std::vector<Chunk> chunks;
+  uint32_t threads = 1;
+  bool checkFinite = false;
+  bool applied = true;  // false: a gradient was not finite, nothing was written
+};
+
+// On a libuv thread: no N-API here. The check and the step, as step() and allFinite() do them.
+void executeAsyncStep(napi_env, void* data) {
+  AsyncStep& job = *static_cast<AsyncStep*>(data);
+  if (!job.gate->enter()) {
+    job.applied = false;  // the environment is gone: nothing to write for
+    return;
+  }
+  if (job.checkFinite) {
+    for (const TensorTask& task : job.tasks) {
+      if (task.length > 0 && job.nonFinite(task.slot[1], task.length)) {
+        job.applied = false;
+        break;
+      }
+    }
+  }
+  if (job.applied) runStep(job.kernel, job.tasks, job.threads, job.chunks);
+  job.gate->leave();
+}
+
+// Back on the environment's thread: settle the promise, release the arrays.
+void completeAsyncStep(napi_env env, napi_status status, void* data) {
+  std::unique_ptr<AsyncStep> job(static_cast<AsyncStep*>(data));
+  napi_value value = nullptr;
+  if (status == napi_ok) {
+    napi_get_boolean(env, job->applied, &value);
+    napi_resolve_deferred(env, job->deferred, value);
+  } else {
+    napi_create_string_utf8(env, "stepAsync: the step was cancelled", NAPI_AUTO_LENGTH, &value);
+    napi_value error = nullptr;
+    napi_create_error(env, nullptr, value, &error);
+    napi_reject_deferred(env, job->deferred, error);
+  }
+  napi_delete_reference(env, job->arrays);
+  napi_delete_async_work(env, job->work);
+}
+
+// stepAsync(kernelId, arrays, scalars, flags, count, threads, checkFinite): step()'s arguments,
+// read and checked now; the update (after the non-finite check of the gradients, when asked)
+// runs on a libuv thread. Returns a promise of true (applied) or false (a gradient was NaN or
+// infinite: nothing was written). The caller must leave the arrays alone until it settles.
+}  // namespace
+
+napi_value StepAsync(napi_env env, napi_callback_info info) {
+  napi_value argv[7];
+  const size_t argc = argumentsOf(env, info, argv, 7);
+  Instance* instance = instanceOf(env);
+  if (argc == SIZE_MAX || instance == nullptr) return nullptr;
+  if (argc != 7) return fail(env, true, "stepAsync: expected 7 arguments");
+  bool checkFinite = false;
+  const Read read = readStatus(env, napi_get_value_bool(env, argv[6], &checkFinite));
+  if (read != Read::kOk) return read == Read::kWrong ? fail(env, true, "stepAsync: checkFinite must be a boolean") : nullptr;
+  auto job = std::make_unique<AsyncStep>();
+  StepArguments args;
+  if (!readStep(env, "stepAsync", argv, args, job->tasks)) return nullptr;
+  // The scalars are copied: the caller's Float32Array is reused by its next step.
+  job->scalars.assign(args.scalars, args.scalars + args.scalarsLength);
+  for (TensorTask& task : job->tasks) task.scalars = job->scalars.data() + (task.scalars - args.scalars);
+  job->gate = instance->gate;
+  job->kernel = instance->table->fn[args.kernelId];
+  job->nonFinite = instance->table->reductions.nonFinite;
+  job->threads = args.threads;
+  job->checkFinite = checkFinite;
+  napi_value promise = nullptr, name = nullptr;
+  if (napi_create_reference(env, argv[1], 1, &job->arrays) != napi_ok ||
+      napi_create_promise(env, &job->deferred, &promise) != napi_ok ||
+      napi_create_string_utf8(env, "simd-optim.stepAsync", NAPI_AUTO_LENGTH, &name) != napi_ok ||
+      napi_create_async_work(env, nullptr, name, executeAsyncStep, completeAsyncStep, job.get(), &job->work) != napi_ok ||
+      napi_queue_async_work(env, job->work) != napi_ok) {
+    if (job->work != nullptr) napi_delete_async_work(env, job->work);
+    if (job->arrays != nullptr) napi_delete_reference(env, job->arrays);
+    // A promise created but never settled is only garbage; the caller sees the throw.
+    return fail(env, false, "stepAsync: could not queue the step");
+  }
+  job.release();  // owned by the async work until completeAsyncStep
+  return promise;
+}
+
+}  // namespace binding
+}  // namespace simd_optim

@@ -1,0 +1,104 @@
+// What the N-API binding's files share (binding.cc: the synchronous calls and the module;
+// async.cc: stepAsync): one module instance's state, reading arguments, running a step. Nothing
+// here is seen by the kernels.
+#pragma once
+
+#include <node_api.h>
+
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "dispatch.h"
+#include "kernels.h"
+
+namespace simd_optim {
+namespace binding {
+
+struct Float32View {
+  float* data = nullptr;
+  size_t length = 0;
+};
+
+// A piece of one tensor: elements [begin, end) of tasks[task] (steps) or views[task] (reductions).
+// A tensor is cut at every kBlock elements whatever the thread count, so a reduction adds the
+// same block sums in the same order with 1 thread or 64.
+struct Chunk {
+  uint32_t task;
+  size_t begin, end;
+};
+
+// What stepAsync's work on other threads shares with its environment: the environment waits,
+// when it goes away (a Worker terminated), until no such work is running on its arrays, and work
+// that had not started by then does not start. Held by the instance and by every work item.
+struct AsyncGate {
+  std::mutex mutex;
+  std::condition_variable idle;
+  int running = 0;
+  bool closed = false;
+
+  bool enter() {
+    std::lock_guard<std::mutex> lock(mutex);
+    if (closed) return false;
+    ++running;
+    return true;
+  }
+  void leave() {
+    std::lock_guard<std::mutex> lock(mutex);
+    if (--running == 0) idle.notify_all();
+  }
+  void close() {
+    std::unique_lock<std::mutex> lock(mutex);
+    closed = true;
+    idle.wait(lock, [&] { return running == 0; });
+  }
+};
+
+// One module instance's state, freed with its environment.
+struct Instance {
+  std::shared_ptr<AsyncGate> gate = std::make_shared<AsyncGate>();
+  const KernelTable* table = nullptr;
+  Isa isa = Isa::kScalar;
+  // Reused between calls: after the first steps of a model a step never allocates.
+  std::vector<TensorTask> tasks;
+  std::vector<Float32View> views;
+  std::vector<Chunk> chunks;
+  std::vector<double> blockSums;
+};
+
+// What step and stepAsync read from their first six arguments.
+struct StepArguments {
+  uint32_t kernelId = 0, count = 0, threads = 1;
+  float* scalars = nullptr;
+  size_t scalarsLength = 0;
+};
+
+// The instance of the calling environment, or null if it is going away.
+Instance* instanceOf(napi_env env);
+
+// Throws unless throwing is impossible; returns the value a callback returns after a throw.
+napi_value fail(napi_env env, bool typeError, const std::string& message);
+
+// The outcome of reading an argument: ok, wrong (throw our error) or gone (return silently).
+enum class Read { kOk, kWrong, kGone };
+Read readStatus(napi_env env, napi_status status);
+
+// The callback's arguments into argv; SIZE_MAX when they cannot be read.
+size_t argumentsOf(napi_env env, napi_callback_info info, napi_value* argv, size_t capacity);
+
+// Reads step's arguments (kernelId, arrays, scalars, flags, count, threads) into `args` and
+// `tasks`; false when it has thrown (or the environment is going away).
+bool readStep(napi_env env, const char* name, napi_value* argv, StepArguments& args, std::vector<TensorTask>& tasks);
+
+// Runs a step whose tasks are read: on this thread, or split over `threads` (chunks: scratch).
+void runStep(KernelFn kernel, const std::vector<TensorTask>& tasks, uint32_t threads, std::vector<Chunk>& chunks);
+
+// stepAsync (native/async.cc).
+napi_value StepAsync(napi_env env, napi_callback_info info);
+
+}  // namespace binding
+}  // namespace simd_optim
