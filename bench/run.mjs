@@ -15,7 +15,7 @@ import { createRequire } from 'node:module';
 
 import { measure } from './measure.mjs';
 import { plainGradients, plainLoops } from './plain.mjs';
-import { benchThreads } from './threads.mjs';
+import { benchEventLoop, benchThreads } from './threads.mjs';
 
 const require = createRequire(import.meta.url);
 const simd = require('../dist/index.js');
@@ -166,6 +166,9 @@ if (GRADIENT_BENCH) benchGradients();
 if (THREAD_BENCH) {
   useBackend('native', bestLevel);
   Object.assign(results, benchThreads({ simd, nativeAddon, sizes: THREAD_SIZES, label: sizeLabel, fmt, availableThreads }));
+  const loop = await benchEventLoop({ simd, fmt });
+  record('eventLoop|stepAsync|16M', loop.async);
+  record('eventLoop|step|16M', loop.sync);
 }
 printTargets();
 compareBaseline();
@@ -262,6 +265,8 @@ function printTargets() {
     const worst = autos.reduce((w, c) => (c[1].speedup < w[1].speedup ? c : w));
     checks.push(["'auto' threads, every size: never slower than one thread (≥ 0.95×)", worst[1].speedup >= 0.95, `worst ${fmt(worst[1].speedup)}× (${worst[0].split('|').slice(1).join(', ')})`]);
   }
+  const loop = get('eventLoop|stepAsync|16M');
+  if (loop) checks.push(['awaiting stepAsync, Adam 16M: event-loop delay p99 ≤ 2 ms', loop.p99Ms <= 2, `${fmt(loop.p99Ms)} ms (step() with a yield: ${fmt(get('eventLoop|step|16M').p99Ms)} ms)`]);
   console.log('## Targets\n');
   console.log('| target | measured | met |\n|---|---|---|');
   for (const [what, ok, measured] of checks) console.log(`| ${what} | ${measured} | ${ok ? 'yes' : '**no**'} |`);

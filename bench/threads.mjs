@@ -53,3 +53,40 @@ export function benchThreads({ simd, nativeAddon, sizes, label, fmt, availableTh
   }
   return results;
 }
+
+/**
+ * The event loop while a training loop steps a 16M-element Adam: awaiting stepAsync, and calling
+ * step with a yield (setImmediate) between steps. monitorEventLoopDelay's p99 and max, and the
+ * time per step. Returns { async: {...}, sync: {...} }.
+ */
+export async function benchEventLoop({ simd, fmt, n = 1 << 24, steps = 60, threads = 'auto' } = {}) {
+  const { monitorEventLoopDelay } = await import('node:perf_hooks');
+  const { setImmediate: yieldToLoop } = await import('node:timers/promises');
+  const grads = [new Float32Array(n).fill(1e-3)];
+  const run = async (mode) => {
+    const opt = new simd.Adam([new Float32Array(n)], { threads });
+    await opt.stepAsync(grads); // state allocated, pages touched
+    opt.step(grads);
+    const histogram = monitorEventLoopDelay({ resolution: 1 });
+    histogram.enable();
+    const start = process.hrtime.bigint();
+    for (let k = 0; k < steps; k++) {
+      if (mode === 'async') await opt.stepAsync(grads);
+      else {
+        opt.step(grads);
+        await yieldToLoop();
+      }
+    }
+    const ms = Number(process.hrtime.bigint() - start) / 1e6 / steps;
+    histogram.disable();
+    return { stepMs: ms, p99Ms: histogram.percentile(99) / 1e6, maxMs: histogram.max / 1e6 };
+  };
+  const result = { async: await run('async'), sync: await run('sync') };
+  console.log(`## The event loop while stepping Adam on ${n >> 20}M elements ('auto' threads)\n`);
+  console.log('| | time per step | event-loop delay p99 | max |\n|---|---|---|---|');
+  for (const [label, r] of [['await stepAsync(grads)', result.async], ['step(grads), then setImmediate', result.sync]]) {
+    console.log(`| ${label} | ${fmt(r.stepMs)} ms | ${fmt(r.p99Ms)} ms | ${fmt(r.maxMs)} ms |`);
+  }
+  console.log('');
+  return result;
+}

@@ -49,7 +49,8 @@ export interface StepOptions {
   /**
    * How many threads a step may split its work over (all its tensors together, and the
    * non-finite check): a whole number >= 1, or 'auto' (the default): one thread per 131,072
-   * elements of the step, at most os.availableParallelism(). The threads are a native pool shared
+   * elements of the step, at most os.availableParallelism() (one less for stepAsync, which leaves
+   * a core to the event loop). The threads are a native pool shared
    * by every optimizer of the process; the result is the same bits for every count. The fallback
    * runs on the calling thread.
    */
@@ -230,7 +231,7 @@ export abstract class Optimizer<O extends object, State extends object> {
     this.running = where;
     try {
       const count = this.prepareStep(where, grads);
-      const threads = threadsFor(this.threads, this.stagedElements);
+      const threads = threadsFor(this.threads, this.stagedElements, 1); // 'auto' leaves the event loop a core
       const { kernel } = this.definition;
       const pending = count === 0 ? null : this.startAsync(where, count, threads);
       if (pending === null) {
