@@ -17,6 +17,9 @@ export { RAdam, radamUpdate, type RAdamOptions, type RAdamState } from './optimi
 export { Lion, lionUpdate, type LionOptions, type LionState } from './optimizers/lion.js';
 export { clipGradNorm, clipGradValue, type ClipGradNormOptions } from './optimizers/gradients.js';
 export {
+  combineGradNormPartials, gradNormPartials, type GradNormPartialsOptions, type NormType,
+} from './optimizers/grad-norm-partials.js';
+export {
   saveCheckpoint, loadCheckpoint, saveCheckpointAsync, loadCheckpointAsync, type Checkpointable, type CheckpointableScheduler,
   type CheckpointInfo, type Checksum, type LoadCheckpointOptions, type SaveCheckpointOptions,
 } from './io/checkpoint.js';

@@ -153,7 +153,7 @@ function release(count: number): void {
   for (let i = 0; i < count; i++) slots[i] = null;
 }
 
-const CLIP_OPTIONS = ['normType', 'errorIfNonfinite', 'threads'];
+const CLIP_OPTIONS = ['normType', 'errorIfNonfinite', 'threads', 'totalNorm'];
 const NO_OPTIONS: Record<string, unknown> = Object.freeze({});
 
 /** Options of {@link clipGradNorm}. */
@@ -164,6 +164,11 @@ export interface ClipGradNormOptions {
   errorIfNonfinite?: boolean;
   /** How many threads may share the work: a whole number >= 1 or 'auto' (as StepOptions.threads). Same bits for any. */
   threads?: number | 'auto';
+  /**
+   * The total norm, computed elsewhere (combineGradNormPartials, for a shard of a model): grads is
+   * scaled as if the norm were its own, and nothing is read to compute one.
+   */
+  totalNorm?: number;
 }
 
 /**
@@ -186,6 +191,9 @@ export function clipGradNorm(grads: readonly Float32Array[], maxNorm: number, op
   }
   const errorIfNonfinite = booleanOption(where, 'options.errorIfNonfinite', o['errorIfNonfinite'], false);
   const threadSetting = threadsOption(where, 'options.threads', o['threads']);
+  const given = o['totalNorm'];
+  if (given !== undefined && typeof given !== 'number') throw new TypeError(`${where}: options.totalNorm must be a number, got ${describe(given)}`);
+  if (typeof given === 'number' && given < 0) throw new RangeError(`${where}: options.totalNorm must be >= 0 (or NaN or Infinity), got ${given}`);
   enter(where);
   let count = 0;
   try {
@@ -193,8 +201,8 @@ export function clipGradNorm(grads: readonly Float32Array[], maxNorm: number, op
     let elements = 0;
     for (let i = 0; i < count; i++) elements += lengths[i]!;
     const threads = threadsFor(threadSetting, elements);
-    const total =
-      normType === 2 ? Math.sqrt(runReduce(ReduceId.SumSquares, sumSquaresJs, slots, count, lengths, threads))
+    const total = given !== undefined ? given
+      : normType === 2 ? Math.sqrt(runReduce(ReduceId.SumSquares, sumSquaresJs, slots, count, lengths, threads))
       : normType === 1 ? runReduce(ReduceId.SumAbs, sumAbsJs, slots, count, lengths, threads)
       : runReduce(ReduceId.MaxAbs, maxAbsJs, slots, count, lengths, threads);
     if (errorIfNonfinite && !Number.isFinite(total)) {
