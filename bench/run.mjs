@@ -15,6 +15,7 @@ import { createRequire } from 'node:module';
 
 import { measure } from './measure.mjs';
 import { plainGradients, plainLoops } from './plain.mjs';
+import { benchModels } from './models.mjs';
 import { benchEventLoop, benchThreads } from './threads.mjs';
 
 const require = createRequire(import.meta.url);
@@ -44,6 +45,7 @@ const OPTIMIZERS = [
 ].filter((o) => !args.only || args.only.split(',').includes(o.name));
 const GRADIENT_BENCH = !args.only || args.only.split(',').includes('gradients');
 const THREAD_BENCH = !args.only || args.only.split(',').includes('threads');
+const MODEL_BENCH = !args.only || args.only.split(',').includes('models');
 const THREAD_SIZES = (args['thread-sizes'] ?? '64K,256K,1M,4M,16M,64M').split(',').map(parseSize);
 
 function parseSize(text) {
@@ -163,6 +165,7 @@ for (const config of OPTIMIZERS) {
 }
 
 if (GRADIENT_BENCH) benchGradients();
+if (MODEL_BENCH) Object.assign(results, benchModels({ simd, useBackend, bestLevel, fmt }));
 if (THREAD_BENCH) {
   useBackend('native', bestLevel);
   Object.assign(results, benchThreads({ simd, nativeAddon, sizes: THREAD_SIZES, label: sizeLabel, fmt, availableThreads }));

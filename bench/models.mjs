@@ -1,0 +1,67 @@
+// The benchmark's model rows: what a step costs for the shapes real models have, many tensors
+// rather than one, through the public API (Adam, 'auto' threads, the native backend at its best
+// level and the fallback). "per tensor", for the models of 640K elements, is the step's time
+// beyond what one 640K tensor costs, divided by the number of tensors: the per-tensor overhead.
+import { measure } from './measure.mjs';
+
+/** Tensors of the given lengths: separate arrays, or views of one ArrayBuffer (params and grads each). */
+function tensors(lengths, views) {
+  if (!views) return lengths.map((n) => new Float32Array(n).fill(0.5));
+  const total = lengths.reduce((a, b) => a + b, 0);
+  const buffer = new Float32Array(total).fill(0.5).buffer;
+  let offset = 0;
+  return lengths.map((n) => {
+    const view = new Float32Array(buffer, 4 * offset, n);
+    offset += n;
+    return view;
+  });
+}
+
+/** Transformer-like shapes: d = 256, 12 layers (attention and MLP weights and biases), two norms. */
+function transformerShapes() {
+  const d = 256, shapes = [];
+  for (let layer = 0; layer < 12; layer++) {
+    for (let k = 0; k < 4; k++) shapes.push(d * d, d);
+    shapes.push(d * 4 * d, 4 * d, 4 * d * d, d);
+  }
+  shapes.push(d, d);
+  return shapes;
+}
+
+export const MODELS = [
+  { name: 'one tensor of 640K', lengths: [640 * 1024] },
+  { name: '10,000 × 64, views of one ArrayBuffer', lengths: new Array(10000).fill(64), views: true },
+  { name: '10,000 × 64, separate arrays', lengths: new Array(10000).fill(64) },
+  { name: 'MLP 784-256-128-10 (6 tensors)', lengths: [784 * 256, 256, 256 * 128, 128, 128 * 10, 10] },
+  { name: `transformer shapes (${transformerShapes().length} tensors, ${(transformerShapes().reduce((a, b) => a + b) / 1e6).toFixed(1)}M)`, lengths: transformerShapes() },
+  { name: 'one tensor of 1 element', lengths: [1] },
+];
+
+/** Prints the table; returns results by key `models|<name>|<backend>` ({ stepNs, nsPerElement, perTensorNs }). */
+export function benchModels({ simd, useBackend, bestLevel, fmt }) {
+  const results = {};
+  const rows = [];
+  for (const backend of ['native', 'js']) {
+    backend === 'native' ? useBackend('native', bestLevel) : useBackend('js');
+    let oneTensorNsPerElement = 0;
+    for (const model of MODELS) {
+      const params = tensors(model.lengths, model.views);
+      const grads = tensors(model.lengths, model.views).map((g) => g.fill(1e-3));
+      const elements = model.lengths.reduce((a, b) => a + b, 0);
+      const opt = new simd.Adam(params);
+      const nsPerElement = measure(() => opt.step(grads), elements);
+      if (model === MODELS[0]) oneTensorNsPerElement = nsPerElement;
+      const stepNs = nsPerElement * elements;
+      // Only against the same number of elements: a larger model is also further out of cache.
+      const perTensorNs = model.lengths.length > 1 && elements === MODELS[0].lengths[0] ? (stepNs - oneTensorNsPerElement * elements) / model.lengths.length : null;
+      results[`models|${model.name}|${backend}`] = { stepNs, nsPerElement, perTensorNs };
+      rows.push(`| ${model.name} | ${backend === 'native' ? `native ${bestLevel}` : 'js fallback'} | ${fmt(stepNs / 1000, 1)} µs | ${fmt(nsPerElement, 3)} ns | ${perTensorNs === null ? '' : `${fmt(perTensorNs, 0)} ns`} |`);
+    }
+  }
+  useBackend('native', bestLevel);
+  console.log("## Models: Adam, 'auto' threads\n");
+  console.log('| model | backend | per step | per element | per tensor (beyond one 640K tensor) |\n|---|---|---|---|---|');
+  for (const row of rows) console.log(row);
+  console.log('');
+  return results;
+}
