@@ -33,7 +33,7 @@ void executeAsyncStep(napi_env, void* data) {
   }
   if (job.checkFinite) {
     for (const TensorTask& task : job.tasks) {
-      if (task.length > 0 && job.nonFinite(task.slot[1], task.length)) {
+      if (task.length > 0 && task.slot[1] != nullptr && job.nonFinite(task.slot[1], task.length)) {
         job.applied = false;
         break;
       }
@@ -88,14 +88,23 @@ napi_value StepAsync(napi_env env, napi_callback_info info) {
   job->checkFinite = checkFinite;
   napi_value promise = nullptr, name = nullptr;
   if (napi_create_reference(env, argv[1], 1, &job->arrays) != napi_ok ||
-      napi_create_promise(env, &job->deferred, &promise) != napi_ok ||
       napi_create_string_utf8(env, "simd-optim.stepAsync", NAPI_AUTO_LENGTH, &name) != napi_ok ||
       napi_create_async_work(env, nullptr, name, executeAsyncStep, completeAsyncStep, job.get(), &job->work) != napi_ok ||
-      napi_queue_async_work(env, job->work) != napi_ok) {
+      napi_create_promise(env, &job->deferred, &promise) != napi_ok) {
     if (job->work != nullptr) napi_delete_async_work(env, job->work);
     if (job->arrays != nullptr) napi_delete_reference(env, job->arrays);
-    // A promise created but never settled is only garbage; the caller sees the throw.
     return fail(env, false, "stepAsync: could not queue the step");
+  }
+  if (napi_queue_async_work(env, job->work) != napi_ok) {
+    // The promise exists: it is settled (rejected) and returned, not left pending, and no throw
+    // leaves it unobserved (an unhandled rejection would end the process).
+    napi_value message = nullptr, error = nullptr;
+    napi_create_string_utf8(env, "stepAsync: could not queue the step", NAPI_AUTO_LENGTH, &message);
+    napi_create_error(env, nullptr, message, &error);
+    napi_reject_deferred(env, job->deferred, error);
+    napi_delete_async_work(env, job->work);
+    napi_delete_reference(env, job->arrays);
+    return promise;
   }
   job.release();  // owned by the async work until completeAsyncStep
   return promise;

@@ -17,6 +17,7 @@
 #include <napi.h>
 
 #include <condition_variable>
+#include <limits>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -169,9 +170,11 @@ bool readStep(napi_env env, const char* name, napi_value* argv, StepArguments& a
   if (read != Read::kOk) return read == Read::kWrong && (fail(env, true, where + ": flags must be a Uint32Array"), false);
   if (flagsLength < count) return fail(env, false, where + ": flags is too short"), false;
 
+  // Each task is built in a local and stored after its reads: reading an element can run
+  // JavaScript (an accessor on the Array), which could call back in and resize `tasks`.
   tasks.resize(count);
   for (uint32_t t = 0; t < count; ++t) {
-    TensorTask& task = tasks[t];
+    TensorTask task{};
     task.flags = flags[t];
     task.scalars = args.scalars + size_t(t) * layout.scalars;
     task.length = 0;
@@ -192,6 +195,8 @@ bool readStep(napi_env env, const char* name, napi_value* argv, StepArguments& a
       }
       task.slot[k] = view.data;
     }
+    if (tasks.size() != count) return fail(env, false, where + ": called again while reading its arrays"), false;
+    tasks[t] = task;
   }
   return true;
 }
@@ -288,9 +293,12 @@ napi_value Reduce(napi_env env, napi_callback_info info) {
   std::vector<Float32View>& views = instance->views;
   views.resize(count);
   for (uint32_t t = 0; t < count; ++t) {
-    read = readElement(env, argv[1], t, &views[t]);
+    Float32View view;  // a local: reading can run JavaScript that calls back in (see readStep)
+    read = readElement(env, argv[1], t, &view);
     if (read == Read::kGone) return nullptr;
     if (read == Read::kWrong) return fail(env, true, "reduce: arrays[" + std::to_string(t) + "] must be a Float32Array");
+    if (views.size() != count) return fail(env, false, "reduce: called again while reading its arrays");
+    views[t] = view;
   }
   std::vector<Chunk>& chunks = instance->chunks;
   cut(chunks, count, [&](uint32_t t) { return views[t].length; });
@@ -329,6 +337,8 @@ napi_value Reduce(napi_env env, napi_callback_info info) {
       for (double r : results) result += float(r);
       break;
   }
+  // One NaN for every backend and level: the kernels' NaN may carry a sign or payload.
+  if (result != result) result = std::numeric_limits<double>::quiet_NaN();
   napi_value number = nullptr;
   napi_create_double(env, result, &number);  // null (undefined) only if the environment is gone
   return number;

@@ -8,8 +8,8 @@
 //   scale:      x[i] = x[i] * factor
 //   clamp:      x[i] = min(max(x[i], low), high)               (NaN stays NaN)
 //
-// Lanes continue from one tensor to the next, each tensor starting at lane 0; the binding combines
-// them with combineLanes.
+// The binding calls these once per block of kBlock elements of a tensor, with lanes from zero, and
+// combines them with combineLanes; then it adds the blocks' sums in order (native/binding.cc).
 #include "kernels.h"
 #include "lanes.h"
 #include "simd.h"

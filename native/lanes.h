@@ -1,8 +1,9 @@
 // Sixteen float64 accumulators, one per residue of the element index mod 16: the fixed summation
-// order of the gradient norms. Element i of a tensor is added to lane i % 16, in increasing i,
-// continuing the sums the previous tensors left in the lanes, so every level (and
-// lib/optimizers/gradients.ts) adds the same numbers in the same order and the sums have the same bits; the
-// lanes are combined at the end in one fixed tree (see combineLanes).
+// order of the gradient norms. Within one block of a tensor (kBlock elements, its lanes starting
+// from zero), element i of the block is added to lane i % 16, in increasing i, so every level (and
+// lib/optimizers/gradients.ts) adds the same numbers in the same order and the sums have the same
+// bits; the block's lanes are combined in one fixed tree (see combineLanes), and the binding adds
+// the blocks' sums in order.
 #pragma once
 
 #include "simd.h"

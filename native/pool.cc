@@ -1,14 +1,26 @@
 // See pool.h. A job is an atomic counter of parts handed out and one of parts done; pool threads
 // take parts from the oldest job that has any left. The pool grows to the largest number of
 // threads any job has asked for (at most kMaxThreads - 1 pool threads) and shrinks only to zero.
+//
+// Two things must never take the process down: a thread that cannot be created (a cgroup's
+// pids.max, RLIMIT_NPROC, memory) just leaves the pool smaller, as the caller runs every part no
+// helper takes; and the addon is built without C++ exceptions, so threads are created with
+// pthread_create, whose failure is a return code (std::thread would throw, and terminate).
 #include "pool.h"
 
 #include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
-#include <thread>
+#include <cstdint>
+#include <new>
 #include <vector>
+
+#ifdef _WIN32
+#include <thread>
+#else
+#include <pthread.h>
+#endif
 
 namespace simd_optim {
 namespace {
@@ -27,14 +39,24 @@ struct Job {
                                    // the job lives on its caller's stack until this is 0
 };
 
+#ifdef _WIN32
+using Thread = std::thread;  // MSVC builds keep exceptions (untested)
+#else
+using Thread = pthread_t;
+#endif
+
 struct Pool {
   std::mutex mutex;
-  std::condition_variable work;    // a job was queued, or the pool is stopping
+  std::condition_variable work;    // a job was queued, or a generation ended
   std::condition_variable finished;  // a part of some job finished
   std::deque<Job*> jobs;
-  std::vector<std::thread> threads;
+  std::vector<Thread> threads;     // this generation's
   size_t users = 0;
-  bool stopping = false;
+  // Threads of generation g leave once the pool has moved past g (the last user released it).
+  // A counter, never reset: with a flag set and cleared, a release/acquire/release in quick
+  // succession could clear it before a thread of the first release had seen it, and that thread
+  // would wait forever while its releaser joined it.
+  uint64_t generation = 0;
 };
 
 // Never destroyed: a process may exit with a Worker's instance still holding the pool, and the
@@ -52,7 +74,12 @@ void work(Job& job) {
   }
 }
 
-void poolThread(Pool& p) {
+struct ThreadStart {
+  Pool* pool;
+  uint64_t generation;
+};
+
+void poolThread(Pool& p, uint64_t generation) {
   std::unique_lock<std::mutex> lock(p.mutex);
   for (;;) {
     Job* job = nullptr;
@@ -63,7 +90,7 @@ void poolThread(Pool& p) {
       }
     }
     if (job == nullptr) {
-      if (p.stopping) return;
+      if (p.generation != generation) return;
       p.work.wait(lock);
       continue;
     }
@@ -75,6 +102,41 @@ void poolThread(Pool& p) {
     --job->active;
     p.finished.notify_all();
   }
+}
+
+#ifndef _WIN32
+void* threadMain(void* argument) {
+  const ThreadStart start = *static_cast<ThreadStart*>(argument);
+  delete static_cast<ThreadStart*>(argument);
+  poolThread(*start.pool, start.generation);
+  return nullptr;
+}
+#endif
+
+// Starts one more thread of the current generation (under the pool's mutex); false if it cannot.
+bool startThread(Pool& p) {
+#ifdef _WIN32
+  p.threads.emplace_back(poolThread, std::ref(p), p.generation);
+  return true;
+#else
+  ThreadStart* start = new (std::nothrow) ThreadStart{&p, p.generation};
+  if (start == nullptr) return false;
+  pthread_t thread;
+  if (pthread_create(&thread, nullptr, threadMain, start) != 0) {
+    delete start;
+    return false;
+  }
+  p.threads.push_back(thread);
+  return true;
+#endif
+}
+
+void join(Thread& thread) {
+#ifdef _WIN32
+  thread.join();
+#else
+  pthread_join(thread, nullptr);
+#endif
 }
 
 }  // namespace
@@ -93,8 +155,10 @@ void runParts(size_t threads, size_t parts, PartFn fn, void* context) {
   job.helpers = threads - 1;
   {
     std::lock_guard<std::mutex> lock(p.mutex);
-    // Start the threads this job may use (an instance acquired the pool before calling).
-    while (p.threads.size() < threads - 1 && !p.stopping) p.threads.emplace_back(poolThread, std::ref(p));
+    // Start the threads this job may use (an instance acquired the pool before calling); if the
+    // system refuses one, the job runs on those there are.
+    while (p.threads.size() < threads - 1 && startThread(p)) {
+    }
     p.jobs.push_back(&job);
   }
   p.work.notify_all();
@@ -118,17 +182,15 @@ void acquirePool() {
 
 void releasePool() {
   Pool& p = pool();
-  std::vector<std::thread> stopping;
+  std::vector<Thread> leaving;
   {
     std::lock_guard<std::mutex> lock(p.mutex);
     if (p.users == 0 || --p.users > 0) return;
-    p.stopping = true;
-    stopping.swap(p.threads);
+    ++p.generation;  // this generation's threads leave once they find no work
+    leaving.swap(p.threads);
   }
   p.work.notify_all();
-  for (std::thread& t : stopping) t.join();
-  std::lock_guard<std::mutex> lock(p.mutex);
-  p.stopping = false;
+  for (Thread& t : leaving) join(t);
 }
 
 size_t poolThreads() {

@@ -38,6 +38,33 @@ describe.skipIf(backend !== 'native')('native binding', () => {
     expect(addon.selectIsa('mmx')).toBe(false);
   });
 
+  test('an array element read by step or reduce that calls back in is refused, not a write into freed scratch', () => {
+    // Before, the binding held a reference into its scratch vector across the element read; a
+    // nested call with more tensors resized the vector under it.
+    const many = Array.from({ length: 64 }, () => new Float32Array(4));
+    const nestedStep = () => addon.step(KernelId.Sgd, many.flatMap((p) => [p, new Float32Array(4), null]) as never, new Float32Array(64 * SGD.scalars), new Uint32Array(64), 64, 1);
+    const p0 = new Float32Array([1, 2]);
+    const arrays: unknown[] = [p0, new Float32Array(2), null];
+    Object.defineProperty(arrays, 1, { get: () => (nestedStep(), new Float32Array([1, 1])) });
+    expect(() => addon.step(KernelId.Sgd, arrays as never, new Float32Array(SGD.scalars), new Uint32Array(1), 1, 1)).toThrow(/called again while reading/);
+    expect(Array.from(p0)).toEqual([1, 2]);
+    const grads: unknown[] = [new Float32Array(2)];
+    Object.defineProperty(grads, 0, { get: () => (addon.reduce(0 as never, many as never, 64, 1), new Float32Array(2)) });
+    expect(() => addon.reduce(0 as never, grads as never, 1, 1)).toThrow(/called again while reading/);
+  });
+
+  test('a NaN norm is the one NaN of JavaScript at every level (no sign or payload from a kernel)', () => {
+    const canonical = Buffer.from(new Float64Array([NaN]).buffer);
+    for (const level of addon.availableIsas()) {
+      addon.selectIsa(level);
+      for (const op of [0, 1, 2]) {
+        const x = new Float32Array([1, -NaN, 2]);
+        const result = addon.reduce(op as never, [x] as never, 1, 1);
+        expect(Buffer.from(new Float64Array([result]).buffer).equals(canonical), `${level} op ${op}`).toBe(true);
+      }
+    }
+  });
+
   test('refuses out-of-bounds arguments and writes nothing', () => {
     const p0 = new Float32Array([1, 2, 3]), g0 = new Float32Array([1, 1, 1]);
     const p1 = new Float32Array([4, 5]), g1 = new Float32Array([1, 1]);

@@ -20,6 +20,14 @@ test('terminating Workers inside step and clipGradNorm never aborts the process'
   expect(run.stdout).toContain('survived 30 rounds');
 }, 150_000);
 
+test('Workers that are the thread pool\'s only users come and go without a hang', () => {
+  const script = path.join(ROOT, 'test', 'fixtures', 'workers', 'pool-users-come-and-go.mjs');
+  const run = spawnSync(process.execPath, [script, '40'], { encoding: 'utf8', timeout: 120_000 });
+  expect(run.signal, 'timed out: a pool release hung').toBeNull();
+  expect(run.status, run.stderr.slice(0, 2000)).toBe(0);
+  expect(run.stdout).toContain('pool survived 40 rounds');
+}, 150_000);
+
 /** Starts a Worker that loads the package with `env` and reports what it uses. */
 function workerReport(env: Record<string, string>): Promise<{ backend: string; isa: string; current: string | null }> {
   const code = `

@@ -38,8 +38,12 @@ const resizableOf = resizableDescriptor?.get ? uncurryThis(resizableDescriptor.g
  * another thread works on it. A SharedArrayBuffer can only grow.
  */
 export function canShrink(array: ArrayBufferView): boolean {
-  const buffer = bufferOf(array);
-  return resizableOf !== null && !(buffer instanceof SharedArrayBuffer) && resizableOf(buffer);
+  if (resizableOf === null) return false;
+  try {
+    return resizableOf(bufferOf(array)); // an ArrayBuffer of any realm
+  } catch {
+    return false; // a SharedArrayBuffer (of any realm: instanceof would miss another realm's)
+  }
 }
 
 /** True for a real Float32Array (a subclass's instance too); false for a Proxy or look-alike. */
