@@ -112,7 +112,7 @@ export function adadeltaKernelJs(arrays: readonly Slot[], scalars: Float32Array,
 }
 
 const KERNEL = { id: KernelId.Adadelta, js: adadeltaKernelJs, slots: ADADELTA.slots, scalars: ADADELTA.scalars } as const;
-const DEFINITION: OptimizerDefinition<AdadeltaOptions> = { name: 'Adadelta', kernel: KERNEL, spec: SPEC, bufferNames: ['square_avg', 'acc_delta'] };
+const DEFINITION: OptimizerDefinition<AdadeltaOptions> = { name: 'Adadelta', kernel: KERNEL, spec: SPEC, bufferNames: ['square_avg', 'acc_delta'], scalarsByStep: true };
 
 /**
  * Adadelta (Zeiler), with PyTorch's options and defaults. Updates the params in place.

@@ -105,7 +105,7 @@ export function adagradKernelJs(arrays: readonly Slot[], scalars: Float32Array, 
 
 const ADAGRAD_KERNEL = { id: KernelId.Adagrad, js: adagradKernelJs, slots: ADAGRAD.slots, scalars: ADAGRAD.scalars } as const;
 
-const DEFINITION: OptimizerDefinition<AdagradOptions> = { name: 'Adagrad', kernel: ADAGRAD_KERNEL, spec: SPEC, bufferNames: ['sum'] };
+const DEFINITION: OptimizerDefinition<AdagradOptions> = { name: 'Adagrad', kernel: ADAGRAD_KERNEL, spec: SPEC, bufferNames: ['sum'], scalarsByStep: true };
 
 /**
  * Adagrad (Duchi et al.), with PyTorch's options and defaults. Updates the params in place.

@@ -203,7 +203,7 @@ const WITH_MAX: readonly BufferUse[] = Object.freeze(['required', 'required', 'r
 const WITHOUT_MAX: readonly BufferUse[] = Object.freeze(['required', 'required', 'unused']);
 
 const ADAM_DEFINITION: OptimizerDefinition<AdamOptions> = {
-  name: 'Adam', kernel: ADAM_KERNEL, spec: ADAM_SPEC, bufferNames: ['exp_avg', 'exp_avg_sq', 'max_exp_avg_sq'],
+  name: 'Adam', kernel: ADAM_KERNEL, spec: ADAM_SPEC, bufferNames: ['exp_avg', 'exp_avg_sq', 'max_exp_avg_sq'], scalarsByStep: true,
 };
 
 /**

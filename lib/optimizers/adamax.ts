@@ -96,7 +96,7 @@ export function adamaxKernelJs(arrays: readonly Slot[], scalars: Float32Array, f
 }
 
 const KERNEL = { id: KernelId.Adamax, js: adamaxKernelJs, slots: ADAMAX.slots, scalars: ADAMAX.scalars } as const;
-const DEFINITION: OptimizerDefinition<AdamaxOptions> = { name: 'Adamax', kernel: KERNEL, spec: SPEC, bufferNames: ['exp_avg', 'exp_inf'] };
+const DEFINITION: OptimizerDefinition<AdamaxOptions> = { name: 'Adamax', kernel: KERNEL, spec: SPEC, bufferNames: ['exp_avg', 'exp_inf'], scalarsByStep: true };
 
 /**
  * Adamax (Kingma & Ba), with PyTorch's options and defaults. Updates the params in place.

@@ -9,7 +9,7 @@ import { AdamFamily, adamFamilyUpdate, ADAM_KERNEL, ADAMW_SPEC, type AdamHyper, 
 import type { OptimizerDefinition, ParamGroupInit, StepOptions } from './optimizer.js';
 
 const ADAMW_DEFINITION: OptimizerDefinition<AdamOptions> = {
-  name: 'AdamW', kernel: ADAM_KERNEL, spec: ADAMW_SPEC, bufferNames: ['exp_avg', 'exp_avg_sq', 'max_exp_avg_sq'],
+  name: 'AdamW', kernel: ADAM_KERNEL, spec: ADAMW_SPEC, bufferNames: ['exp_avg', 'exp_avg_sq', 'max_exp_avg_sq'], scalarsByStep: true,
 };
 
 /**

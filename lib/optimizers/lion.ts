@@ -90,7 +90,7 @@ export function lionKernelJs(arrays: readonly Slot[], scalars: Float32Array, fla
 }
 
 const KERNEL = { id: KernelId.Lion, js: lionKernelJs, slots: LION.slots, scalars: LION.scalars } as const;
-const DEFINITION: OptimizerDefinition<LionOptions> = { name: 'Lion', kernel: KERNEL, spec: SPEC, bufferNames: ['exp_avg'] };
+const DEFINITION: OptimizerDefinition<LionOptions> = { name: 'Lion', kernel: KERNEL, spec: SPEC, bufferNames: ['exp_avg'], scalarsByStep: true };
 
 /**
  * Lion (EvoLved Sign Momentum). Updates the params in place.

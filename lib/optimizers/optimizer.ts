@@ -286,8 +286,10 @@ export abstract class Optimizer<O extends object, State extends object> {
    * changed nothing, when a state buffer no longer has its length.
    */
   private stage(where: string): number {
-    const { kernel, bufferNames } = this.definition;
+    const { kernel, bufferNames, scalarsByStep = false } = this.definition;
     let count = 0;
+    // The last tensor whose scalars prepare computed: its group, step count and offset.
+    let lastGroup = -1, lastStep = -1, lastOffset = 0;
     for (let i = 0; i < this.flat.length; i++) {
       if (!this.grads[i]) continue;
       const length = this.lengths[i]!;
@@ -308,7 +310,16 @@ export abstract class Optimizer<O extends object, State extends object> {
         if (buffer === null && uses[k] === 'required') buffer = this.createBuffer(k, length, hyper);
         this.arrays[base + 2 + k] = buffer;
       }
-      this.flags[count] = this.prepare(record, hyper, length, this.scalars, count * kernel.scalars, this.arrays, base + 2);
+      const offset = count * kernel.scalars, group = this.groupOf[i]!;
+      if (scalarsByStep && group === lastGroup && record.step === lastStep) {
+        this.scalars.copyWithin(offset, lastOffset, lastOffset + kernel.scalars);
+        this.flags[count] = this.flags[count - 1]!; // the previous staged tensor is that one, or shares with it
+      } else {
+        this.flags[count] = this.prepare(record, hyper, length, this.scalars, offset, this.arrays, base + 2);
+        lastGroup = group;
+        lastStep = record.step;
+        lastOffset = offset;
+      }
       this.tensorLengths[count] = length;
       this.stepped[count] = i;
       this.steppedRecords[count] = record;

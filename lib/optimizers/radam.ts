@@ -128,7 +128,7 @@ export function radamKernelJs(arrays: readonly Slot[], scalars: Float32Array, fl
 }
 
 const KERNEL = { id: KernelId.Radam, js: radamKernelJs, slots: RADAM.slots, scalars: RADAM.scalars } as const;
-const DEFINITION: OptimizerDefinition<RAdamOptions> = { name: 'RAdam', kernel: KERNEL, spec: SPEC, bufferNames: ['exp_avg', 'exp_avg_sq'] };
+const DEFINITION: OptimizerDefinition<RAdamOptions> = { name: 'RAdam', kernel: KERNEL, spec: SPEC, bufferNames: ['exp_avg', 'exp_avg_sq'], scalarsByStep: true };
 
 /**
  * RAdam (Liu et al.), with PyTorch's options and defaults. Updates the params in place.

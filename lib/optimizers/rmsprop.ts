@@ -161,7 +161,7 @@ const USES: readonly (readonly BufferUse[])[] = [
 ];
 
 const DEFINITION: OptimizerDefinition<RMSpropOptions> = {
-  name: 'RMSprop', kernel: RMSPROP_KERNEL, spec: SPEC, bufferNames: ['square_avg', 'grad_avg', 'momentum_buffer'],
+  name: 'RMSprop', kernel: RMSPROP_KERNEL, spec: SPEC, bufferNames: ['square_avg', 'grad_avg', 'momentum_buffer'], scalarsByStep: true,
 };
 
 /**
