@@ -1,7 +1,7 @@
 // The benchmark's model rows: what a step costs for the shapes real models have, many tensors
 // rather than one, through the public API (Adam, 'auto' threads, the native backend at its best
-// level and the fallback). "per tensor", for the models of 640K elements, is the step's time
-// beyond what one 640K tensor costs, divided by the number of tensors: the per-tensor overhead.
+// level and the fallback). "per tensor", for the models of 640,000 elements, is the step's time
+// beyond what one tensor of 640,000 costs, divided by the number of tensors: the per-tensor overhead.
 import { measure } from './measure.mjs';
 
 /** Tensors of the given lengths: separate arrays, or views of one ArrayBuffer (params and grads each). */
@@ -29,7 +29,7 @@ function transformerShapes() {
 }
 
 export const MODELS = [
-  { name: 'one tensor of 640K', lengths: [640 * 1024] },
+  { name: 'one tensor of 640,000', lengths: [640000] },
   { name: '10,000 × 64, views of one ArrayBuffer', lengths: new Array(10000).fill(64), views: true },
   { name: '10,000 × 64, separate arrays', lengths: new Array(10000).fill(64) },
   { name: 'MLP 784-256-128-10 (6 tensors)', lengths: [784 * 256, 256, 256 * 128, 128, 128 * 10, 10] },
@@ -60,7 +60,7 @@ export function benchModels({ simd, useBackend, bestLevel, fmt }) {
   }
   useBackend('native', bestLevel);
   console.log("## Models: Adam, 'auto' threads\n");
-  console.log('| model | backend | per step | per element | per tensor (beyond one 640K tensor) |\n|---|---|---|---|---|');
+  console.log('| model | backend | per step | per element | per tensor (beyond one tensor of 640,000) |\n|---|---|---|---|---|');
   for (const row of rows) console.log(row);
   console.log('');
   return results;
