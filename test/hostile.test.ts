@@ -6,7 +6,7 @@ import { describe, expect, test } from 'vitest';
 
 import {
   Adadelta, Adagrad, Adam, Adamax, AdamW, Lion, NAdam, RAdam, RMSprop, SGD, ConstantLR, ExponentialLR, LambdaLR,
-  ReduceLROnPlateau, SequentialLR, StepLR,
+  OneCycleLR, ReduceLROnPlateau, SequentialLR, StepLR,
   adamUpdate, clipGradNorm, clipGradValue, sgdUpdate,
 } from '../lib/index.js';
 import { backendsUnderTest, describeBitDifference, normal, rng } from './helpers.js';
@@ -454,6 +454,14 @@ describe('schedulers: all or nothing', () => {
     expect(() => plateau.loadStateDict({ ...state, best: 'x' })).toThrow(TypeError);
     // A best accuracy is not a best loss.
     expect(() => new ReduceLROnPlateau(opt, { mode: 'max' }).loadStateDict(state)).toThrow(/mode 'min', this scheduler's is 'max'/);
+  });
+
+  test('OneCycleLR refuses a divFactor or finalDivFactor so small the lr would be infinite, naming it', () => {
+    // Found by the fuzz suite: divFactor 5e-324 made the initial lr Infinity and the schedule NaN.
+    const opt = new Adam([new Float32Array(2)], { lr: 0.1 });
+    expect(() => new OneCycleLR(opt, { maxLr: 0.01, totalSteps: 2, divFactor: 5e-324 })).toThrow(/options\.divFactor 5e-324 is too small/);
+    expect(() => new OneCycleLR(opt, { maxLr: 0.01, totalSteps: 2, finalDivFactor: 5e-324 })).toThrow(/options\.finalDivFactor 5e-324 is too small/);
+    expect(opt.paramGroups[0]!.lr).toBe(0.1);
   });
 
   test('a scheduler computes from the lr it checked, not from a second read', () => {

@@ -119,6 +119,11 @@ export class OneCycleLR extends LRScheduler {
       : (start, end, pct) => (end - start) * pct + start;
     const initial = maxLr.map((m) => m / divFactor);
     const min = initial.map((i) => i / finalDivFactor);
+    // A tiny divFactor (5e-324) makes the initial lr infinite, and the schedule NaN from there.
+    initial.forEach((lr, i) => {
+      if (!Number.isFinite(lr)) throw new RangeError(`${w}: options.maxLr / options.divFactor is ${lr} for group ${i}, not a finite lr (options.divFactor ${divFactor} is too small)`);
+      if (!Number.isFinite(min[i]!)) throw new RangeError(`${w}: the final lr, options.maxLr / options.divFactor / options.finalDivFactor, is ${min[i]} for group ${i} (options.finalDivFactor ${finalDivFactor} is too small)`);
+    });
     initial.forEach((lr, i) => (this.baseLrs[i] = lr));
     const total = this.totalSteps;
     this.phases = threePhase
