@@ -33,6 +33,8 @@ test('bad arguments name themselves', () => {
   expect(() => gradNormPartials([new Float64Array(2)] as never)).toThrow(/gradNormPartials: grads\[0\] must be a Float32Array/);
   expect(() => gradNormPartials([], { normType: 3 as never })).toThrow(RangeError);
   expect(() => combineGradNormPartials([new Float32Array(2)] as never)).toThrow(/combineGradNormPartials: partials\[0\] must be a Float64Array/);
+  // A Proxy passes instanceof, not the brand check: its length and elements would be read at will.
+  expect(() => combineGradNormPartials([new Proxy(new Float64Array(2), {})])).toThrow(/partials\[0\] must be a Float64Array/);
   expect(() => clipGradNorm([new Float32Array(2)], 1, { totalNorm: -1 })).toThrow(/options\.totalNorm must be >= 0/);
   expect(() => clipGradNorm([new Float32Array(2)], 1, { totalNorm: '1' as never })).toThrow(TypeError);
 });

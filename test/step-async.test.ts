@@ -91,6 +91,17 @@ describe.skipIf(backend !== 'native')('on the native backend', () => {
     expect(await pending).toBe(true);
     expect(opt.step(grads)).toBe(true); // settled: usable again
   });
+  test('a detached gradient or param is refused before anything runs, and nothing changes', async () => {
+    const params = [new Float32Array(8).fill(1)];
+    const opt = new Adam(params);
+    const grad = new Float32Array(8).fill(0.1);
+    structuredClone(grad.buffer, { transfer: [grad.buffer] });
+    await expect(opt.stepAsync([grad])).rejects.toThrow(/grads\[0\] has 0 elements/);
+    structuredClone(params[0]!.buffer, { transfer: [params[0]!.buffer] });
+    await expect(opt.stepAsync([new Float32Array(8)])).rejects.toThrow(/params\[0\] has 0 elements.*detached/);
+    expect(Object.keys(opt.stateDict().state)).toEqual([]);
+  });
+
   test('views of a resizable ArrayBuffer are refused (their memory could go while another thread writes it)', async () => {
     const buffer = new ArrayBuffer(64, { maxByteLength: 128 });
     const opt = new SGD([new Float32Array(buffer, 0, 8)], { lr: 0.1 });

@@ -5,9 +5,9 @@ import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { describe, expect, test } from 'vitest';
 
-import { nativeAddon } from '../lib/bridge/backend.js';
+import { availableIsas, nativeAddon, useBackend } from '../lib/bridge/backend.js';
 import {
-  Adadelta, Adagrad, Adam, Adamax, AdamW, Lion, NAdam, RAdam, RMSprop, SGD, clipGradNorm,
+  Adadelta, Adagrad, Adam, Adamax, AdamW, Lion, NAdam, RAdam, RMSprop, SGD, clipGradNorm, gradNormPartials,
 } from '../lib/index.js';
 import { backendsUnderTest, describeBitDifference, normal, rng } from './helpers.js';
 
@@ -58,6 +58,42 @@ describe.each(backendsUnderTest())('on $label', ({ activate }) => {
         const copy = grads.map((g) => g.slice());
         expect(clipGradNorm(copy, 0.5, { normType, threads })).toBe(norm);
         expect(copy.map((g, i) => describeBitDifference(`grads[${i}]`, g, reference[i]!)).filter(Boolean)).toEqual([]);
+      }
+    }
+  });
+});
+
+// The one specification: tensors spanning several blocks, every native level and thread count
+// against the fallback (the differential suite's tensors are all smaller than one block).
+describe.skipIf(!nativeAddon)('native at every level and thread count gives the fallback\'s bits', () => {
+  test.each(MAKERS)('%s', (_name, make) => {
+    useBackend('js');
+    const expected = trained(make, 1);
+    for (const level of availableIsas()) {
+      useBackend('native', level);
+      for (const threads of [1, 3]) {
+        const actual = trained(make, threads);
+        expect(actual.map((a, i) => describeBitDifference(`${level}, ${threads} threads, array ${i}`, a, expected[i]!)).filter(Boolean)).toEqual([]);
+      }
+    }
+  });
+
+  test('clipGradNorm and gradNormPartials, every norm', () => {
+    const random = rng(6);
+    const grads = SIZES.map((n) => normal(random, n));
+    for (const normType of [1, 2, Infinity] as const) {
+      useBackend('js');
+      const reference = grads.map((g) => g.slice());
+      const norm = clipGradNorm(reference, 0.5, { normType });
+      const partials = gradNormPartials(grads, { normType });
+      for (const level of availableIsas()) {
+        useBackend('native', level);
+        for (const threads of [1, 3]) {
+          const copy = grads.map((g) => g.slice());
+          expect(clipGradNorm(copy, 0.5, { normType, threads }), `${level} ${threads}`).toBe(norm);
+          expect(Array.from(gradNormPartials(grads, { normType, threads }))).toEqual(Array.from(partials));
+          expect(copy.map((g, i) => describeBitDifference(`${level} grads[${i}]`, g, reference[i]!)).filter(Boolean)).toEqual([]);
+        }
       }
     }
   });

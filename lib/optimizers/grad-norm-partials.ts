@@ -13,12 +13,11 @@
  */
 import { runReduce, threadsFor } from '../bridge/backend.js';
 import { ReduceId } from '../bridge/kernels.js';
-import { isFloat32Array, realLength } from '../core/intrinsics.js';
+import { isFloat32Array, realLength, typedArrayName } from '../core/intrinsics.js';
 import { checkOptionsObject, describe, readArray, threadsOption } from '../core/validate.js';
-import { maxAbsJs, sumAbsJs, sumSquaresJs } from './gradients.js';
+import { maxAbsJs, readNormType, sumAbsJs, sumSquaresJs, type NormType } from './gradients.js';
 
-/** The order of a norm: 2 (Euclidean), 1, or Infinity (the largest |g|). */
-export type NormType = 1 | 2 | typeof Infinity;
+export type { NormType } from './gradients.js';
 
 /** Options of {@link gradNormPartials}. */
 export interface GradNormPartialsOptions {
@@ -26,15 +25,6 @@ export interface GradNormPartialsOptions {
   normType?: NormType;
   /** How many threads may share the work (as ClipGradNormOptions.threads). */
   threads?: number | 'auto';
-}
-
-function readNormType(where: string, value: unknown): NormType {
-  const normType = value ?? 2;
-  if (normType !== 1 && normType !== 2 && normType !== Infinity) {
-    const why = `${where}: options.normType must be 1, 2 or Infinity, got ${describe(normType)}`;
-    throw typeof normType === 'number' ? new RangeError(why) : new TypeError(why);
-  }
-  return normType;
 }
 
 /**
@@ -76,11 +66,17 @@ export function combineGradNormPartials(partials: readonly Float64Array[] | Floa
   const where = 'combineGradNormPartials';
   const o = checkOptionsObject(where, 'options', options, ['normType']);
   const normType = readNormType(where, o['normType']);
-  const lists: unknown[] = partials instanceof Float64Array ? [partials] : readArray(where, 'partials', partials, 'an array of Float64Array');
+  const lists: unknown[] = typedArrayName(partials) === 'Float64Array' ? [partials] : readArray(where, 'partials', partials, 'an array of Float64Array');
   let total = 0;
-  lists.forEach((list, r) => {
-    if (!(list instanceof Float64Array)) throw new TypeError(`${where}: partials[${r}] must be a Float64Array (from gradNormPartials), got ${describe(list)}`);
-    for (let i = 0; i < list.length; i++) {
+  // Checked first, all of them: judged by their internal slots (a Proxy or a look-alike is not a
+  // Float64Array), each length read once.
+  const lengths = lists.map((list, r) => {
+    if (typedArrayName(list) !== 'Float64Array') throw new TypeError(`${where}: partials[${r}] must be a Float64Array (from gradNormPartials), got ${describe(list)}`);
+    return realLength(list as Float64Array);
+  });
+  lists.forEach((value, r) => {
+    const list = value as Float64Array;
+    for (let i = 0, n = lengths[r]!; i < n; i++) {
       const x = list[i]!;
       // As the reductions combine them: in order, from 0; the maximum NaN-propagating.
       total = normType === Infinity ? (x !== x || total !== total ? NaN : Math.max(total, x)) : total + x;

@@ -154,6 +154,19 @@ function release(count: number): void {
 }
 
 const CLIP_OPTIONS = ['normType', 'errorIfNonfinite', 'threads', 'totalNorm'];
+
+/** The order of a norm: 2 (Euclidean), 1, or Infinity (the largest |g|). */
+export type NormType = 1 | 2 | typeof Infinity;
+
+/** options.normType: 2 when missing; a RangeError for another number, a TypeError for anything else. @internal */
+export function readNormType(where: string, value: unknown): NormType {
+  const normType = value ?? 2;
+  if (normType !== 1 && normType !== 2 && normType !== Infinity) {
+    const why = `${where}: options.normType must be 1, 2 or Infinity, got ${describe(normType)}`;
+    throw typeof normType === 'number' ? new RangeError(why) : new TypeError(why);
+  }
+  return normType;
+}
 const NO_OPTIONS: Record<string, unknown> = Object.freeze({});
 
 /** Options of {@link clipGradNorm}. */
@@ -184,11 +197,7 @@ export function clipGradNorm(grads: readonly Float32Array[], maxNorm: number, op
   if (typeof maxNorm !== 'number') throw new TypeError(`${where}: maxNorm must be a number, got ${describe(maxNorm)}`);
   if (!(maxNorm >= 0) || !Number.isFinite(maxNorm)) throw new RangeError(`${where}: maxNorm must be a finite number >= 0, got ${maxNorm}`);
   const o = options === undefined ? NO_OPTIONS : checkOptionsObject(where, 'options', options, CLIP_OPTIONS);
-  const normType = o['normType'] ?? 2;
-  if (normType !== 1 && normType !== 2 && normType !== Infinity) {
-    const why = `${where}: options.normType must be 1, 2 or Infinity, got ${describe(normType)}`;
-    throw typeof normType === 'number' ? new RangeError(why) : new TypeError(why);
-  }
+  const normType = readNormType(where, o['normType']);
   const errorIfNonfinite = booleanOption(where, 'options.errorIfNonfinite', o['errorIfNonfinite'], false);
   const threadSetting = threadsOption(where, 'options.threads', o['threads']);
   const given = o['totalNorm'];

@@ -201,17 +201,20 @@ export abstract class Optimizer<O extends object, State extends object> {
     this.running = where;
     try {
       const count = this.prepareStep(where, grads);
-      const threads = threadsFor(this.threads, this.stagedElements);
-      if (this.skipNonFinite && !allFinite(this.grads, this.flat.length, this.lengths, threads)) return false;
-      if (count === 0) return true;
-      // 3. Compute, then attach the state the step created.
-      const { kernel } = this.definition;
-      runKernel(kernel.id, kernel.js, this.arrays, this.scalars, this.flags, count, this.tensorLengths, threads);
-      this.commit(count);
-      return true;
+      return this.runStaged(count, threadsFor(this.threads, this.stagedElements));
     } finally {
       this.endStep();
     }
+  }
+
+  /** Step 3, on this thread: the non-finite check, the kernel, then attaching the step's state. */
+  private runStaged(count: number, threads: number): boolean {
+    if (this.skipNonFinite && !allFinite(this.grads, this.flat.length, this.lengths, threads)) return false;
+    if (count === 0) return true;
+    const { kernel } = this.definition;
+    runKernel(kernel.id, kernel.js, this.arrays, this.scalars, this.flags, count, this.tensorLengths, threads);
+    this.commit(count);
+    return true;
   }
 
   /**
@@ -232,15 +235,8 @@ export abstract class Optimizer<O extends object, State extends object> {
     try {
       const count = this.prepareStep(where, grads);
       const threads = threadsFor(this.threads, this.stagedElements, 1); // 'auto' leaves the event loop a core
-      const { kernel } = this.definition;
       const pending = count === 0 ? null : this.startAsync(where, count, threads);
-      if (pending === null) {
-        if (this.skipNonFinite && !allFinite(this.grads, this.flat.length, this.lengths, threads)) return false;
-        if (count === 0) return true;
-        runKernel(kernel.id, kernel.js, this.arrays, this.scalars, this.flags, count, this.tensorLengths, threads);
-        this.commit(count);
-        return true;
-      }
+      if (pending === null) return this.runStaged(count, threads); // the fallback, or nothing to do
       const applied = await pending;
       if (applied) this.commit(count);
       return applied;
