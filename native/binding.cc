@@ -111,6 +111,10 @@ Read readFloat32Array(napi_env env, napi_value value, Float32View* view) {
   return readTypedArray<float, napi_float32_array>(env, value, &view->data, &view->length);
 }
 
+Read readUint32Array(napi_env env, napi_value value, uint32_t** data, size_t* length) {
+  return readTypedArray<uint32_t, napi_uint32_array>(env, value, data, length);
+}
+
 // Reads element `index` of `array` as a Float32Array.
 Read readElement(napi_env env, napi_value array, uint32_t index, Float32View* view) {
   napi_value element;
@@ -136,6 +140,42 @@ size_t argumentsOf(napi_env env, napi_callback_info info, napi_value* argv, size
   size_t argc = capacity;
   if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok) return SIZE_MAX;
   return argc;
+}
+
+// Reads the arrays of `count` tensors from the Array `arrays` (layout.slots entries per tensor;
+// only the slots flags[t] needs) into `tasks`, each checked to be a Float32Array of its param's
+// length; the scalars are left null. False when it has thrown (or the environment is going away).
+bool readTasks(napi_env env, const std::string& where, napi_value arrays, const uint32_t* flags, uint32_t count,
+               const KernelLayout& layout, std::vector<TensorTask>& tasks) {
+  // Each task is built in a local and stored after its reads: reading an element can run
+  // JavaScript (an accessor on the Array), which could call back in and resize `tasks`.
+  tasks.resize(count);
+  for (uint32_t t = 0; t < count; ++t) {
+    TensorTask task{};
+    task.flags = flags[t];
+    task.scalars = nullptr;
+    task.length = 0;
+    const uint32_t required = layout.requiredSlots(task.flags);
+    for (uint32_t k = 0; k < kMaxSlots; ++k) {
+      task.slot[k] = nullptr;
+      if (k >= layout.slots || !(required & (1u << k))) continue;
+      const uint32_t index = t * layout.slots + k;
+      Float32View view;
+      const Read read = readElement(env, arrays, index, &view);
+      if (read == Read::kGone) return false;
+      if (read == Read::kWrong) return fail(env, true, where + ": arrays[" + std::to_string(index) + "] must be a Float32Array"), false;
+      if (k == 0) {
+        task.length = view.length;
+      } else if (view.length != task.length) {
+        return fail(env, false, where + ": arrays[" + std::to_string(index) + "] has length " + std::to_string(view.length) +
+                                    ", its parameter " + std::to_string(task.length)), false;
+      }
+      task.slot[k] = view.data;
+    }
+    if (tasks.size() != count) return fail(env, false, where + ": called again while reading its arrays"), false;
+    tasks[t] = task;
+  }
+  return true;
 }
 
 // Reads step's arguments (kernelId, arrays, scalars, flags, count, threads) into `args` and
@@ -170,34 +210,8 @@ bool readStep(napi_env env, const char* name, napi_value* argv, StepArguments& a
   if (read != Read::kOk) return read == Read::kWrong && (fail(env, true, where + ": flags must be a Uint32Array"), false);
   if (flagsLength < count) return fail(env, false, where + ": flags is too short"), false;
 
-  // Each task is built in a local and stored after its reads: reading an element can run
-  // JavaScript (an accessor on the Array), which could call back in and resize `tasks`.
-  tasks.resize(count);
-  for (uint32_t t = 0; t < count; ++t) {
-    TensorTask task{};
-    task.flags = flags[t];
-    task.scalars = args.scalars + size_t(t) * layout.scalars;
-    task.length = 0;
-    const uint32_t required = layout.requiredSlots(task.flags);
-    for (uint32_t k = 0; k < kMaxSlots; ++k) {
-      task.slot[k] = nullptr;
-      if (k >= layout.slots || !(required & (1u << k))) continue;
-      const uint32_t index = t * layout.slots + k;
-      Float32View view;
-      read = readElement(env, argv[1], index, &view);
-      if (read == Read::kGone) return false;
-      if (read == Read::kWrong) return fail(env, true, where + ": arrays[" + std::to_string(index) + "] must be a Float32Array"), false;
-      if (k == 0) {
-        task.length = view.length;
-      } else if (view.length != task.length) {
-        return fail(env, false, where + ": arrays[" + std::to_string(index) + "] has length " + std::to_string(view.length) +
-                                    ", its parameter " + std::to_string(task.length)), false;
-      }
-      task.slot[k] = view.data;
-    }
-    if (tasks.size() != count) return fail(env, false, where + ": called again while reading its arrays"), false;
-    tasks[t] = task;
-  }
+  if (!readTasks(env, where, argv[1], flags, count, layout, tasks)) return false;
+  for (uint32_t t = 0; t < count; ++t) tasks[t].scalars = args.scalars + size_t(t) * layout.scalars;
   return true;
 }
 
@@ -408,6 +422,11 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   napi_value stepAsync;
   napi_create_function(env, "stepAsync", NAPI_AUTO_LENGTH, StepAsync, nullptr, &stepAsync);
   exports.Set("stepAsync", Napi::Value(env, stepAsync));
+  napi_value plan, stepPlanned;
+  napi_create_function(env, "plan", NAPI_AUTO_LENGTH, MakePlan, nullptr, &plan);
+  napi_create_function(env, "stepPlanned", NAPI_AUTO_LENGTH, StepPlanned, nullptr, &stepPlanned);
+  exports.Set("plan", Napi::Value(env, plan));
+  exports.Set("stepPlanned", Napi::Value(env, stepPlanned));
   exports.Set("step", Napi::Value(env, step));
   exports.Set("reduce", Napi::Value(env, reduce));
   exports.Set("availableIsas", Napi::Function::New(env, AvailableIsas, "availableIsas"));

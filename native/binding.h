@@ -87,8 +87,20 @@ napi_value fail(napi_env env, bool typeError, const std::string& message);
 enum class Read { kOk, kWrong, kGone };
 Read readStatus(napi_env env, napi_status status);
 
+// Typed arguments: kWrong for a value of another type.
+Read readFloat32Array(napi_env env, napi_value value, Float32View* view);
+Read readUint32Array(napi_env env, napi_value value, uint32_t** data, size_t* length);
+Read readUint32(napi_env env, napi_value value, uint32_t* out);
+Read readArrayLength(napi_env env, napi_value value, uint32_t* length);
+
 // The callback's arguments into argv; SIZE_MAX when they cannot be read.
 size_t argumentsOf(napi_env env, napi_callback_info info, napi_value* argv, size_t capacity);
+
+// Reads the arrays of `count` tensors from the Array `arrays` (layout.slots entries per tensor;
+// only the slots flags[t] needs) into `tasks`, each checked to be a Float32Array of its param's
+// length; the scalars are left null. False when it has thrown (or the environment is going away).
+bool readTasks(napi_env env, const std::string& where, napi_value arrays, const uint32_t* flags, uint32_t count,
+               const KernelLayout& layout, std::vector<TensorTask>& tasks);
 
 // Reads step's arguments (kernelId, arrays, scalars, flags, count, threads) into `args` and
 // `tasks`; false when it has thrown (or the environment is going away).
@@ -99,6 +111,10 @@ void runStep(KernelFn kernel, const std::vector<TensorTask>& tasks, uint32_t thr
 
 // stepAsync (native/async.cc).
 napi_value StepAsync(napi_env env, napi_callback_info info);
+
+// plan and stepPlanned (native/plan.cc).
+napi_value MakePlan(napi_env env, napi_callback_info info);
+napi_value StepPlanned(napi_env env, napi_callback_info info);
 
 }  // namespace binding
 }  // namespace simd_optim

@@ -1,5 +1,6 @@
 // Parameter groups, state dicts and the non-finite guard, on each backend and ISA level.
 import { describe, expect, test, vi } from 'vitest';
+import { inspect } from 'node:util';
 
 import {
   Adadelta, Adagrad, Adam, Adamax, AdamW, Lion, NAdam, RAdam, RMSprop, SGD, adamUpdate, type OptimizerStateDict,
@@ -239,5 +240,34 @@ describe.each(backendsUnderTest())('on $label', ({ activate }) => {
     b.loadStateDict(dict);
     b.step([g]);
     expect(describeBitDifference('buffer', b.state.get(p)!.momentumBuffer!, g)).toBeNull(); // cloned, not dampened
+  });
+});
+
+describe('the group objects', () => {
+  test('show their options as a plain object would: keys, spread, JSON, console.log', () => {
+    const w = new Float32Array(2);
+    const opt = new Adam([{ params: [w], lr: 0.5 }], { amsgrad: true });
+    const group = opt.paramGroups[0]!;
+    expect(Object.keys(group)).toEqual([...Object.keys(opt.defaults), 'params']);
+    expect({ ...group }).toMatchObject({ lr: 0.5, amsgrad: true, betas: [0.9, 0.999], params: [w] });
+    expect(JSON.parse(JSON.stringify({ ...group, params: undefined }))).toMatchObject({ lr: 0.5, eps: 1e-8 });
+    expect(inspect(group)).toContain('lr: 0.5');
+    expect(inspect(group)).not.toContain('Getter');
+    group.lr = 0.25; // between steps: taken by the next one
+    (group as { note?: string }).note = 'a key of the caller';
+    expect(opt.paramGroups[0]!.lr).toBe(0.25);
+    expect(opt.step([new Float32Array([1, 1])])).toBe(true);
+    expect(Array.from(w).map((x) => x.toFixed(6))).toEqual(["-0.250000", "-0.250000"]); // Adam moves by lr on its first step
+  });
+
+  test('an option set from a getter the step reads is refused, as a step from there is', () => {
+    const opt = new Adam([new Float32Array(2)]);
+    const group = opt.paramGroups[0]!;
+    let refused: unknown = null;
+    const grads = [new Float32Array(2)];
+    Object.defineProperty(grads, 0, { get: () => { try { group.lr = 1; } catch (e) { refused = e; } return new Float32Array(2); } });
+    opt.step(grads);
+    expect(refused).toMatchObject({ code: 'ERR_SIMD_OPTIM_BUSY' });
+    expect(group.lr).toBe(1e-3);
   });
 });

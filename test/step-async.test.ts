@@ -4,7 +4,7 @@ import { describe, expect, test } from 'vitest';
 
 import { backend } from '../lib/bridge/backend.js';
 import {
-  Adadelta, Adagrad, Adam, Adamax, AdamW, Lion, NAdam, RAdam, RMSprop, SGD,
+  Adadelta, Adagrad, Adam, Adamax, AdamW, Lion, NAdam, RAdam, RMSprop, SGD, StepLR,
 } from '../lib/index.js';
 import { backendsUnderTest, describeBitDifference, normal, rng } from './helpers.js';
 
@@ -88,8 +88,18 @@ describe.skipIf(backend !== 'native')('on the native backend', () => {
     expect(code(() => opt.loadStateDict(dict))).toBe('ERR_SIMD_OPTIM_BUSY');
     expect(code(() => opt.addParamGroup({ params: [new Float32Array(2)] }))).toBe('ERR_SIMD_OPTIM_BUSY');
     await expect(opt.stepAsync(grads)).rejects.toMatchObject({ code: 'ERR_SIMD_OPTIM_BUSY' });
+    // An option change would miss the step in flight: refused, the value kept. A scheduler too.
+    const group = opt.paramGroups[0]!;
+    expect(code(() => (group.lr = 0.5))).toBe('ERR_SIMD_OPTIM_BUSY');
+    expect(code(() => (group.betas = [0.5, 0.5]))).toBe('ERR_SIMD_OPTIM_BUSY');
+    expect(code(() => Object.assign(group, { eps: 1 }))).toBe('ERR_SIMD_OPTIM_BUSY');
+    expect(code(() => new StepLR(opt, { stepSize: 1 }).step())).toBe('ERR_SIMD_OPTIM_BUSY');
+    expect(() => (group.lr = 0.5)).toThrow('Adam: paramGroups[...].lr = ...: called while Adam.stepAsync is in flight; await it first');
+    expect([group.lr, group.eps]).toEqual([1e-3, 1e-8]);
     expect(await pending).toBe(true);
     expect(opt.step(grads)).toBe(true); // settled: usable again
+    group.lr = 0.5;
+    expect(group.lr).toBe(0.5);
   });
   test('a detached gradient or param is refused before anything runs, and nothing changes', async () => {
     const params = [new Float32Array(8).fill(1)];

@@ -31,6 +31,10 @@ export interface NativeAddon {
   stepAsync(
     kernel: KernelId, arrays: readonly Slot[], scalars: Float32Array, flags: Uint32Array, count: number, threads: number, checkFinite: boolean,
   ): Promise<boolean>;
+  /** A step's arrays read once and kept (native/plan.cc): an opaque handle. */
+  plan(kernel: KernelId, arrays: readonly Slot[], flags: Uint32Array, count: number, blocks: Uint32Array): NativePlan;
+  /** step() over a plan's tensors, tensor t reading scalars block blocks[t]. */
+  stepPlanned(plan: NativePlan, scalars: Float32Array, threads: number): void;
   /** How many threads the shared native pool runs now. */
   poolThreads(): number;
   availableIsas(): string[];
@@ -38,6 +42,9 @@ export interface NativeAddon {
   currentIsa(): string;
   layouts: Record<string, { id: number; slots: number; scalars: number }>;
 }
+
+/** A plan made by the addon (an External): only the addon looks inside. @internal */
+export type NativePlan = { readonly __nativePlan: unique symbol };
 
 /** Rank by vector width; a cap allows every level of lower or equal rank. */
 const ISA_RANK: Record<string, number> = { scalar: 0, sse2: 1, neon: 1, avx2: 2, avx512: 3 };
@@ -191,6 +198,28 @@ export function runKernelAsync(
   checkFinite: boolean,
 ): Promise<boolean> | null {
   return active === 'native' && addon ? addon.stepAsync(id, arrays, scalars, flags, count, threads, checkFinite) : null;
+}
+
+/** What runPlanned reads of a step plan (lib/optimizers/step-plan.ts). @internal */
+export interface PlannedTasks {
+  readonly arrays: readonly Slot[];
+  readonly flags: Uint32Array;
+  readonly blocks: Uint32Array;
+  readonly count: number;
+  readonly blockScalars: Float32Array;
+  native: NativePlan | null;
+}
+
+/**
+ * Runs a step plan's tasks on the native backend (the addon reads their arrays at the plan's first
+ * native step and keeps them: the caller checks before each step that none has changed). False
+ * on the fallback, which the caller runs with runKernel. @internal
+ */
+export function runPlanned(id: KernelId, plan: PlannedTasks, threads: number): boolean {
+  if (active !== 'native' || !addon) return false;
+  plan.native ??= addon.plan(id, plan.arrays, plan.flags, plan.count, plan.blocks);
+  addon.stepPlanned(plan.native, plan.blockScalars, threads);
+  return true;
 }
 
 /** Runs one reduction over the first `count` arrays on the active backend (see runKernel). @internal */

@@ -33,6 +33,27 @@ const typedArraySet = uncurryThis(
 const resizableDescriptor = Object.getOwnPropertyDescriptor(ArrayBuffer.prototype, 'resizable');
 const resizableOf = resizableDescriptor?.get ? uncurryThis(resizableDescriptor.get as () => boolean) : null;
 
+const arrayBufferByteLength = uncurryThis(Object.getOwnPropertyDescriptor(ArrayBuffer.prototype, 'byteLength')!.get! as () => number);
+const sharedByteLength = uncurryThis(Object.getOwnPropertyDescriptor(SharedArrayBuffer.prototype, 'byteLength')!.get! as () => number);
+
+/** Whether a buffer (from realBuffer) is a SharedArrayBuffer, of any realm. */
+export function isSharedBuffer(buffer: ArrayBufferLike): boolean {
+  try {
+    arrayBufferByteLength(buffer);
+    return false;
+  } catch {
+    return true;
+  }
+}
+
+/**
+ * A buffer's byte length now, from its internal slot: 0 once an ArrayBuffer is detached. `shared`
+ * is what isSharedBuffer said of it.
+ */
+export function realByteLength(buffer: ArrayBufferLike, shared: boolean): number {
+  return shared ? sharedByteLength(buffer) : arrayBufferByteLength(buffer);
+}
+
 /**
  * Whether a view's buffer is an ArrayBuffer that can shrink (resizable): its memory can go while
  * another thread works on it. A SharedArrayBuffer can only grow.

@@ -252,7 +252,11 @@ export function stepValue(where: string, value: unknown): number {
  * ERR_SIMD_OPTIM_BUSY; the running operation goes on unaffected.
  */
 export function busyError(where: string, running: string): Error {
-  const error = new Error(`${where}: called while ${running} is running (from a getter or Proxy it read); call it after ${running} returns`);
+  const error = new Error(
+    running.endsWith('Async')
+      ? `${where}: called while ${running} is in flight; await it first`
+      : `${where}: called while ${running} is running (from a getter or Proxy it read); call it after ${running} returns`,
+  );
   (error as Error & { code: string }).code = 'ERR_SIMD_OPTIM_BUSY';
   return error;
 }

@@ -37,6 +37,13 @@ export interface OptimizerDefinition<O extends object> {
    * computed once per step (Adam's two powers per tensor were 15% of a step of 10,000 small tensors).
    */
   readonly scalarsByStep?: boolean;
+  /**
+   * True when, once the state buffers its options use exist, `prepare` depends only on the
+   * group's options and the param's step count (SGD: its first step's flag depends on the
+   * momentum buffer). A step plan then prepares the scalars once per group and step count, and
+   * runs params whose arrays lie end to end as one. Default: scalarsByStep.
+   */
+  readonly planSharesScalars?: boolean;
 }
 
 /** Per-param state: the step count, the state buffers in kernel slot order, other numbers. */
@@ -76,4 +83,39 @@ export function stateEntries<O extends object>(
     state[i] = entry;
   });
   return state;
+}
+
+/**
+ * State buffers below this many elements that one step creates are made views of one buffer per
+ * slot, in the order of the params: a model of many small params, views of one buffer, then has its
+ * state end to end too, and a step plan runs it as one task (see step-plan.ts). Larger buffers keep
+ * their own memory: merging gains nothing there, and the copy would cost.
+ */
+const ARENA_MAX_ELEMENTS = 1 << 16;
+
+/**
+ * Moves the small state buffers a staged step has just created (those not yet in their record)
+ * into one buffer per slot, values included. `arrays` holds `slots` entries per staged tensor.
+ */
+export function gatherNewState(
+  arrays: Slot[], count: number, slots: number, lengths: readonly number[], records: readonly (StateRecord | null)[],
+): void {
+  for (let k = 2; k < slots; k++) {
+    let total = 0, made = 0;
+    for (let t = 0; t < count; t++) {
+      const buffer = arrays[t * slots + k];
+      if (buffer && buffer !== records[t]!.buffers[k - 2] && lengths[t]! < ARENA_MAX_ELEMENTS) total += lengths[t]!, made++;
+    }
+    if (made < 2) continue;
+    const arena = new Float32Array(total);
+    let offset = 0;
+    for (let t = 0; t < count; t++) {
+      const buffer = arrays[t * slots + k];
+      if (!buffer || buffer === records[t]!.buffers[k - 2] || lengths[t]! >= ARENA_MAX_ELEMENTS) continue;
+      const view = arena.subarray(offset, offset + lengths[t]!);
+      view.set(buffer); // our own new array: its initial values (Adagrad's initialAccumulatorValue)
+      arrays[t * slots + k] = view;
+      offset += lengths[t]!;
+    }
+  }
 }

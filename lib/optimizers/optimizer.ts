@@ -9,16 +9,18 @@
  * the step is attached to the optimizer after the kernel has succeeded.
  * @internal
  */
-import { runKernel, runKernelAsync, threadsFor } from '../bridge/backend.js';
+import { runKernel, runKernelAsync, runPlanned, threadsFor } from '../bridge/backend.js';
 import { allFinite } from './gradients.js';
-import { realBuffer, realLength } from '../core/intrinsics.js';
+import { realBuffer, realByteOffset, realLength } from '../core/intrinsics.js';
 import { checkGradients, readGradients, refuseShrinkable, type ParamLayout } from './step-inputs.js';
 import type { KernelFn, KernelId, Slot } from '../bridge/kernels.js';
 import { newSnapshot, readGroup, resolveOptions } from '../core/options.js';
-import { stateEntries, type BufferUse, type OptimizerDefinition, type StateRecord } from './optimizer-state.js';
+import { gatherNewState, stateEntries, type BufferUse, type OptimizerDefinition, type StateRecord } from './optimizer-state.js';
 import { assignGroupValues, checkStateDict, groupDictValues, groupValues, type OptimizerStateDict } from './state-dict.js';
 import { checkNewGroups, readGroupInit, type GroupInit } from './param-groups.js';
 import { booleanOption, busyError, readArray, threadsOption } from '../core/validate.js';
+import { fillTaskScalars, makePlan, planIntact, type StepPlan } from './step-plan.js';
+import { makeGroupObject, type GroupGuard } from './group-object.js';
 
 export { ALL_REQUIRED, type BufferUse, type OptimizerDefinition, type StateRecord } from './optimizer-state.js';
 
@@ -92,6 +94,11 @@ export abstract class Optimizer<O extends object, State extends object> {
   /** What the gradients are checked against: the same arrays and maps, which change in place. */
   private readonly layout: ParamLayout = {
     params: this.flat, lengths: this.lengths, paramsByBuffer: this.paramsByBuffer, stateOwner: this.stateOwner,
+    stateOverlapping: (buffer, begin, end) => {
+      const i = this.records.findIndex((r) => r?.buffers.some((b) => b !== null && realBuffer(b) === buffer &&
+        realByteOffset(b) < end && begin < realByteOffset(b) + 4 * realLength(b)));
+      return i < 0 ? undefined : i;
+    },
   };
   // Reused by every step, so a step allocates nothing once the state exists.
   private hyper: Required<O>[] = [];
@@ -106,11 +113,19 @@ export abstract class Optimizer<O extends object, State extends object> {
   private staged = 0;
   private stagedElements = 0;
   /**
+   * The plan of the last step (see step-plan.ts), while the steps are given the same gradients;
+   * and the gradients of the last full step, to see when they are (references: they stay alive
+   * until the next step).
+   */
+  private plan: StepPlan | null = null;
+  private previousGrads: Slot[] = [];
+  /**
    * The operation running now ('Adam.step', ...), if any. A getter or Proxy trap that a step
    * reads can call back into the optimizer; a step, addParamGroup or loadStateDict from there
-   * would replace what the running step is using, so it is refused (ERR_SIMD_OPTIM_BUSY).
+   * would replace what the running step is using, so it is refused (ERR_SIMD_OPTIM_BUSY). So is a
+   * change of a group's option (group-object.ts), above all while a stepAsync is in flight.
    */
-  private running: string | null = null;
+  private readonly guard: GroupGuard;
 
   protected constructor(private readonly definition: OptimizerDefinition<O>, params: unknown, options: unknown) {
     const { name, spec } = definition;
@@ -119,6 +134,7 @@ export abstract class Optimizer<O extends object, State extends object> {
     this.skipNonFinite = booleanOption(name, 'options.skipNonFinite', extra['skipNonFinite'], false);
     this.threads = threadsOption(name, 'options.threads', extra['threads']);
     this.stepLabel = `${name}.step`;
+    this.guard = { name, running: null, ownWrite: false };
     const list = readArray(name, 'params', params, 'an array of Float32Array or of parameter groups');
     if (list.length === 0) throw new RangeError(`${name}: params must not be empty`);
     // A list of groups when its first entry is a plain object; each group is read once (a copy).
@@ -158,7 +174,7 @@ export abstract class Optimizer<O extends object, State extends object> {
     // Nothing below throws: install.
     groups.forEach((g, k) => {
       const params = Object.freeze(g.params.slice() as Float32Array[]);
-      const entry = { ...hyper[k]! } as ParamGroup<O>;
+      const entry = makeGroupObject(this.definition.spec, hyper[k]!, this.guard) as ParamGroup<O>;
       Object.defineProperty(entry, 'params', { value: params, enumerable: true, writable: false, configurable: false });
       const groupIndex = this.groups.length;
       this.groups.push(entry);
@@ -175,6 +191,7 @@ export abstract class Optimizer<O extends object, State extends object> {
         else this.paramsByBuffer.set(buffer, [index]);
       }
     });
+    this.forgetPlan();
     this.publicGroups = Object.freeze(this.groups.slice());
     this.publicParams = Object.freeze(this.flat.slice());
     const n = this.flat.length;
@@ -197,10 +214,12 @@ export abstract class Optimizer<O extends object, State extends object> {
    */
   step(grads: Gradients): boolean {
     const where = this.stepLabel;
-    if (this.running !== null) throw busyError(where, this.running);
-    this.running = where;
+    if (this.guard.running !== null) throw busyError(where, this.guard.running);
+    this.guard.running = where;
     try {
-      const count = this.prepareStep(where, grads);
+      const plan = this.readInputs(where, grads);
+      if (plan !== null) return this.runPlan(plan, threadsFor(this.threads, plan.elements));
+      const count = this.checkAndStage(where);
       return this.runStaged(count, threadsFor(this.threads, this.stagedElements));
     } finally {
       this.endStep();
@@ -214,7 +233,27 @@ export abstract class Optimizer<O extends object, State extends object> {
     const { kernel } = this.definition;
     runKernel(kernel.id, kernel.js, this.arrays, this.scalars, this.flags, count, this.tensorLengths, threads);
     this.commit(count);
+    this.planNext(count);
     return true;
+  }
+
+  /** Step 3 with a plan, on this thread: the non-finite check, the kernel, the step counts. */
+  private runPlan(plan: StepPlan, threads: number): boolean {
+    if (this.skipNonFinite && !allFinite(plan.gradViews, plan.count, plan.lengths, threads)) return false;
+    const { kernel } = this.definition;
+    if (!runPlanned(kernel.id, plan, threads)) {
+      fillTaskScalars(plan, kernel.scalars);
+      runKernel(kernel.id, kernel.js, plan.arrays, plan.taskScalars, plan.flags, plan.count, plan.lengths);
+    }
+    this.advanceAll(plan.stepped);
+    return true;
+  }
+
+  private advanceAll(stepped: readonly number[]): void {
+    for (let t = 0; t < stepped.length; t++) {
+      const i = stepped[t]!;
+      this.advance(this.records[i]!, this.hyper[this.groupOf[i]!]!);
+    }
   }
 
   /**
@@ -230,19 +269,33 @@ export abstract class Optimizer<O extends object, State extends object> {
    */
   async stepAsync(grads: Gradients): Promise<boolean> {
     const where = `${this.definition.name}.stepAsync`;
-    if (this.running !== null) throw busyError(where, this.running);
-    this.running = where;
+    if (this.guard.running !== null) throw busyError(where, this.guard.running);
+    this.guard.running = where;
     try {
-      const count = this.prepareStep(where, grads);
+      const plan = this.readInputs(where, grads);
+      if (plan !== null && !plan.shrinkable) return await this.runPlanAsync(plan);
+      const count = this.checkAndStage(where);
       const threads = threadsFor(this.threads, this.stagedElements, 1); // 'auto' leaves the event loop a core
       const pending = count === 0 ? null : this.startAsync(where, count, threads);
       if (pending === null) return this.runStaged(count, threads); // the fallback, or nothing to do
       const applied = await pending;
-      if (applied) this.commit(count);
+      if (applied) this.commit(count), this.planNext(count);
       return applied;
     } finally {
       this.endStep();
     }
+  }
+
+  /** stepAsync with a plan: its tasks on another thread (see startAsync). */
+  private async runPlanAsync(plan: StepPlan): Promise<boolean> {
+    const { kernel } = this.definition;
+    const threads = threadsFor(this.threads, plan.elements, 1);
+    fillTaskScalars(plan, kernel.scalars);
+    const pending = runKernelAsync(kernel.id, plan.arrays, plan.taskScalars, plan.flags, plan.count, threads, this.skipNonFinite);
+    if (pending === null) return this.runPlan(plan, threads);
+    const applied = await pending;
+    if (applied) this.advanceAll(plan.stepped);
+    return applied;
   }
 
   /** The native step of the staged tensors on another thread, or null on the fallback. */
@@ -252,14 +305,70 @@ export abstract class Optimizer<O extends object, State extends object> {
     return runKernelAsync(kernel.id, this.arrays, this.scalars, this.flags, count, threads, this.skipNonFinite);
   }
 
-  /** Steps 1 and 2 of a step: read the caller's inputs once, check them, stage the kernel's arguments. */
-  private prepareStep(where: string, grads: Gradients): number {
-    // 1. Read: the caller's code (getters, Proxies) runs here and nowhere after.
-    readGradients(where, grads, this.flat.length, this.grads);
+  /**
+   * Step 1: read the caller's inputs once (the caller's code, getters and Proxies, runs here and
+   * nowhere after). Returns the plan when it holds for this step, its scalars prepared: the same
+   * gradient arrays, every buffer whole, the same kernel flags.
+   */
+  private readInputs(where: string, grads: Gradients): StepPlan | null {
+    const plan = this.plan;
+    const same = readGradients(where, grads, this.flat.length, this.grads, plan?.grads);
     for (let g = 0; g < this.groups.length; g++) readGroup(this.definition.spec, where, g, this.groups[g]!, this.hyper[g]!);
-    // 2. Check what was read, and that every array the step touches is still whole.
+    if (plan === null) return null;
+    if (same && planIntact(plan) && this.preparePlan(plan)) return plan;
+    this.forgetPlan();
+    return null;
+  }
+
+  /** The scalars of each of the plan's blocks for this step; false when a block's flags changed. */
+  private preparePlan(plan: StepPlan): boolean {
+    const perTensor = this.definition.kernel.scalars;
+    for (let b = 0; b < plan.blockParams.length; b++) {
+      const i = plan.blockParams[b]!;
+      const flags = this.prepare(this.records[i]!, this.hyper[this.groupOf[i]!]!, this.lengths[i]!, plan.blockScalars, b * perTensor, plan.arrays, plan.blockAt[b]!);
+      if (flags !== plan.blockFlags[b]) return false;
+    }
+    return true;
+  }
+
+  /** Step 2 of a full step: check what was read and that every array is whole, stage the kernel's arguments. */
+  private checkAndStage(where: string): number {
     checkGradients(where, this.grads, this.layout);
     return this.stage(where);
+  }
+
+  /**
+   * After a full step has committed: when it was given the same gradients as the last full step,
+   * plan the next ones; otherwise remember its gradients.
+   */
+  private planNext(count: number): void {
+    const n = this.flat.length, previous = this.previousGrads;
+    let same = previous.length === n;
+    for (let i = 0; same && i < n; i++) same = previous[i] === this.grads[i];
+    if (!same) {
+      if (previous.length !== n) this.previousGrads = new Array<Slot>(n).fill(null);
+      for (let i = 0; i < n; i++) this.previousGrads[i] = this.grads[i]!;
+      return;
+    }
+    const { kernel, scalarsByStep = false, planSharesScalars = scalarsByStep } = this.definition;
+    const blockOf = new Array<number>(count);
+    let blocks = 0;
+    for (let t = 0; t < count; t++) {
+      const i = this.stepped[t]!, j = this.stepped[t - 1]!;
+      const shares = planSharesScalars && t > 0 && this.groupOf[i] === this.groupOf[j] && this.records[i]!.step === this.records[j]!.step &&
+        this.flags[t] === this.flags[t - 1];
+      blockOf[t] = shares ? blockOf[t - 1]! : blocks++;
+    }
+    this.plan = makePlan({
+      grads: this.grads, arrays: this.arrays, flags: this.flags, lengths: this.tensorLengths, stepped: this.stepped, blockOf, count,
+      slots: kernel.slots, scalars: kernel.scalars,
+    });
+    this.previousGrads = [];
+  }
+
+  private forgetPlan(): void {
+    this.plan = null;
+    this.previousGrads = [];
   }
 
   /** After a step, whatever happened: let go of the caller's arrays and of the step's records. */
@@ -273,7 +382,7 @@ export abstract class Optimizer<O extends object, State extends object> {
     this.staged = 0;
     this.stagedElements = 0;
     for (let i = 0; i < this.grads.length; i++) this.grads[i] = null;
-    this.running = null;
+    this.guard.running = null;
   }
 
   /**
@@ -322,6 +431,7 @@ export abstract class Optimizer<O extends object, State extends object> {
       this.staged = ++count;
       this.stagedElements += length;
     }
+    gatherNewState(this.arrays, count, kernel.slots, this.tensorLengths, this.steppedRecords);
     return count;
   }
 
@@ -339,7 +449,8 @@ export abstract class Optimizer<O extends object, State extends object> {
         const buffer = this.arrays[t * slots + 2 + k];
         if (buffer && record.buffers[k] !== buffer) {
           record.buffers[k] = buffer;
-          this.stateOwner.set(realBuffer(buffer), i);
+          const owner = realBuffer(buffer);
+          if (!this.stateOwner.has(owner)) this.stateOwner.set(owner, i); // the first param whose state it holds
         }
       }
       this.records[i] = record;
@@ -367,7 +478,7 @@ export abstract class Optimizer<O extends object, State extends object> {
    */
   stateDict(): OptimizerStateDict {
     const where = `${this.definition.name}.stateDict`;
-    if (this.running !== null) throw busyError(where, this.running);
+    if (this.guard.running !== null) throw busyError(where, this.guard.running);
     const values = groupDictValues(where, this.groups, Object.keys(this.definition.spec.options));
     const state = stateEntries(where, this.definition, this.records, this.lengths);
     let next = 0;
@@ -388,14 +499,14 @@ export abstract class Optimizer<O extends object, State extends object> {
     this.exclusive(where, () => this.load(where, stateDict));
   }
 
-  /** Runs `operation` as the only one of this optimizer (see `running`). */
+  /** Runs `operation` as the only one of this optimizer (see `guard`). */
   private exclusive(where: string, operation: () => void): void {
-    if (this.running !== null) throw busyError(where, this.running);
-    this.running = where;
+    if (this.guard.running !== null) throw busyError(where, this.guard.running);
+    this.guard.running = where;
     try {
       operation();
     } finally {
-      this.running = null;
+      this.guard.running = null;
     }
   }
 
@@ -416,6 +527,7 @@ export abstract class Optimizer<O extends object, State extends object> {
     // Assigning into the group objects runs the caller's setters, if any were defined on them:
     // on a throw, the values assigned so far are put back.
     const previous = groupValues(this.groups, Object.keys(this.definition.spec.options));
+    this.guard.ownWrite = true; // the groups' own setters let the load through
     try {
       checked.groups.forEach((hyper, g) => {
         Object.assign(this.groups[g]!, hyper);
@@ -425,12 +537,15 @@ export abstract class Optimizer<O extends object, State extends object> {
     } catch (error) {
       assignGroupValues(this.groups, previous);
       throw new TypeError(`${where}: the parameter groups could not be updated (${(error as Error).message})`, { cause: error });
+    } finally {
+      this.guard.ownWrite = false;
     }
     this.records = checked.records.map((r) =>
       r ? { step: r.step, buffers: bufferNames.map((b) => r.buffers[b] ?? null), scalars: { ...scalarState, ...r.scalars } } : undefined,
     );
     this.stateOwner.clear();
-    this.records.forEach((r, i) => r?.buffers.forEach((b) => b && this.stateOwner.set(realBuffer(b), i)));
+    this.records.forEach((r, i) => r?.buffers.forEach((b) => b && !this.stateOwner.has(realBuffer(b)) && this.stateOwner.set(realBuffer(b), i)));
+    this.forgetPlan();
   }
 
   /** See captureState. Nothing is copied: a load replaces the records, it never writes into them. @internal */
@@ -442,6 +557,7 @@ export abstract class Optimizer<O extends object, State extends object> {
       this.stateOwner.clear(); // in place: this.layout holds the map
       for (const [buffer, owner] of owners) this.stateOwner.set(buffer, owner);
       assignGroupValues(this.groups, values);
+      this.forgetPlan();
     };
   }
 

@@ -125,7 +125,7 @@ const OPTIONAL: readonly BufferUse[] = Object.freeze(['optional']);
 const UNUSED: readonly BufferUse[] = Object.freeze(['unused']);
 
 const DEFINITION: OptimizerDefinition<SGDOptions> = {
-  name: 'SGD', kernel: SGD_KERNEL, spec: SPEC, bufferNames: ['momentum_buffer'], countsSteps: false,
+  name: 'SGD', kernel: SGD_KERNEL, spec: SPEC, bufferNames: ['momentum_buffer'], countsSteps: false, planSharesScalars: true,
 };
 
 /**

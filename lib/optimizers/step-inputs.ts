@@ -8,18 +8,29 @@ import type { Slot } from '../bridge/kernels.js';
 import { canShrink, isFloat32Array, realBuffer, realByteOffset, realLength } from '../core/intrinsics.js';
 import { describe } from '../core/validate.js';
 
-/** Copies the gradient list into `into` (one entry per param), reading its length and each entry once. */
-export function readGradients(where: string, grads: unknown, n: number, into: Slot[]): void {
+/**
+ * Copies the gradient list into `into` (one entry per param), reading its length and each entry
+ * once. Returns whether every entry is the same as in `expected` (the gradients a step plan was
+ * made with: those were checked then).
+ */
+export function readGradients(where: string, grads: unknown, n: number, into: Slot[], expected?: readonly Slot[]): boolean {
   if (!Array.isArray(grads)) throw new TypeError(`${where}: grads must be an array, got ${describe(grads)}`);
   const given = (grads as unknown[]).length;
   if (given !== n) throw new RangeError(`${where}: grads has ${given} entries, expected one per param (${n})`);
+  let same = expected !== undefined;
   for (let i = 0; i < n; i++) {
     const grad: unknown = (grads as unknown[])[i];
+    if (same && grad !== null && grad === expected![i]) {
+      into[i] = grad as Float32Array;
+      continue;
+    }
     if (grad !== null && grad !== undefined && !isFloat32Array(grad)) {
       throw new TypeError(`${where}: grads[${i}] must be a Float32Array, null or undefined, got ${describe(grad)}`);
     }
     into[i] = (grad as Float32Array | null | undefined) ?? null;
+    same &&= into[i] === expected![i];
   }
+  return same;
 }
 
 /** What checkGradients checks the gradients against. */
@@ -30,6 +41,8 @@ export interface ParamLayout {
   /** The params in each buffer, and the param owning each state buffer. */
   readonly paramsByBuffer: ReadonlyMap<ArrayBufferLike, readonly number[]>;
   readonly stateOwner: ReadonlyMap<ArrayBufferLike, number>;
+  /** For a message: the param whose state overlaps bytes [begin, end) of `buffer`, if one does. */
+  readonly stateOverlapping: (buffer: ArrayBufferLike, begin: number, end: number) => number | undefined;
 }
 
 /**
@@ -60,7 +73,9 @@ export function checkGradients(where: string, grads: readonly Slot[], layout: Pa
     }
     const owner = stateOwner.get(buffer);
     if (owner !== undefined && length > 0) {
-      throw new RangeError(`${where}: grads[${i}] shares memory with the optimizer's state of params[${owner}]`);
+      // Small state buffers share one ArrayBuffer (optimizer-state.ts): name the one it overlaps.
+      const begin = realByteOffset(grad), precise = layout.stateOverlapping(buffer, begin, begin + 4 * length);
+      throw new RangeError(`${where}: grads[${i}] shares memory with the optimizer's state of params[${precise ?? owner}]`);
     }
   }
 }

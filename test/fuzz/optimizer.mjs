@@ -260,6 +260,8 @@ function changeGroup(opt, change, name) {
   const entry = opt.paramGroups[change.g % opt.paramGroups.length];
   change = { ...change, key: changeKey(name, change) };
   const before = Object.getOwnPropertyDescriptor(entry, change.key);
+  // An option is an accessor whose value lives behind it: a set is undone by setting it back.
+  const previous = before?.set ? entry[change.key] : undefined;
   try {
     if (change.op === 'delete') delete entry[change.key];
     else entry[change.key] = change.value;
@@ -269,7 +271,8 @@ function changeGroup(opt, change, name) {
   const took = change.op === 'delete' ? !(change.key in entry) : Object.is(entry[change.key], change.value);
   if (!took) return null;
   return () => {
-    if (before) Object.defineProperty(entry, change.key, before);
+    if (before?.set && change.op !== 'delete') entry[change.key] = previous;
+    else if (before) Object.defineProperty(entry, change.key, before);
     else delete entry[change.key];
   };
 }
