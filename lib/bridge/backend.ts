@@ -143,21 +143,29 @@ let active: Backend = backend;
 export const availableThreads = Math.max(1, availableParallelism());
 
 /**
- * Below this many elements per thread, another thread costs more than it saves: handing work to
- * the pool and waiting for it takes a few microseconds (measured by the bench: see bench/README.md).
- * @internal
+ * Below this many bytes of memory traffic per thread, another thread costs more than it saves:
+ * handing work to the pool and waiting for it takes a few microseconds. Measured by the bench
+ * (bench/README.md): Adam, which moves 36 bytes per element as its kernel declares them, gains
+ * from a second thread from 2 x 131,072 elements; SGD, at 20 bytes per element, lost 19% at
+ * 256K elements when the threshold counted elements alone. @internal
  */
-export const MIN_ELEMENTS_PER_THREAD = 1 << 17;
+export const MIN_BYTES_PER_THREAD = (1 << 17) * 36;
 
 /**
- * The threads a step over `elements` elements uses: the setting, or 'auto's choice, which leaves
- * `reserve` of the machine's threads free (stepAsync leaves one to the event loop: with every core
- * computing, its timers waited for the scheduler, p99 4.9 ms instead of 1.7 ms on 2 cores). @internal
+ * The threads a step that moves `bytes` bytes of memory uses: the setting, or 'auto's choice,
+ * which leaves `reserve` of the machine's threads free (stepAsync leaves one to the event loop:
+ * with every core computing, its timers waited for the scheduler, p99 4.9 ms instead of 1.7 ms on
+ * 2 cores). @internal
  */
-export function threadsFor(setting: number | 'auto', elements: number, reserve = 0): number {
+export function threadsFor(setting: number | 'auto', bytes: number, reserve = 0): number {
   if (setting !== 'auto') return setting;
-  const useful = Math.floor(elements / MIN_ELEMENTS_PER_THREAD);
+  const useful = Math.floor(bytes / MIN_BYTES_PER_THREAD);
   return useful <= 1 ? 1 : Math.max(1, Math.min(useful, availableThreads - reserve));
+}
+
+/** The bytes a kernel of `slots` arrays moves per element: it reads every slot and writes all but the gradient. @internal */
+export function trafficPerElement(slots: number): number {
+  return 4 * (2 * slots - 1);
 }
 
 /**

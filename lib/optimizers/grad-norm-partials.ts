@@ -47,7 +47,7 @@ export function gradNormPartials(grads: readonly Float32Array[], options?: GradN
   });
   const out = new Float64Array(arrays.length);
   for (let i = 0; i < arrays.length; i++) {
-    const one = [arrays[i]!], length = [lengths[i]!], threads = threadsFor(threadSetting, lengths[i]!);
+    const one = [arrays[i]!], length = [lengths[i]!], threads = threadsFor(threadSetting, 4 * lengths[i]!);
     out[i] = normType === 2 ? runReduce(ReduceId.SumSquares, sumSquaresJs, one, 1, length, threads)
       : normType === 1 ? runReduce(ReduceId.SumAbs, sumAbsJs, one, 1, length, threads)
       : runReduce(ReduceId.MaxAbs, maxAbsJs, one, 1, length, threads);

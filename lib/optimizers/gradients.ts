@@ -209,7 +209,7 @@ export function clipGradNorm(grads: readonly Float32Array[], maxNorm: number, op
     count = collect(where, grads);
     let elements = 0;
     for (let i = 0; i < count; i++) elements += lengths[i]!;
-    const threads = threadsFor(threadSetting, elements);
+    const threads = threadsFor(threadSetting, 4 * elements) // the norm reads each element once;
     const total = given !== undefined ? given
       : normType === 2 ? Math.sqrt(runReduce(ReduceId.SumSquares, sumSquaresJs, slots, count, lengths, threads))
       : normType === 1 ? runReduce(ReduceId.SumAbs, sumAbsJs, slots, count, lengths, threads)

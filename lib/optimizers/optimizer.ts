@@ -10,7 +10,7 @@
  * the step is attached to the optimizer after the kernel has succeeded.
  * @internal
  */
-import { runKernel, runKernelAsync, runPlanned, threadsFor } from '../bridge/backend.js';
+import { runKernel, runKernelAsync, runPlanned, threadsFor, trafficPerElement } from '../bridge/backend.js';
 import { allFinite } from './gradients.js';
 import { realBuffer, realLength } from '../core/intrinsics.js';
 import { checkGradients, readGradients, refuseShrinkable } from './step-inputs.js';
@@ -25,8 +25,12 @@ export { ALL_REQUIRED, type BufferUse, type OptimizerDefinition, type StateRecor
 export { captureState, type Gradients, type KernelSpec, type ParamGroup, type ParamGroupInit, type StepOptions } from './optimizer-core.js';
 
 export abstract class Optimizer<O extends object, State extends object> extends OptimizerCore<O, State> {
+  /** The bytes a step moves per element ('auto' threads counts them). */
+  private readonly traffic: number;
+
   protected constructor(definition: OptimizerDefinition<O>, params: unknown, options: unknown) {
     super(definition, params, options);
+    this.traffic = trafficPerElement(definition.kernel.slots);
   }
 
   /**
@@ -45,9 +49,9 @@ export abstract class Optimizer<O extends object, State extends object> extends 
     this.guard.running = where;
     try {
       const plan = this.readInputs(where, grads);
-      if (plan !== null) return this.runPlan(plan, threadsFor(this.threads, plan.elements));
+      if (plan !== null) return this.runPlan(plan, threadsFor(this.threads, plan.elements * this.traffic));
       const count = this.checkAndStage(where);
-      return this.runStaged(count, threadsFor(this.threads, this.stagedElements));
+      return this.runStaged(count, threadsFor(this.threads, this.stagedElements * this.traffic));
     } finally {
       this.endStep();
     }
@@ -102,7 +106,7 @@ export abstract class Optimizer<O extends object, State extends object> extends 
       const plan = this.readInputs(where, grads);
       if (plan !== null && !plan.shrinkable) return await this.runPlanAsync(plan);
       const count = this.checkAndStage(where);
-      const threads = threadsFor(this.threads, this.stagedElements, 1); // 'auto' leaves the event loop a core
+      const threads = threadsFor(this.threads, this.stagedElements * this.traffic, 1); // 'auto' leaves the event loop a core
       const pending = count === 0 ? null : this.startAsync(where, count, threads);
       if (pending === null) return this.runStaged(count, threads); // the fallback, or nothing to do
       const applied = await pending;
@@ -116,7 +120,7 @@ export abstract class Optimizer<O extends object, State extends object> extends 
   /** stepAsync with a plan: its tasks on another thread (see startAsync). */
   private async runPlanAsync(plan: StepPlan): Promise<boolean> {
     const { kernel } = this.definition;
-    const threads = threadsFor(this.threads, plan.elements, 1);
+    const threads = threadsFor(this.threads, plan.elements * this.traffic, 1);
     fillTaskScalars(plan, kernel.scalars);
     const pending = runKernelAsync(kernel.id, plan.arrays, plan.taskScalars, plan.flags, plan.count, threads, this.skipNonFinite);
     if (pending === null) return this.runPlan(plan, threads);
