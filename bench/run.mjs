@@ -172,6 +172,8 @@ if (THREAD_BENCH) {
   const loop = await benchEventLoop({ simd, fmt });
   record('eventLoop|stepAsync|16M', loop.async);
   record('eventLoop|step|16M', loop.sync);
+  record('eventLoop|clipGradNormAsync+stepAsync|16M', loop.clipAsync);
+  record('eventLoop|clipGradNorm+stepAsync|16M', loop.clip);
 }
 printTargets();
 compareBaseline();

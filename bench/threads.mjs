@@ -72,7 +72,13 @@ export async function benchEventLoop({ simd, fmt, n = 1 << 24, steps = 60, threa
     const start = process.hrtime.bigint();
     for (let k = 0; k < steps; k++) {
       if (mode === 'async') await opt.stepAsync(grads);
-      else {
+      else if (mode === 'clip async') {
+        await simd.clipGradNormAsync(grads, 1e9);
+        await opt.stepAsync(grads);
+      } else if (mode === 'clip') {
+        simd.clipGradNorm(grads, 1e9);
+        await opt.stepAsync(grads);
+      } else {
         opt.step(grads);
         await yieldToLoop();
       }
@@ -81,10 +87,15 @@ export async function benchEventLoop({ simd, fmt, n = 1 << 24, steps = 60, threa
     histogram.disable();
     return { stepMs: ms, p99Ms: histogram.percentile(99) / 1e6, maxMs: histogram.max / 1e6 };
   };
-  const result = { async: await run('async'), sync: await run('sync') };
+  const result = { async: await run('async'), sync: await run('sync'), clipAsync: await run('clip async'), clip: await run('clip') };
   console.log(`## The event loop while stepping Adam on ${n >> 20}M elements ('auto' threads)\n`);
   console.log('| | time per step | event-loop delay p99 | max |\n|---|---|---|---|');
-  for (const [label, r] of [['await stepAsync(grads)', result.async], ['step(grads), then setImmediate', result.sync]]) {
+  for (const [label, r] of [
+    ['await stepAsync(grads)', result.async],
+    ['step(grads), then setImmediate', result.sync],
+    ['await clipGradNormAsync(grads), await stepAsync(grads)', result.clipAsync],
+    ['clipGradNorm(grads), await stepAsync(grads)', result.clip],
+  ]) {
     console.log(`| ${label} | ${fmt(r.stepMs)} ms | ${fmt(r.p99Ms)} ms | ${fmt(r.maxMs)} ms |`);
   }
   console.log('');

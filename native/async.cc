@@ -1,12 +1,22 @@
-// stepAsync: a step's update on a libuv thread, its promise settled back on the environment's
-// thread. The arguments are read and checked as step() reads them (native/binding.cc), before the
-// call returns; the work holds what it needs (a copy of the scalars, a reference that keeps the
-// arrays alive) and passes the environment's gate, which an environment going away closes.
+// stepAsync and reduceAsync: a step's update, or a reduction (clipGradNormAsync's norm), on a
+// libuv thread, the promise settled back on the environment's thread. The arguments are read and
+// checked as step() and reduce() read them, before the call returns; the work holds what it needs
+// (a copy of the scalars, a reference that keeps the arrays alive) and passes the environment's
+// gate, which an environment going away closes.
 #include "binding.h"
 
 namespace simd_optim {
 namespace binding {
 namespace {
+
+// Rejects `deferred` with an Error saying `message`.
+void reject(napi_env env, napi_deferred deferred, const char* message) {
+  napi_value text = nullptr, error = nullptr;
+  napi_create_string_utf8(env, message, NAPI_AUTO_LENGTH, &text);
+  napi_create_error(env, nullptr, text, &error);
+  napi_reject_deferred(env, deferred, error);
+}
+
 
 // One stepAsync call: its tasks, a copy of its scalars, what keeps its arrays alive, its promise.
 struct AsyncStep {
@@ -51,13 +61,71 @@ void completeAsyncStep(napi_env env, napi_status status, void* data) {
     napi_get_boolean(env, job->applied, &value);
     napi_resolve_deferred(env, job->deferred, value);
   } else {
-    napi_create_string_utf8(env, "stepAsync: the step was cancelled", NAPI_AUTO_LENGTH, &value);
-    napi_value error = nullptr;
-    napi_create_error(env, nullptr, value, &error);
-    napi_reject_deferred(env, job->deferred, error);
+    reject(env, job->deferred, "stepAsync: the step was cancelled");
   }
   napi_delete_reference(env, job->arrays);
   napi_delete_async_work(env, job->work);
+}
+
+// One reduceAsync call: its views, what keeps their arrays alive, its promise, its result.
+struct AsyncReduce {
+  std::shared_ptr<AsyncGate> gate;
+  napi_async_work work = nullptr;
+  napi_deferred deferred = nullptr;
+  napi_ref arrays = nullptr;
+  const Reductions* reductions = nullptr;
+  ReduceArguments args;
+  std::vector<Float32View> views;
+  std::vector<Chunk> chunks;
+  std::vector<double> results;
+  double result = 0;
+};
+
+void executeAsyncReduce(napi_env, void* data) {
+  AsyncReduce& job = *static_cast<AsyncReduce*>(data);
+  if (!job.gate->enter()) return;  // the environment is gone: nobody to answer
+  job.result = reduceViews(*job.reductions, ReduceId(job.args.op), job.views, job.args.threads, job.chunks, job.results);
+  job.gate->leave();
+}
+
+void completeAsyncReduce(napi_env env, napi_status status, void* data) {
+  std::unique_ptr<AsyncReduce> job(static_cast<AsyncReduce*>(data));
+  if (status == napi_ok) {
+    napi_value value = nullptr;
+    napi_create_double(env, job->result, &value);
+    napi_resolve_deferred(env, job->deferred, value);
+  } else {
+    reject(env, job->deferred, "reduceAsync: the reduction was cancelled");
+  }
+  napi_delete_reference(env, job->arrays);
+  napi_delete_async_work(env, job->work);
+}
+
+// Queues `job` (an AsyncStep or AsyncReduce) whose arguments are read: references `arrays`, makes
+// the promise. Returns the promise, or null when it has thrown; on success the job is owned by its
+// async work until its complete callback.
+template <class Job>
+napi_value queue(napi_env env, std::unique_ptr<Job>& job, napi_value arrays, const char* name, napi_async_execute_callback execute,
+                 napi_async_complete_callback complete) {
+  napi_value promise = nullptr, resourceName = nullptr;
+  if (napi_create_reference(env, arrays, 1, &job->arrays) != napi_ok ||
+      napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &resourceName) != napi_ok ||
+      napi_create_async_work(env, nullptr, resourceName, execute, complete, job.get(), &job->work) != napi_ok ||
+      napi_create_promise(env, &job->deferred, &promise) != napi_ok) {
+    if (job->work != nullptr) napi_delete_async_work(env, job->work);
+    if (job->arrays != nullptr) napi_delete_reference(env, job->arrays);
+    return fail(env, false, std::string(name) + ": could not queue the work");
+  }
+  if (napi_queue_async_work(env, job->work) != napi_ok) {
+    // The promise exists: it is settled (rejected) and returned, not left pending, and no throw
+    // leaves it unobserved (an unhandled rejection would end the process).
+    reject(env, job->deferred, "could not queue the work");
+    napi_delete_async_work(env, job->work);
+    napi_delete_reference(env, job->arrays);
+    return promise;
+  }
+  job.release();
+  return promise;
 }
 
 // stepAsync(kernelId, arrays, scalars, flags, count, threads, checkFinite): step()'s arguments,
@@ -86,28 +154,23 @@ napi_value StepAsync(napi_env env, napi_callback_info info) {
   job->nonFinite = instance->table->reductions.nonFinite;
   job->threads = args.threads;
   job->checkFinite = checkFinite;
-  napi_value promise = nullptr, name = nullptr;
-  if (napi_create_reference(env, argv[1], 1, &job->arrays) != napi_ok ||
-      napi_create_string_utf8(env, "simd-optim.stepAsync", NAPI_AUTO_LENGTH, &name) != napi_ok ||
-      napi_create_async_work(env, nullptr, name, executeAsyncStep, completeAsyncStep, job.get(), &job->work) != napi_ok ||
-      napi_create_promise(env, &job->deferred, &promise) != napi_ok) {
-    if (job->work != nullptr) napi_delete_async_work(env, job->work);
-    if (job->arrays != nullptr) napi_delete_reference(env, job->arrays);
-    return fail(env, false, "stepAsync: could not queue the step");
-  }
-  if (napi_queue_async_work(env, job->work) != napi_ok) {
-    // The promise exists: it is settled (rejected) and returned, not left pending, and no throw
-    // leaves it unobserved (an unhandled rejection would end the process).
-    napi_value message = nullptr, error = nullptr;
-    napi_create_string_utf8(env, "stepAsync: could not queue the step", NAPI_AUTO_LENGTH, &message);
-    napi_create_error(env, nullptr, message, &error);
-    napi_reject_deferred(env, job->deferred, error);
-    napi_delete_async_work(env, job->work);
-    napi_delete_reference(env, job->arrays);
-    return promise;
-  }
-  job.release();  // owned by the async work until completeAsyncStep
-  return promise;
+  return queue(env, job, argv[1], "simd-optim.stepAsync", executeAsyncStep, completeAsyncStep);
+}
+
+// reduceAsync(reductionId, arrays, count, threads): reduce()'s arguments, read and checked now; the
+// reduction runs on a libuv thread. Returns a promise of its number. The caller must not write,
+// transfer or resize the arrays until it settles.
+napi_value ReduceAsync(napi_env env, napi_callback_info info) {
+  napi_value argv[4];
+  const size_t argc = argumentsOf(env, info, argv, 4);
+  Instance* instance = instanceOf(env);
+  if (argc == SIZE_MAX || instance == nullptr) return nullptr;
+  if (argc != 4) return fail(env, true, "reduceAsync: expected 4 arguments");
+  auto job = std::make_unique<AsyncReduce>();
+  if (!readReduce(env, "reduceAsync", argv, job->args, job->views)) return nullptr;
+  job->gate = instance->gate;
+  job->reductions = &instance->table->reductions;
+  return queue(env, job, argv[1], "simd-optim.reduceAsync", executeAsyncReduce, completeAsyncReduce);
 }
 
 }  // namespace binding

@@ -31,18 +31,6 @@
 namespace simd_optim {
 namespace binding {
 
-// Cuts tensors of these lengths into chunks of at most kBlock elements, in order.
-template <class LengthOf>
-void cut(std::vector<Chunk>& chunks, uint32_t count, LengthOf lengthOf) {
-  chunks.clear();
-  for (uint32_t t = 0; t < count; ++t) {
-    const size_t length = lengthOf(t);
-    for (size_t begin = 0; begin < length; begin += kBlock) {
-      chunks.push_back(Chunk{t, begin, begin + kBlock < length ? begin + kBlock : length});
-    }
-  }
-}
-
 // What the parts of a parallel step share.
 struct StepJob {
   KernelFn kernel;
@@ -245,119 +233,6 @@ napi_value Step(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
-// What the parts of a reduction share: one result per chunk.
-struct ReduceJob {
-  ReduceId op;
-  const Reductions* reductions;
-  const Float32View* views;
-  const Chunk* chunks;
-  double* results;
-};
-
-// One chunk of a reduction: its block's lanes from zero, combined in the fixed tree.
-void reduceChunk(void* context, size_t part) {
-  const ReduceJob& job = *static_cast<const ReduceJob*>(context);
-  const Chunk& chunk = job.chunks[part];
-  const float* x = job.views[chunk.task].data + chunk.begin;
-  const size_t length = chunk.end - chunk.begin;
-  switch (job.op) {
-    case kSumSquares:
-    case kSumAbs: {
-      double lanes[16] = {};
-      (job.op == kSumSquares ? job.reductions->sumSquares : job.reductions->sumAbs)(x, length, lanes);
-      job.results[part] = combineLanes(lanes);
-      break;
-    }
-    case kMaxAbs: {
-      float lanes[16] = {};
-      job.reductions->maxAbs(x, length, lanes);
-      job.results[part] = combineMaxLanes(lanes);
-      break;
-    }
-    case kNonFinite:
-      job.results[part] = job.reductions->nonFinite(x, length) ? 1 : 0;
-      break;
-    default:
-      job.results[part] = job.reductions->readPass(x, length);
-      break;
-  }
-}
-
-// reduce(reductionId, arrays, count, threads): one number from the first `count` Float32Arrays of
-// `arrays` (the gradients): a sum (per tensor, its block sums in order; then the tensors' sums in
-// order), a maximum, or 1/0 for "any NaN or infinity".
-napi_value Reduce(napi_env env, napi_callback_info info) {
-  napi_value argv[4];
-  const size_t argc = argumentsOf(env, info, argv, 4);
-  Instance* instance = instanceOf(env);
-  if (argc == SIZE_MAX || instance == nullptr) return nullptr;
-  if (argc != 4) return fail(env, true, "reduce: expected 4 arguments");
-  uint32_t op = 0, count = 0, arrayLength = 0, threads = 1;
-  Read read = readUint32(env, argv[0], &op);
-  if (read == Read::kGone) return nullptr;
-  if (read == Read::kWrong || op >= kReduceCount) return fail(env, false, "reduce: unknown reduction");
-  read = readUint32(env, argv[2], &count);
-  if (read != Read::kOk) return read == Read::kGone ? nullptr : fail(env, true, "reduce: count must be a number");
-  read = readUint32(env, argv[3], &threads);
-  if (read == Read::kGone) return nullptr;
-  if (read == Read::kWrong || threads == 0) return fail(env, false, "reduce: threads must be a whole number >= 1");
-  read = readArrayLength(env, argv[1], &arrayLength);
-  if (read != Read::kOk) return read == Read::kGone ? nullptr : fail(env, true, "reduce: arrays must be an Array");
-  if (arrayLength < count) return fail(env, false, "reduce: arrays is too short");
-  std::vector<Float32View>& views = instance->views;
-  views.resize(count);
-  for (uint32_t t = 0; t < count; ++t) {
-    Float32View view;  // a local: reading can run JavaScript that calls back in (see readStep)
-    read = readElement(env, argv[1], t, &view);
-    if (read == Read::kGone) return nullptr;
-    if (read == Read::kWrong) return fail(env, true, "reduce: arrays[" + std::to_string(t) + "] must be a Float32Array");
-    if (views.size() != count) return fail(env, false, "reduce: called again while reading its arrays");
-    views[t] = view;
-  }
-  std::vector<Chunk>& chunks = instance->chunks;
-  cut(chunks, count, [&](uint32_t t) { return views[t].length; });
-  std::vector<double>& results = instance->blockSums;
-  results.resize(chunks.size());
-  ReduceJob job{ReduceId(op), &instance->table->reductions, views.data(), chunks.data(), results.data()};
-  runParts(threads, chunks.size(), reduceChunk, &job);
-  // Combined in a fixed order, whatever ran where.
-  double result = 0;
-  switch (ReduceId(op)) {
-    case kSumSquares:
-    case kSumAbs: {
-      double tensorSum = 0;
-      for (size_t c = 0; c < chunks.size(); ++c) {
-        tensorSum = tensorSum + results[c];
-        if (c + 1 == chunks.size() || chunks[c + 1].task != chunks[c].task) {
-          result = result + tensorSum;
-          tensorSum = 0;
-        }
-      }
-      break;
-    }
-    case kMaxAbs: {
-      float lanes[2] = {0.0f, 0.0f};
-      for (double r : results) {
-        lanes[1] = float(r);
-        lanes[0] = (lanes[0] != lanes[0] || lanes[1] != lanes[1]) ? lanes[0] + lanes[1] : (lanes[0] > lanes[1] ? lanes[0] : lanes[1]);
-      }
-      result = lanes[0];
-      break;
-    }
-    case kNonFinite:
-      for (double r : results) result = r != 0 ? 1 : result;
-      break;
-    default:
-      for (double r : results) result += float(r);
-      break;
-  }
-  // One NaN for every backend and level: the kernels' NaN may carry a sign or payload.
-  if (result != result) result = std::numeric_limits<double>::quiet_NaN();
-  napi_value number = nullptr;
-  napi_create_double(env, result, &number);  // null (undefined) only if the environment is gone
-  return number;
-}
-
 // The levels this CPU runs, best first, so names[0] is what an uncapped instance uses.
 Napi::Value AvailableIsas(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -422,6 +297,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   napi_value stepAsync;
   napi_create_function(env, "stepAsync", NAPI_AUTO_LENGTH, StepAsync, nullptr, &stepAsync);
   exports.Set("stepAsync", Napi::Value(env, stepAsync));
+  napi_value reduceAsync;
+  napi_create_function(env, "reduceAsync", NAPI_AUTO_LENGTH, ReduceAsync, nullptr, &reduceAsync);
+  exports.Set("reduceAsync", Napi::Value(env, reduceAsync));
   napi_value plan, stepPlanned;
   napi_create_function(env, "plan", NAPI_AUTO_LENGTH, MakePlan, nullptr, &plan);
   napi_create_function(env, "stepPlanned", NAPI_AUTO_LENGTH, StepPlanned, nullptr, &stepPlanned);

@@ -58,6 +58,18 @@ struct AsyncGate {
   }
 };
 
+// Cuts tensors of these lengths into chunks of at most kBlock elements, in order.
+template <class LengthOf>
+void cut(std::vector<Chunk>& chunks, uint32_t count, LengthOf lengthOf) {
+  chunks.clear();
+  for (uint32_t t = 0; t < count; ++t) {
+    const size_t length = lengthOf(t);
+    for (size_t begin = 0; begin < length; begin += kBlock) {
+      chunks.push_back(Chunk{t, begin, begin + kBlock < length ? begin + kBlock : length});
+    }
+  }
+}
+
 // One module instance's state, freed with its environment.
 struct Instance {
   std::shared_ptr<AsyncGate> gate = std::make_shared<AsyncGate>();
@@ -89,6 +101,8 @@ Read readStatus(napi_env env, napi_status status);
 
 // Typed arguments: kWrong for a value of another type.
 Read readFloat32Array(napi_env env, napi_value value, Float32View* view);
+// Element `index` of the Array `array`, as a Float32Array.
+Read readElement(napi_env env, napi_value array, uint32_t index, Float32View* view);
 Read readUint32Array(napi_env env, napi_value value, uint32_t** data, size_t* length);
 Read readUint32(napi_env env, napi_value value, uint32_t* out);
 Read readArrayLength(napi_env env, napi_value value, uint32_t* length);
@@ -108,6 +122,23 @@ bool readStep(napi_env env, const char* name, napi_value* argv, StepArguments& a
 
 // Runs a step whose tasks are read: on this thread, or split over `threads` (chunks: scratch).
 void runStep(KernelFn kernel, const std::vector<TensorTask>& tasks, uint32_t threads, std::vector<Chunk>& chunks);
+
+// What reduce and reduceAsync read from their four arguments.
+struct ReduceArguments {
+  uint32_t op = 0, count = 0, threads = 1;
+};
+
+// Reads reduce's arguments (reductionId, arrays, count, threads) into `args` and `views`; false
+// when it has thrown (or the environment is going away).
+bool readReduce(napi_env env, const char* name, napi_value* argv, ReduceArguments& args, std::vector<Float32View>& views);
+
+// One number from `views` (see native/binding.cc); no N-API, so any thread may run it.
+double reduceViews(const Reductions& reductions, ReduceId op, const std::vector<Float32View>& views, uint32_t threads,
+                   std::vector<Chunk>& chunks, std::vector<double>& results);
+
+// reduce (native/reduce.cc) and reduceAsync (native/async.cc).
+napi_value Reduce(napi_env env, napi_callback_info info);
+napi_value ReduceAsync(napi_env env, napi_callback_info info);
 
 // stepAsync (native/async.cc).
 napi_value StepAsync(napi_env env, napi_callback_info info);

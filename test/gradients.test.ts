@@ -2,7 +2,7 @@
 // the same bits on every backend and ISA level (the norms have a fixed summation order).
 import { describe, expect, test } from 'vitest';
 
-import { clipGradNorm, clipGradValue } from '../lib/index.js';
+import { clipGradNorm, clipGradNormAsync, clipGradValue } from '../lib/index.js';
 import { allFinite as allFiniteOf } from '../lib/optimizers/gradients.js';
 
 /** The non-finite check on a list of gradients (null where a param has none). */
@@ -54,6 +54,38 @@ describe.each(backendsUnderTest())('on $label', ({ activate }) => {
     expect(clipGradNorm(grads, 1, { normType: Infinity })).toBeNaN();
     expect(() => clipGradNorm(grads, 1, { errorIfNonfinite: true })).toThrow(RangeError);
     grads.forEach((g, k) => expect(describeBitDifference(`grad ${k}`, g, [...before.slice(0, 3), grads[3]!, ...before.slice(4)][k]!)).toBeNull());
+  });
+
+  test.each([2, 1, Infinity] as const)('clipGradNormAsync, normType %s: the norm and the scaled bits of clipGradNorm, any thread count', async (normType) => {
+    activate();
+    const random = rng(11);
+    const make = () => [normal(random, 70000), normal(random, 5), normal(random, 40000)];
+    for (const maxNorm of [0.5, 1e9]) {
+      for (const threads of [1, 2, 'auto'] as const) {
+        const grads = make(), copies = grads.map((g) => g.slice());
+        const pending = clipGradNormAsync(grads, maxNorm, { normType, threads });
+        expect(await pending).toBe(clipGradNorm(copies, maxNorm, { normType }));
+        grads.forEach((g, k) => expect(describeBitDifference(`grads[${k}]`, g, copies[k]!)).toBeNull());
+      }
+    }
+    const grads = make(), copies = grads.map((g) => g.slice());
+    expect(await clipGradNormAsync(grads, 0.5, { totalNorm: 3 })).toBe(clipGradNorm(copies, 0.5, { totalNorm: 3 }));
+    grads.forEach((g, k) => expect(describeBitDifference(`grads[${k}]`, g, copies[k]!)).toBeNull());
+  });
+
+  test('clipGradNormAsync: bad arguments and a non-finite norm with errorIfNonfinite reject, and change nothing', async () => {
+    activate();
+    const g = new Float32Array([3, 4]);
+    await expect(clipGradNormAsync([g], -1)).rejects.toThrow(RangeError);
+    await expect(clipGradNormAsync([g, g], 1)).rejects.toThrow(/overlap/);
+    await expect(clipGradNormAsync([g], 1, { normType: 3 as never })).rejects.toThrow(/normType/);
+    const resizable = new Float32Array(new ArrayBuffer(8, { maxByteLength: 16 }));
+    await expect(clipGradNormAsync([resizable], 1)).rejects.toThrow(/grads\[0\] is a view of a resizable ArrayBuffer/);
+    const bad = new Float32Array([1, Number.NaN]);
+    await expect(clipGradNormAsync([bad], 1, { errorIfNonfinite: true })).rejects.toThrow(/total norm of order 2 of grads is NaN/);
+    expect(Array.from(g)).toEqual([3, 4]);
+    expect(await clipGradNormAsync([g], 1)).toBe(5);
+    expect(Array.from(g).map((x) => x.toFixed(5))).toEqual(['0.60000', '0.80000']);
   });
 
   test('the non-finite check finds one NaN or infinity at any position of any tensor', () => {

@@ -41,7 +41,7 @@ test('require and import give the same working module', () => {
   expect(esmKeys).toEqual(cjsKeys);
   expect(same).toBe(true); // one module instance, whichever way it is loaded
   for (const name of ['Adam', 'AdamW', 'Adagrad', 'RMSprop', 'SGD', 'adamUpdate', 'adamwUpdate', 'adagradUpdate',
-    'rmspropUpdate', 'sgdUpdate', 'backend', 'isa', 'Adadelta', 'Adamax', 'NAdam', 'RAdam', 'Lion', 'clipGradNorm',
+    'rmspropUpdate', 'sgdUpdate', 'backend', 'isa', 'Adadelta', 'Adamax', 'NAdam', 'RAdam', 'Lion', 'clipGradNorm', 'clipGradNormAsync',
     'clipGradValue', 'saveCheckpoint', 'loadCheckpoint', 'StepLR', 'OneCycleLR', 'ReduceLROnPlateau', 'gradcheck',
     'checkDirectional', 'numericalGradient']) {
     expect(esmKeys).toContain(name);

@@ -4,7 +4,7 @@ import { describe, expect, test } from 'vitest';
 
 import { backend } from '../lib/bridge/backend.js';
 import {
-  Adadelta, Adagrad, Adam, Adamax, AdamW, Lion, NAdam, RAdam, RMSprop, SGD, StepLR,
+  Adadelta, Adagrad, Adam, Adamax, AdamW, Lion, NAdam, RAdam, RMSprop, SGD, StepLR, clipGradNormAsync,
 } from '../lib/index.js';
 import { backendsUnderTest, describeBitDifference, normal, rng } from './helpers.js';
 
@@ -127,6 +127,15 @@ describe.skipIf(backend !== 'native')('on the native backend', () => {
     const timer = setInterval(() => ticks++, 0);
     // Several steps of 4M elements: each takes milliseconds, long enough for timers to fire.
     for (let k = 0; k < 20 && ticks === 0; k++) await opt.stepAsync(grads);
+    clearInterval(timer);
+    expect(ticks).toBeGreaterThan(0);
+  });
+
+  test('the event loop runs while clipGradNormAsync does', async () => {
+    const grads = [new Float32Array(1 << 23).fill(0.1)];
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 0);
+    for (let k = 0; k < 20 && ticks === 0; k++) await clipGradNormAsync(grads, 1e9, { threads: 1 });
     clearInterval(timer);
     expect(ticks).toBeGreaterThan(0);
   });

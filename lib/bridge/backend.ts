@@ -28,6 +28,7 @@ export type Isa = 'avx512' | 'avx2' | 'sse2' | 'neon' | 'scalar' | 'js';
 export interface NativeAddon {
   step(kernel: KernelId, arrays: readonly Slot[], scalars: Float32Array, flags: Uint32Array, count: number, threads: number): void;
   reduce(reduction: ReduceId, arrays: readonly Slot[], count: number, threads: number): number;
+  reduceAsync(reduction: ReduceId, arrays: readonly Slot[], count: number, threads: number): Promise<number>;
   stepAsync(
     kernel: KernelId, arrays: readonly Slot[], scalars: Float32Array, flags: Uint32Array, count: number, threads: number, checkFinite: boolean,
   ): Promise<boolean>;
@@ -233,6 +234,14 @@ export function runPlanned(id: KernelId, plan: PlannedTasks, threads: number): b
 /** Runs one reduction over the first `count` arrays on the active backend (see runKernel). @internal */
 export function runReduce(id: ReduceId, js: ReduceFn, arrays: readonly Slot[], count: number, lengths: readonly number[], threads = 1): number {
   return active === 'native' && addon ? addon.reduce(id, arrays, count, threads) : js(arrays, count, lengths);
+}
+
+/**
+ * runReduce off the event loop, on the native backend: null on the fallback (which the caller
+ * runs synchronously). The caller must leave the arrays alone until it settles. @internal
+ */
+export function runReduceAsync(id: ReduceId, arrays: readonly Slot[], count: number, threads: number): Promise<number> | null {
+  return active === 'native' && addon ? addon.reduceAsync(id, arrays, count, threads) : null;
 }
 
 /**

@@ -10,8 +10,8 @@
  * square root for the 2-norm). Blocks can be computed anywhere, on any thread, and combined
  * afterwards; squares of float32 values are exact in float64, so the only roundings are the adds.
  */
-import { runKernel, runReduce, threadsFor } from '../bridge/backend.js';
-import { isFloat32Array, realBuffer, realLength } from '../core/intrinsics.js';
+import { runKernel, runKernelAsync, runReduce, runReduceAsync, threadsFor } from '../bridge/backend.js';
+import { canShrink, isFloat32Array, realBuffer, realLength } from '../core/intrinsics.js';
 import { KernelId, REDUCE_BLOCK, ReduceId, type Slot } from '../bridge/kernels.js';
 import { booleanOption, busyError, checkNoOverlap, checkOptionsObject, describe, extentOf, threadsOption } from '../core/validate.js';
 
@@ -194,32 +194,18 @@ export interface ClipGradNormOptions {
  */
 export function clipGradNorm(grads: readonly Float32Array[], maxNorm: number, options?: ClipGradNormOptions): number {
   const where = 'clipGradNorm';
-  if (typeof maxNorm !== 'number') throw new TypeError(`${where}: maxNorm must be a number, got ${describe(maxNorm)}`);
-  if (!(maxNorm >= 0) || !Number.isFinite(maxNorm)) throw new RangeError(`${where}: maxNorm must be a finite number >= 0, got ${maxNorm}`);
-  const o = options === undefined ? NO_OPTIONS : checkOptionsObject(where, 'options', options, CLIP_OPTIONS);
-  const normType = readNormType(where, o['normType']);
-  const errorIfNonfinite = booleanOption(where, 'options.errorIfNonfinite', o['errorIfNonfinite'], false);
-  const threadSetting = threadsOption(where, 'options.threads', o['threads']);
-  const given = o['totalNorm'];
-  if (given !== undefined && typeof given !== 'number') throw new TypeError(`${where}: options.totalNorm must be a number, got ${describe(given)}`);
-  if (typeof given === 'number' && given < 0) throw new RangeError(`${where}: options.totalNorm must be >= 0 (or NaN or Infinity), got ${given}`);
+  const o = readClipOptions(where, maxNorm, options);
   enter(where);
   let count = 0;
   try {
     count = collect(where, grads);
     let elements = 0;
     for (let i = 0; i < count; i++) elements += lengths[i]!;
-    const threads = threadsFor(threadSetting, 4 * elements) // the norm reads each element once;
-    const total = given !== undefined ? given
-      : normType === 2 ? Math.sqrt(runReduce(ReduceId.SumSquares, sumSquaresJs, slots, count, lengths, threads))
-      : normType === 1 ? runReduce(ReduceId.SumAbs, sumAbsJs, slots, count, lengths, threads)
-      : runReduce(ReduceId.MaxAbs, maxAbsJs, slots, count, lengths, threads);
-    if (errorIfNonfinite && !Number.isFinite(total)) {
-      throw new RangeError(`${where}: the total norm of order ${normType} of grads is ${total}`);
-    }
-    const clipCoef = maxNorm / (total + 1e-6);
-    if (Number.isFinite(total) && clipCoef < 1 && count > 0) {
-      scalars[0] = clipCoef;
+    const threads = threadsFor(o.threads, 4 * elements); // the norm reads each element once
+    const total = o.totalNorm ?? normOf(o.normType, slots, count, lengths, threads);
+    const coefficient = clipCoefficient(where, o, total);
+    if (coefficient !== null && count > 0) {
+      scalars[0] = coefficient;
       runKernel(KernelId.Scale, scaleJs, slots, scalars, flagWords, count, lengths, threads);
     }
     return total;
@@ -227,6 +213,87 @@ export function clipGradNorm(grads: readonly Float32Array[], maxNorm: number, op
     release(count);
     running = null;
   }
+}
+
+/**
+ * {@link clipGradNorm} off the event loop: the same norm and the same scaled bits, the norm and the
+ * scaling computed on other threads while the event loop runs ('auto' threads leave it a core,
+ * as stepAsync does). The arguments are read and checked before it returns (a bad one rejects
+ * and changes nothing). Until it settles, the gradients must not be written, transferred or
+ * resized; views of a resizable ArrayBuffer are refused. On the fallback it computes before it
+ * returns.
+ * @returns a promise of the total norm.
+ */
+export async function clipGradNormAsync(grads: readonly Float32Array[], maxNorm: number, options?: ClipGradNormOptions): Promise<number> {
+  const where = 'clipGradNormAsync';
+  const o = readClipOptions(where, maxNorm, options);
+  enter(where);
+  let count = 0, arrays: Slot[], sizes: number[];
+  try {
+    count = collect(where, grads);
+    for (let i = 0; i < count; i++) {
+      if (canShrink(slots[i]!)) throw new TypeError(`${where}: grads[${i}] is a view of a resizable ArrayBuffer, which could shrink under a thread reading it; use clipGradNorm()`);
+    }
+    arrays = slots.slice(0, count); // its own: the scratch is the next call's once this returns
+    sizes = lengths.slice(0, count);
+  } finally {
+    release(count);
+    running = null;
+  }
+  const threads = threadsFor(o.threads, 4 * sizes.reduce((a, b) => a + b, 0), 1);
+  const total = o.totalNorm ?? await normOfAsync(o.normType, arrays, count, sizes, threads);
+  const coefficient = clipCoefficient(where, o, total);
+  if (coefficient !== null && count > 0) {
+    const factor = new Float32Array([coefficient]), flags = new Uint32Array(count);
+    const pending = runKernelAsync(KernelId.Scale, arrays, factor, flags, count, threads, false);
+    if (pending === null) runKernel(KernelId.Scale, scaleJs, arrays, factor, flags, count, sizes, threads);
+    else await pending;
+  }
+  return total;
+}
+
+interface ClipOptions {
+  normType: NormType;
+  errorIfNonfinite: boolean;
+  threads: number | 'auto';
+  totalNorm: number | undefined;
+}
+
+/** maxNorm and the options of clipGradNorm, read once and checked. */
+function readClipOptions(where: string, maxNorm: unknown, options: unknown): ClipOptions & { maxNorm: number } {
+  if (typeof maxNorm !== 'number') throw new TypeError(`${where}: maxNorm must be a number, got ${describe(maxNorm)}`);
+  if (!(maxNorm >= 0) || !Number.isFinite(maxNorm)) throw new RangeError(`${where}: maxNorm must be a finite number >= 0, got ${maxNorm}`);
+  const o = options === undefined ? NO_OPTIONS : checkOptionsObject(where, 'options', options, CLIP_OPTIONS);
+  const normType = readNormType(where, o['normType']);
+  const errorIfNonfinite = booleanOption(where, 'options.errorIfNonfinite', o['errorIfNonfinite'], false);
+  const threads = threadsOption(where, 'options.threads', o['threads']);
+  const given = o['totalNorm'];
+  if (given !== undefined && typeof given !== 'number') throw new TypeError(`${where}: options.totalNorm must be a number, got ${describe(given)}`);
+  if (typeof given === 'number' && given < 0) throw new RangeError(`${where}: options.totalNorm must be >= 0 (or NaN or Infinity), got ${given}`);
+  return { maxNorm, normType, errorIfNonfinite, threads, totalNorm: given };
+}
+
+function normOf(normType: NormType, arrays: readonly Slot[], count: number, sizes: readonly number[], threads: number): number {
+  return normType === 2 ? Math.sqrt(runReduce(ReduceId.SumSquares, sumSquaresJs, arrays, count, sizes, threads))
+    : normType === 1 ? runReduce(ReduceId.SumAbs, sumAbsJs, arrays, count, sizes, threads)
+    : runReduce(ReduceId.MaxAbs, maxAbsJs, arrays, count, sizes, threads);
+}
+
+async function normOfAsync(normType: NormType, arrays: readonly Slot[], count: number, sizes: readonly number[], threads: number): Promise<number> {
+  const id = normType === 2 ? ReduceId.SumSquares : normType === 1 ? ReduceId.SumAbs : ReduceId.MaxAbs;
+  const pending = runReduceAsync(id, arrays, count, threads);
+  if (pending === null) return normOf(normType, arrays, count, sizes, threads);
+  const sum = await pending;
+  return normType === 2 ? Math.sqrt(sum) : sum;
+}
+
+/** The factor the gradients are scaled by, or null when they are left alone; throws for errorIfNonfinite. */
+function clipCoefficient(where: string, o: ClipOptions & { maxNorm: number }, total: number): number | null {
+  if (o.errorIfNonfinite && !Number.isFinite(total)) {
+    throw new RangeError(`${where}: the total norm of order ${o.normType} of grads is ${total}`);
+  }
+  const clipCoef = o.maxNorm / (total + 1e-6);
+  return Number.isFinite(total) && clipCoef < 1 ? clipCoef : null;
 }
 
 /**
