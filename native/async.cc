@@ -28,7 +28,7 @@ struct AsyncStep {
   bool (*nonFinite)(const float*, size_t) = nullptr;
   std::vector<TensorTask> tasks;
   std::vector<float> scalars;
-  std::vector<Chunk> chunks;
+  Split split;
   uint32_t threads = 1;
   bool checkFinite = false;
   bool applied = true;  // false: a gradient was not finite, nothing was written
@@ -49,7 +49,7 @@ void executeAsyncStep(napi_env, void* data) {
       }
     }
   }
-  if (job.applied) runStep(job.kernel, job.tasks, job.threads, job.chunks);
+  if (job.applied) runStep(job.kernel, job.tasks, job.threads, job.split);
   job.gate->leave();
 }
 
@@ -76,7 +76,7 @@ struct AsyncReduce {
   const Reductions* reductions = nullptr;
   ReduceArguments args;
   std::vector<Float32View> views;
-  std::vector<Chunk> chunks;
+  Split split;
   std::vector<double> results;
   double result = 0;
 };
@@ -84,7 +84,7 @@ struct AsyncReduce {
 void executeAsyncReduce(napi_env, void* data) {
   AsyncReduce& job = *static_cast<AsyncReduce*>(data);
   if (!job.gate->enter()) return;  // the environment is gone: nobody to answer
-  job.result = reduceViews(*job.reductions, ReduceId(job.args.op), job.views, job.args.threads, job.chunks, job.results);
+  job.result = reduceViews(*job.reductions, ReduceId(job.args.op), job.views, job.args.threads, job.split, job.results);
   job.gate->leave();
 }
 

@@ -35,20 +35,22 @@ namespace binding {
 struct StepJob {
   KernelFn kernel;
   const TensorTask* tasks;
-  const Chunk* chunks;
+  const Split* split;
 };
 
-// One chunk of a step: the kernel on elements [begin, end) of one tensor. Every kernel is
-// elementwise, so a piece of a tensor is updated exactly as it is within the whole.
-void stepChunk(void* context, size_t part) {
+// One part of a step: the kernel on each of its chunks, elements [begin, end) of one tensor. Every
+// kernel is elementwise, so a piece of a tensor is updated exactly as it is within the whole.
+void stepPart(void* context, size_t part) {
   const StepJob& job = *static_cast<const StepJob*>(context);
-  const Chunk& chunk = job.chunks[part];
-  TensorTask piece = job.tasks[chunk.task];
-  for (size_t k = 0; k < kMaxSlots; ++k) {
-    if (piece.slot[k] != nullptr) piece.slot[k] += chunk.begin;
+  for (size_t c = job.split->parts[part]; c < job.split->parts[part + 1]; ++c) {
+    const Chunk& chunk = job.split->chunks[c];
+    TensorTask piece = job.tasks[chunk.task];
+    for (size_t k = 0; k < kMaxSlots; ++k) {
+      if (piece.slot[k] != nullptr) piece.slot[k] += chunk.begin;
+    }
+    piece.length = chunk.end - chunk.begin;
+    job.kernel(piece);
   }
-  piece.length = chunk.end - chunk.begin;
-  job.kernel(piece);
 }
 
 Instance* instanceOf(napi_env env) {
@@ -203,17 +205,17 @@ bool readStep(napi_env env, const char* name, napi_value* argv, StepArguments& a
   return true;
 }
 
-// Runs a step whose tasks are read: on this thread, or split over `threads` (chunks: scratch).
-void runStep(KernelFn kernel, const std::vector<TensorTask>& tasks, uint32_t threads, std::vector<Chunk>& chunks) {
+// Runs a step whose tasks are read: on this thread, or split over `threads` (split: scratch).
+void runStep(KernelFn kernel, const std::vector<TensorTask>& tasks, uint32_t threads, Split& split) {
   if (threads <= 1) {
     for (const TensorTask& task : tasks) {
       if (task.length > 0) kernel(task);
     }
     return;
   }
-  cut(chunks, uint32_t(tasks.size()), [&](uint32_t t) { return tasks[t].length; });
-  StepJob job{kernel, tasks.data(), chunks.data()};
-  runParts(threads, chunks.size(), stepChunk, &job);
+  split.cut(uint32_t(tasks.size()), [&](uint32_t t) { return tasks[t].length; });
+  StepJob job{kernel, tasks.data(), &split};
+  runParts(threads, split.partCount(), stepPart, &job);
 }
 
 // step(kernelId, arrays, scalars, flags, count, threads)
@@ -229,7 +231,7 @@ napi_value Step(napi_env env, napi_callback_info info) {
   if (argc != 6) return fail(env, true, "step: expected 6 arguments");
   StepArguments args;
   if (!readStep(env, "step", argv, args, instance->tasks)) return nullptr;
-  runStep(instance->table->fn[args.kernelId], instance->tasks, args.threads, instance->chunks);
+  runStep(instance->table->fn[args.kernelId], instance->tasks, args.threads, instance->split);
   return nullptr;
 }
 

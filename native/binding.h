@@ -58,17 +58,32 @@ struct AsyncGate {
   }
 };
 
-// Cuts tensors of these lengths into chunks of at most kBlock elements, in order.
-template <class LengthOf>
-void cut(std::vector<Chunk>& chunks, uint32_t count, LengthOf lengthOf) {
-  chunks.clear();
-  for (uint32_t t = 0; t < count; ++t) {
-    const size_t length = lengthOf(t);
-    for (size_t begin = 0; begin < length; begin += kBlock) {
-      chunks.push_back(Chunk{t, begin, begin + kBlock < length ? begin + kBlock : length});
+// The split of a step or a reduction over threads: its tensors cut into chunks of at most kBlock
+// elements, in order, and the chunks grouped into parts of about kBlock elements (a part is what
+// one thread takes at a time: handing out 10,000 chunks of 64 elements one by one cost more than
+// computing them). part p is chunks[parts[p], parts[p + 1]).
+struct Split {
+  std::vector<Chunk> chunks;
+  std::vector<size_t> parts;
+
+  template <class LengthOf>
+  void cut(uint32_t count, LengthOf lengthOf) {
+    chunks.clear();
+    parts.clear();
+    size_t inPart = kBlock;  // elements in the part being filled: a full one to start a new part
+    for (uint32_t t = 0; t < count; ++t) {
+      const size_t length = lengthOf(t);
+      for (size_t begin = 0; begin < length; begin += kBlock) {
+        const size_t end = begin + kBlock < length ? begin + kBlock : length;
+        if (inPart >= kBlock) parts.push_back(chunks.size()), inPart = 0;
+        chunks.push_back(Chunk{t, begin, end});
+        inPart += end - begin;
+      }
     }
+    parts.push_back(chunks.size());
   }
-}
+  size_t partCount() const { return parts.size() - 1; }
+};
 
 // One module instance's state, freed with its environment.
 struct Instance {
@@ -78,7 +93,7 @@ struct Instance {
   // Reused between calls: after the first steps of a model a step never allocates.
   std::vector<TensorTask> tasks;
   std::vector<Float32View> views;
-  std::vector<Chunk> chunks;
+  Split split;
   std::vector<double> blockSums;
 };
 
@@ -120,8 +135,8 @@ bool readTasks(napi_env env, const std::string& where, napi_value arrays, const 
 // `tasks`; false when it has thrown (or the environment is going away).
 bool readStep(napi_env env, const char* name, napi_value* argv, StepArguments& args, std::vector<TensorTask>& tasks);
 
-// Runs a step whose tasks are read: on this thread, or split over `threads` (chunks: scratch).
-void runStep(KernelFn kernel, const std::vector<TensorTask>& tasks, uint32_t threads, std::vector<Chunk>& chunks);
+// Runs a step whose tasks are read: on this thread, or split over `threads` (split: scratch).
+void runStep(KernelFn kernel, const std::vector<TensorTask>& tasks, uint32_t threads, Split& split);
 
 // What reduce and reduceAsync read from their four arguments.
 struct ReduceArguments {
@@ -134,7 +149,7 @@ bool readReduce(napi_env env, const char* name, napi_value* argv, ReduceArgument
 
 // One number from `views` (see native/binding.cc); no N-API, so any thread may run it.
 double reduceViews(const Reductions& reductions, ReduceId op, const std::vector<Float32View>& views, uint32_t threads,
-                   std::vector<Chunk>& chunks, std::vector<double>& results);
+                   Split& split, std::vector<double>& results);
 
 // reduce (native/reduce.cc) and reduceAsync (native/async.cc).
 napi_value Reduce(napi_env env, napi_callback_info info);

@@ -101,7 +101,7 @@ napi_value StepPlanned(napi_env env, napi_callback_info info) {
     return fail(env, false, "stepPlanned: scalars is too short");
   }
   for (size_t t = 0; t < plan.tasks.size(); ++t) plan.tasks[t].scalars = scalars.data + size_t(plan.blocks[t]) * layout.scalars;
-  runStep(instance->table->fn[plan.kernelId], plan.tasks, threads, instance->chunks);
+  runStep(instance->table->fn[plan.kernelId], plan.tasks, threads, instance->split);
   return nullptr;
 }
 

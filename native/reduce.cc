@@ -17,14 +17,13 @@ struct ReduceJob {
   ReduceId op;
   const Reductions* reductions;
   const Float32View* views;
-  const Chunk* chunks;
+  const Split* split;
   double* results;
 };
 
 // One chunk of a reduction: its block's lanes from zero, combined in the fixed tree.
-void reduceChunk(void* context, size_t part) {
-  const ReduceJob& job = *static_cast<const ReduceJob*>(context);
-  const Chunk& chunk = job.chunks[part];
+void reduceChunk(const ReduceJob& job, size_t part) {
+  const Chunk& chunk = job.split->chunks[part];
   const float* x = job.views[chunk.task].data + chunk.begin;
   const size_t length = chunk.end - chunk.begin;
   switch (job.op) {
@@ -48,6 +47,12 @@ void reduceChunk(void* context, size_t part) {
       job.results[part] = job.reductions->readPass(x, length);
       break;
   }
+}
+
+// One part of a reduction: each of its chunks (one result each, whatever part it fell in).
+void reducePart(void* context, size_t part) {
+  const ReduceJob& job = *static_cast<const ReduceJob*>(context);
+  for (size_t c = job.split->parts[part]; c < job.split->parts[part + 1]; ++c) reduceChunk(job, c);
 }
 
 }  // namespace
@@ -81,15 +86,16 @@ bool readReduce(napi_env env, const char* name, napi_value* argv, ReduceArgument
   return true;
 }
 
-// One number from `views`, split over `threads` (chunks and results: scratch): a sum (per tensor,
+// One number from `views`, split over `threads` (split and results: scratch): a sum (per tensor,
 // its block sums in order; then the tensors' sums in order), a maximum, or 1/0 for "any NaN or
 // infinity". No N-API: stepAsync's sibling runs it on a libuv thread.
 double reduceViews(const Reductions& reductions, ReduceId op, const std::vector<Float32View>& views, uint32_t threads,
-                   std::vector<Chunk>& chunks, std::vector<double>& results) {
-  cut(chunks, uint32_t(views.size()), [&](uint32_t t) { return views[t].length; });
+                   Split& split, std::vector<double>& results) {
+  split.cut(uint32_t(views.size()), [&](uint32_t t) { return views[t].length; });
+  const std::vector<Chunk>& chunks = split.chunks;
   results.resize(chunks.size());
-  ReduceJob job{op, &reductions, views.data(), chunks.data(), results.data()};
-  runParts(threads, chunks.size(), reduceChunk, &job);
+  ReduceJob job{op, &reductions, views.data(), &split, results.data()};
+  runParts(threads, split.partCount(), reducePart, &job);
   // Combined in a fixed order, whatever ran where.
   double result = 0;
   switch (op) {
@@ -136,7 +142,7 @@ napi_value Reduce(napi_env env, napi_callback_info info) {
   if (argc != 4) return fail(env, true, "reduce: expected 4 arguments");
   ReduceArguments args;
   if (!readReduce(env, "reduce", argv, args, instance->views)) return nullptr;
-  const double result = reduceViews(instance->table->reductions, ReduceId(args.op), instance->views, args.threads, instance->chunks,
+  const double result = reduceViews(instance->table->reductions, ReduceId(args.op), instance->views, args.threads, instance->split,
                                     instance->blockSums);
   napi_value number = nullptr;
   napi_create_double(env, result, &number);  // null (undefined) only if the environment is gone

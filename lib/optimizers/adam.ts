@@ -95,10 +95,11 @@ export function adamScalars(o: Required<AdamOptions>, decoupled: boolean, t: num
   s[at + ADAM.oneMinusBeta2] = 1 - beta2;
   s[at + ADAM.weightDecay] = o.weightDecay;
   s[at + ADAM.decayFactor] = 1 - o.lr * o.weightDecay;
+  const biasCorrection2 = 1 - beta2 ** t; // once: a power costs more than the rest of this function
   s[at + ADAM.negStepSize] = -(o.lr / (1 - beta1 ** t));
-  s[at + ADAM.biasCorrection2Sqrt] = Math.sqrt(1 - beta2 ** t);
+  s[at + ADAM.biasCorrection2Sqrt] = Math.sqrt(biasCorrection2);
   s[at + ADAM.eps] = o.eps;
-  s[at + ADAM.biasCorrection2] = 1 - beta2 ** t;
+  s[at + ADAM.biasCorrection2] = biasCorrection2;
   let flags = o.maximize ? FLAG_MAXIMIZE : 0;
   if (o.weightDecay !== 0) flags |= decoupled ? FLAG_DECOUPLED_DECAY : FLAG_WEIGHT_DECAY;
   if (o.amsgrad) flags |= ADAM.flagAmsgrad;

@@ -27,10 +27,15 @@ export { captureState, type Gradients, type KernelSpec, type ParamGroup, type Pa
 export abstract class Optimizer<O extends object, State extends object> extends OptimizerCore<O, State> {
   /** The bytes a step moves per element ('auto' threads counts them). */
   private readonly traffic: number;
+  /** True when `advance` only counts the step (not overridden): a planned step then counts them in one loop. */
+  private readonly countsOnly: boolean;
+  /** Whether this.grads holds gradients to let go of when the step ends. */
+  private gradsHeld = false;
 
   protected constructor(definition: OptimizerDefinition<O>, params: unknown, options: unknown) {
     super(definition, params, options);
     this.traffic = trafficPerElement(definition.kernel.slots);
+    this.countsOnly = this.advance === Optimizer.prototype.advance;
   }
 
   /**
@@ -81,9 +86,14 @@ export abstract class Optimizer<O extends object, State extends object> extends 
   }
 
   private advanceAll(stepped: readonly number[]): void {
+    const records = this.records;
+    if (this.countsOnly) {
+      for (let t = 0; t < stepped.length; t++) records[stepped[t]!]!.step++;
+      return;
+    }
     for (let t = 0; t < stepped.length; t++) {
       const i = stepped[t]!;
-      this.advance(this.records[i]!, this.hyper[this.groupOf[i]!]!);
+      this.advance(records[i]!, this.hyper[this.groupOf[i]!]!);
     }
   }
 
@@ -143,10 +153,15 @@ export abstract class Optimizer<O extends object, State extends object> extends 
    */
   private readInputs(where: string, grads: Gradients): StepPlan | null {
     const plan = this.plan;
+    this.gradsHeld = true; // from here until endStep, this.grads may hold the caller's arrays
     const same = readGradients(where, grads, this.flat.length, this.grads, plan?.grads);
     for (let g = 0; g < this.groups.length; g++) readGroup(this.definition.spec, where, g, this.groups[g]!, this.hyper[g]!);
     if (plan === null) return null;
-    if (same && planIntact(plan) && this.preparePlan(plan)) return plan;
+    if (same && planIntact(plan) && this.preparePlan(plan)) {
+      this.gradsHeld = false; // the plan's gradients were not copied
+      return plan;
+    }
+    if (same) for (let i = 0; i < this.flat.length; i++) this.grads[i] = plan.grads[i]!; // the full step reads them here
     this.forgetPlan();
     return null;
   }
@@ -207,7 +222,8 @@ export abstract class Optimizer<O extends object, State extends object> extends 
     }
     this.staged = 0;
     this.stagedElements = 0;
-    for (let i = 0; i < this.grads.length; i++) this.grads[i] = null;
+    if (this.gradsHeld) for (let i = 0; i < this.grads.length; i++) this.grads[i] = null;
+    this.gradsHeld = false;
     this.guard.running = null;
   }
 

@@ -10,27 +10,33 @@ import { describe } from '../core/validate.js';
 
 /**
  * Copies the gradient list into `into` (one entry per param), reading its length and each entry
- * once. Returns whether every entry is the same as in `expected` (the gradients a step plan was
- * made with: those were checked then).
+ * once. With `expected` (the gradients a step plan was made with, checked then), returns true and
+ * leaves `into` alone when every entry is the same as there: a planned step of many tensors reads
+ * each entry and compares it, nothing more. Otherwise fills `into` and returns false.
  */
 export function readGradients(where: string, grads: unknown, n: number, into: Slot[], expected?: readonly Slot[]): boolean {
   if (!Array.isArray(grads)) throw new TypeError(`${where}: grads must be an array, got ${describe(grads)}`);
   const given = (grads as unknown[]).length;
   if (given !== n) throw new RangeError(`${where}: grads has ${given} entries, expected one per param (${n})`);
-  let same = expected !== undefined;
-  for (let i = 0; i < n; i++) {
-    const grad: unknown = (grads as unknown[])[i];
-    if (same && grad !== null && grad === expected![i]) {
-      into[i] = grad as Float32Array;
-      continue;
+  let i = 0, grad: unknown = null;
+  if (expected !== undefined) {
+    for (; i < n; i++) {
+      grad = (grads as unknown[])[i];
+      if (grad !== expected[i]) break;
     }
+    if (i === n) return true;
+    for (let j = 0; j < i; j++) into[j] = expected[j]!; // what was read so far, checked before
+  } else if (n > 0) {
+    grad = (grads as unknown[])[0];
+  }
+  // Entry i has been read into `grad`; every later one is read here, once.
+  for (; i < n; grad = ++i < n ? (grads as unknown[])[i] : null) {
     if (grad !== null && grad !== undefined && !isFloat32Array(grad)) {
       throw new TypeError(`${where}: grads[${i}] must be a Float32Array, null or undefined, got ${describe(grad)}`);
     }
     into[i] = (grad as Float32Array | null | undefined) ?? null;
-    same &&= into[i] === expected![i];
   }
-  return same;
+  return false;
 }
 
 /** What checkGradients checks the gradients against. */
