@@ -2,6 +2,10 @@
 // rather than one, through the public API (Adam, 'auto' threads, the native backend at its best
 // level and the fallback). "per tensor", for the models of 640,000 elements, is the step's time
 // beyond what one tensor of 640,000 costs, divided by the number of tensors: the per-tensor overhead.
+import { spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+
 import { measure } from './measure.mjs';
 
 /** Tensors of the given lengths: separate arrays, or views of one ArrayBuffer (params and grads each). */
@@ -64,4 +68,27 @@ export function benchModels({ simd, useBackend, bestLevel, fmt }) {
   for (const row of rows) console.log(row);
   console.log('');
   return results;
+}
+
+/**
+ * The model rows measured in a fresh process: by the time the rest of the bench has stepped every
+ * optimizer, the base class's calls (prepare, advance, ...) have seen ten classes and V8 no longer
+ * inlines them, which a training process with one optimizer never sees (a 1-element Adam step:
+ * 320 ns fresh, 510 ns after the other tables). Prints the table; returns the results.
+ */
+export function benchModelsInChild(bestLevel) {
+  const run = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--child', bestLevel], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  if (run.status !== 0) throw new Error(`bench/models.mjs exited with ${run.status}`);
+  const lines = run.stdout.trimEnd().split('\n');
+  console.log(lines.slice(0, -1).join('\n'));
+  return JSON.parse(lines.at(-1));
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url) && process.argv[2] === '--child') {
+  const require = createRequire(import.meta.url);
+  const simd = require('../dist/index.js');
+  const { useBackend } = require('../dist/bridge/backend.js');
+  const fmt = (x, digits = 2) => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(digits));
+  const results = benchModels({ simd, useBackend, bestLevel: process.argv[3], fmt });
+  console.log(JSON.stringify(results));
 }
