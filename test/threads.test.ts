@@ -100,13 +100,13 @@ describe.skipIf(!nativeAddon)('native at every level and thread count gives the 
 });
 
 describe("'auto' threads", () => {
-  test('count the bytes a step moves, not its elements: SGD at 256K stays on one thread, Adam takes two', () => {
+  test('count the bytes a step moves, not its elements: SGD at 1M stays on one thread, Adam takes two', () => {
     const adam = trafficPerElement(5), sgd = trafficPerElement(3);
     expect([adam, sgd]).toEqual([36, 20]);
-    expect(threadsFor('auto', (1 << 17) * adam)).toBe(1);
-    expect(threadsFor('auto', (1 << 18) * sgd)).toBe(1);
-    expect(threadsFor('auto', (1 << 18) * adam)).toBe(Math.min(2, availableThreads));
-    expect(threadsFor('auto', (1 << 18) * adam, 1)).toBe(Math.max(1, Math.min(2, availableThreads - 1)));
+    expect(threadsFor('auto', (1 << 18) * adam)).toBe(1);
+    expect(threadsFor('auto', (1 << 20) * sgd)).toBe(1);
+    expect(threadsFor('auto', (1 << 20) * adam)).toBe(Math.min(2, availableThreads));
+    expect(threadsFor('auto', (1 << 20) * adam, 1)).toBe(Math.max(1, Math.min(2, availableThreads - 1)));
     expect(threadsFor('auto', 1e12)).toBe(availableThreads);
     expect(threadsFor(3, 0)).toBe(3);
   });

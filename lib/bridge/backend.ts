@@ -144,13 +144,13 @@ let active: Backend = backend;
 export const availableThreads = Math.max(1, availableParallelism());
 
 /**
- * Below this many bytes of memory traffic per thread, another thread costs more than it saves:
- * handing work to the pool and waiting for it takes a few microseconds. Measured by the bench
- * (bench/README.md): Adam, which moves 36 bytes per element as its kernel declares them, gains
- * from a second thread from 2 x 131,072 elements; SGD, at 20 bytes per element, lost 19% at
- * 256K elements when the threshold counted elements alone. @internal
+ * Below this many bytes of memory traffic per thread, another thread costs more than it saves.
+ * Measured by the bench (bench/README.md) on a 2-core machine: in cache a second thread gained
+ * little or lost (SGD, 20 bytes per element: 0.86-0.99x at 256K and 1M elements; Adam, 36 bytes:
+ * 1.3x at 256K), and always gained from about 24 MiB a step (Adam 1M: 1.6-1.8x, SGD 4M: 1.7x).
+ * The setting favours never being slower over the gains in between. @internal
  */
-export const MIN_BYTES_PER_THREAD = (1 << 17) * 36;
+export const MIN_BYTES_PER_THREAD = 12 << 20;
 
 /**
  * The threads a step that moves `bytes` bytes of memory uses: the setting, or 'auto's choice,
