@@ -32,7 +32,8 @@ for level in "${LEVELS[@]}"; do
   esac
   for src in "$root"/native/*.cc; do
     name="$(basename "$src" .cc)"
-    case $name in binding | dispatch | pool | async) continue ;; esac  # not kernels: the addon's own
+    case $name in dispatch | pool) continue ;; esac  # not kernels: the addon's own
+    grep -q '#include "binding.h"' "$src" && continue  # the N-API side (binding, async, plan, reduce)
     "$CXX" "${FLAGS[@]}" "${extra[@]}" -DSIMD_OPTIM_TARGET_$level -c "$src" -o "$out/$name.$level.o"
     objects+=("$out/$name.$level.o")
   done
