@@ -17,7 +17,6 @@ void reject(napi_env env, napi_deferred deferred, const char* message) {
   napi_reject_deferred(env, deferred, error);
 }
 
-
 // One stepAsync call: its tasks, a copy of its scalars, what keeps its arrays alive, its promise.
 struct AsyncStep {
   std::shared_ptr<AsyncGate> gate;
@@ -128,18 +127,16 @@ napi_value queue(napi_env env, std::unique_ptr<Job>& job, napi_value arrays, con
   return promise;
 }
 
+}  // namespace
+
 // stepAsync(kernelId, arrays, scalars, flags, count, threads, checkFinite): step()'s arguments,
 // read and checked now; the update (after the non-finite check of the gradients, when asked)
 // runs on a libuv thread. Returns a promise of true (applied) or false (a gradient was NaN or
 // infinite: nothing was written). The caller must leave the arrays alone until it settles.
-}  // namespace
-
 napi_value StepAsync(napi_env env, napi_callback_info info) {
   napi_value argv[7];
-  const size_t argc = argumentsOf(env, info, argv, 7);
-  Instance* instance = instanceOf(env);
-  if (argc == SIZE_MAX || instance == nullptr) return nullptr;
-  if (argc != 7) return fail(env, true, "stepAsync: expected 7 arguments");
+  Instance* instance = callArguments(env, info, argv, 7, "stepAsync");
+  if (instance == nullptr) return nullptr;
   bool checkFinite = false;
   const Read read = readStatus(env, napi_get_value_bool(env, argv[6], &checkFinite));
   if (read != Read::kOk) return read == Read::kWrong ? fail(env, true, "stepAsync: checkFinite must be a boolean") : nullptr;
@@ -162,10 +159,8 @@ napi_value StepAsync(napi_env env, napi_callback_info info) {
 // transfer or resize the arrays until it settles.
 napi_value ReduceAsync(napi_env env, napi_callback_info info) {
   napi_value argv[4];
-  const size_t argc = argumentsOf(env, info, argv, 4);
-  Instance* instance = instanceOf(env);
-  if (argc == SIZE_MAX || instance == nullptr) return nullptr;
-  if (argc != 4) return fail(env, true, "reduceAsync: expected 4 arguments");
+  Instance* instance = callArguments(env, info, argv, 4, "reduceAsync");
+  if (instance == nullptr) return nullptr;
   auto job = std::make_unique<AsyncReduce>();
   if (!readReduce(env, "reduceAsync", argv, job->args, job->views)) return nullptr;
   job->gate = instance->gate;

@@ -16,10 +16,6 @@
 //   (NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS in binding.gyp covers its own throw paths).
 #include <napi.h>
 
-#include <condition_variable>
-#include <limits>
-#include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
@@ -126,10 +122,16 @@ Read readArrayLength(napi_env env, napi_value value, uint32_t* length) {
   return readStatus(env, napi_get_array_length(env, value, length));
 }
 
-size_t argumentsOf(napi_env env, napi_callback_info info, napi_value* argv, size_t capacity) {
-  size_t argc = capacity;
-  if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok) return SIZE_MAX;
-  return argc;
+Instance* callArguments(napi_env env, napi_callback_info info, napi_value* argv, size_t expected, const char* name) {
+  size_t argc = expected;
+  if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok) return nullptr;
+  Instance* instance = instanceOf(env);
+  if (instance == nullptr) return nullptr;
+  if (argc != expected) {
+    fail(env, true, std::string(name) + ": expected " + std::to_string(expected) + " arguments");
+    return nullptr;
+  }
+  return instance;
 }
 
 // Reads the arrays of `count` tensors from the Array `arrays` (layout.slots entries per tensor;
@@ -225,10 +227,8 @@ void runStep(KernelFn kernel, const std::vector<TensorTask>& tasks, uint32_t thr
 //   threads: how many threads may share the work (1: this one alone)
 napi_value Step(napi_env env, napi_callback_info info) {
   napi_value argv[6];
-  const size_t argc = argumentsOf(env, info, argv, 6);
-  Instance* instance = instanceOf(env);
-  if (argc == SIZE_MAX || instance == nullptr) return nullptr;
-  if (argc != 6) return fail(env, true, "step: expected 6 arguments");
+  Instance* instance = callArguments(env, info, argv, 6, "step");
+  if (instance == nullptr) return nullptr;
   StepArguments args;
   if (!readStep(env, "step", argv, args, instance->tasks)) return nullptr;
   runStep(instance->table->fn[args.kernelId], instance->tasks, args.threads, instance->split);

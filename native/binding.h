@@ -1,6 +1,6 @@
-// What the N-API binding's files share (binding.cc: the synchronous calls and the module;
-// async.cc: stepAsync): one module instance's state, reading arguments, running a step. Nothing
-// here is seen by the kernels.
+// What the N-API binding's files share (binding.cc: step and the module; reduce.cc: reduce;
+// plan.cc: step plans; async.cc: stepAsync and reduceAsync): one module instance's state,
+// reading arguments, running a step. Nothing here is seen by the kernels.
 #pragma once
 
 #include <node_api.h>
@@ -122,8 +122,9 @@ Read readUint32Array(napi_env env, napi_value value, uint32_t** data, size_t* le
 Read readUint32(napi_env env, napi_value value, uint32_t* out);
 Read readArrayLength(napi_env env, napi_value value, uint32_t* length);
 
-// The callback's arguments into argv; SIZE_MAX when they cannot be read.
-size_t argumentsOf(napi_env env, napi_callback_info info, napi_value* argv, size_t capacity);
+// A callback's start: its `expected` arguments into argv and its instance; null when it has
+// thrown (another number of arguments) or the environment is going away.
+Instance* callArguments(napi_env env, napi_callback_info info, napi_value* argv, size_t expected, const char* name);
 
 // Reads the arrays of `count` tensors from the Array `arrays` (layout.slots entries per tensor;
 // only the slots flags[t] needs) into `tasks`, each checked to be a Float32Array of its param's

@@ -38,9 +38,7 @@ void deletePlan(napi_env, void* data, void*) { delete static_cast<StepPlan*>(dat
 //   blocks: Uint32Array, one entry per tensor: which block of scalars it reads
 napi_value MakePlan(napi_env env, napi_callback_info info) {
   napi_value argv[5];
-  const size_t argc = argumentsOf(env, info, argv, 5);
-  if (argc == SIZE_MAX || instanceOf(env) == nullptr) return nullptr;
-  if (argc != 5) return fail(env, true, "plan: expected 5 arguments");
+  if (callArguments(env, info, argv, 5, "plan") == nullptr) return nullptr;
   auto plan = std::make_unique<StepPlan>();
   uint32_t count = 0, arrayLength = 0;
   Read read = readUint32(env, argv[0], &plan->kernelId);
@@ -77,10 +75,8 @@ napi_value MakePlan(napi_env env, napi_callback_info info) {
 // stepPlanned(plan, scalars, threads): one step over the plan's tasks, split over `threads`.
 napi_value StepPlanned(napi_env env, napi_callback_info info) {
   napi_value argv[3];
-  const size_t argc = argumentsOf(env, info, argv, 3);
-  Instance* instance = instanceOf(env);
-  if (argc == SIZE_MAX || instance == nullptr) return nullptr;
-  if (argc != 3) return fail(env, true, "stepPlanned: expected 3 arguments");
+  Instance* instance = callArguments(env, info, argv, 3, "stepPlanned");
+  if (instance == nullptr) return nullptr;
   bool isPlan = false;
   Read read = readStatus(env, napi_check_object_type_tag(env, argv[0], &kPlanTag, &isPlan));
   if (read == Read::kGone) return nullptr;

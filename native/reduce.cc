@@ -136,10 +136,8 @@ double reduceViews(const Reductions& reductions, ReduceId op, const std::vector<
 // `arrays` (the gradients); see reduceViews.
 napi_value Reduce(napi_env env, napi_callback_info info) {
   napi_value argv[4];
-  const size_t argc = argumentsOf(env, info, argv, 4);
-  Instance* instance = instanceOf(env);
-  if (argc == SIZE_MAX || instance == nullptr) return nullptr;
-  if (argc != 4) return fail(env, true, "reduce: expected 4 arguments");
+  Instance* instance = callArguments(env, info, argv, 4, "reduce");
+  if (instance == nullptr) return nullptr;
   ReduceArguments args;
   if (!readReduce(env, "reduce", argv, args, instance->views)) return nullptr;
   const double result = reduceViews(instance->table->reductions, ReduceId(args.op), instance->views, args.threads, instance->split,
