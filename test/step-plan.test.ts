@@ -111,7 +111,7 @@ describe.each(backendsUnderTest())('on $label', ({ activate }) => {
       expect(counts[2]).toBe(LENGTHS.length);
     });
 
-    test('a detached or resized buffer under a plan is refused before anything is written', () => {
+    test('a detached or resized buffer under a plan is refused before anything is written', async () => {
       activate();
       const rab = new ArrayBuffer(4 * 20, { maxByteLength: 4 * 40 });
       const params = [...tensors(init.slice(0, 3), true), new Float32Array(rab, 0, 20).fill(0.5)];
@@ -126,6 +126,14 @@ describe.each(backendsUnderTest())('on $label', ({ activate }) => {
       expect(stateBits(opt)).toBe(state);
       rab.resize(4 * 20); // its last 10 elements are zeros now: the shrink dropped them
       opt.step(grads); // whole again: accepted
+      opt.step(grads); // and planned again
+      expect(planOf(opt)).not.toBeNull();
+      // stepAsync under the plan refuses the resizable buffer as a full step does: it could shrink
+      // under the other thread. Nothing changes.
+      const planned = params.map((p) => p.slice()), plannedState = stateBits(opt);
+      await expect(opt.stepAsync(grads)).rejects.toThrow(/params\[3\] is a view of a resizable ArrayBuffer/);
+      expectSame('param', params, planned);
+      expect(stateBits(opt)).toBe(plannedState);
       const detached = grads[1]!.buffer;
       structuredClone(detached, { transfer: [detached as ArrayBuffer] });
       const after = params.map((p) => p.slice());
@@ -178,6 +186,37 @@ describe.each(backendsUnderTest())('on $label', ({ activate }) => {
       expectSame('param', params, before);
       expect(stateBits(opt)).toBe(state);
     });
+  });
+});
+
+describe.each(backendsUnderTest())('on $label, many small tensors', ({ activate }) => {
+  // 600 tensors of 1 to 200 elements and one of 70,000: the threads take parts holding many
+  // chunks, views merge, and the plan is used from the third step on.
+  const random = rng(29);
+  const lengths = [...Array.from({ length: 600 }, (_, i) => 1 + ((i * 37) % 200)), 70000];
+  const init = lengths.map((n) => normal(random, n));
+  const gradSeries = Array.from({ length: 5 }, () => lengths.map((n) => normal(random, n)));
+
+  async function trained(make: Make, views: boolean, threads: number, mode: 'step' | 'stepAsync') {
+    const params = tensors(init, views), grads = tensors(gradSeries[0]!, views);
+    const opt = make(groupsOf(params), { threads });
+    for (const series of gradSeries) {
+      grads.forEach((g, i) => g.set(series[i]!));
+      expect(mode === 'step' ? opt.step(grads) : await opt.stepAsync(grads)).toBe(true);
+    }
+    expect(planOf(opt)).not.toBeNull();
+    return [...params, ...Object.values(opt.stateDict().state).flatMap((e) => Object.values(e).filter((v): v is Float32Array => v instanceof Float32Array))];
+  }
+
+  test.each(MAKERS)('%s: planned steps give the same bits with 1, 2 and 3 threads, step and stepAsync', async (_name, make) => {
+    activate();
+    for (const views of [true, false]) {
+      const one = await trained(make, views, 1, 'step');
+      for (const [threads, mode] of [[2, 'step'], [3, 'step'], [1, 'stepAsync'], [2, 'stepAsync']] as const) {
+        const other = await trained(make, views, threads, mode);
+        expect(other.map((a, i) => describeBitDifference(`${views ? 'views' : 'separate'} ${mode} ${threads} threads: array ${i}`, a, one[i]!)).filter(Boolean)).toEqual([]);
+      }
+    }
   });
 });
 

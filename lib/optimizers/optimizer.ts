@@ -113,8 +113,8 @@ export abstract class Optimizer<O extends object, State extends object> extends 
     if (this.guard.running !== null) throw busyError(where, this.guard.running);
     this.guard.running = where;
     try {
-      const plan = this.readInputs(where, grads);
-      if (plan !== null && !plan.shrinkable) return await this.runPlanAsync(plan);
+      const plan = this.readInputs(where, grads, true);
+      if (plan !== null) return await this.runPlanAsync(plan);
       const count = this.checkAndStage(where);
       const threads = threadsFor(this.threads, this.stagedElements * this.traffic, 1); // 'auto' leaves the event loop a core
       const pending = count === 0 ? null : this.startAsync(where, count, threads);
@@ -151,13 +151,14 @@ export abstract class Optimizer<O extends object, State extends object> extends 
    * nowhere after). Returns the plan when it holds for this step, its scalars prepared: the same
    * gradient arrays, every buffer whole, the same kernel flags.
    */
-  private readInputs(where: string, grads: Gradients): StepPlan | null {
+  private readInputs(where: string, grads: Gradients, onAnotherThread = false): StepPlan | null {
     const plan = this.plan;
     this.gradsHeld = true; // from here until endStep, this.grads may hold the caller's arrays
     const same = readGradients(where, grads, this.flat.length, this.grads, plan?.grads);
     for (let g = 0; g < this.groups.length; g++) readGroup(this.definition.spec, where, g, this.groups[g]!, this.hyper[g]!);
     if (plan === null) return null;
-    if (same && planIntact(plan) && this.preparePlan(plan)) {
+    // A step on another thread takes the full path for a resizable buffer, which refuses it.
+    if (same && !(onAnotherThread && plan.shrinkable) && planIntact(plan) && this.preparePlan(plan)) {
       this.gradsHeld = false; // the plan's gradients were not copied
       return plan;
     }
