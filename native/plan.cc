@@ -2,16 +2,17 @@
 // of small tensors costs one N-API call, not several per array (napi_get_element and
 // napi_get_typedarray_info cost about 90 ns per array: 10,000 tensors of Adam spent 4 ms there).
 //
-// plan(kernelId, arrays, flags, count, blocks) reads and checks the arrays as step() does and
-// returns an External holding each task's data pointers, length and flags, and the block of
-// scalars it reads (tensors of one group at one step count share one). stepPlanned(plan, scalars,
-// threads) then runs the kernel over those tasks with this step's scalars.
+// plan(kernelId, arrays, flags, count, blocks, scalars) reads and checks the arrays as step() does
+// and returns an External holding each task's data pointers, length and flags, and the block of
+// `scalars` it reads (tensors of one group at one step count share one). stepPlanned(plan,
+// threads) then runs the kernel over those tasks with the scalars the caller wrote for this step
+// (reading the scalars array again would cost a third of a 1-element step).
 //
 // What makes the kept pointers safe: the memory of an ArrayBuffer stays where it is until the
 // buffer is detached or resized, and the caller (lib/optimizers/step-plan.ts) checks before every
-// stepPlanned, through the intrinsic byteLength getters, that every buffer the plan touches still
-// has the byte length it had when the plan was made (a detached buffer has 0), and that it holds
-// those buffers alive as long as the plan. When one has changed it makes a new plan. The External
+// stepPlanned, through the intrinsic byteLength getters, that every buffer the plan touches (the
+// scalars' included) still has the byte length it had when the plan was made (a detached buffer
+// has 0), and that it holds those buffers alive as long as the plan. When one has changed it makes a new plan. The External
 // is type-tagged: anything else given as a plan throws instead of being dereferenced.
 #include "binding.h"
 
@@ -32,13 +33,14 @@ void deletePlan(napi_env, void* data, void*) { delete static_cast<StepPlan*>(dat
 
 }  // namespace
 
-// plan(kernelId, arrays, flags, count, blocks)
-//   arrays: Array, slots-per-tensor entries for each tensor (null where the flags need no slot)
-//   flags:  Uint32Array, one entry per tensor
-//   blocks: Uint32Array, one entry per tensor: which block of scalars it reads
+// plan(kernelId, arrays, flags, count, blocks, scalars)
+//   arrays:  Array, slots-per-tensor entries for each tensor (null where the flags need no slot)
+//   flags:   Uint32Array, one entry per tensor
+//   blocks:  Uint32Array, one entry per tensor: which block of scalars it reads
+//   scalars: Float32Array, the blocks' scalars, written by the caller before each stepPlanned
 napi_value MakePlan(napi_env env, napi_callback_info info) {
-  napi_value argv[5];
-  if (callArguments(env, info, argv, 5, "plan") == nullptr) return nullptr;
+  napi_value argv[6];
+  if (callArguments(env, info, argv, 6, "plan") == nullptr) return nullptr;
   auto plan = std::make_unique<StepPlan>();
   uint32_t count = 0, arrayLength = 0;
   Read read = readUint32(env, argv[0], &plan->kernelId);
@@ -63,6 +65,14 @@ napi_value MakePlan(napi_env env, napi_callback_info info) {
   plan->blocks.assign(blocks, blocks + count);
   for (uint32_t block : plan->blocks) plan->blockCount = block + 1 > plan->blockCount ? block + 1 : plan->blockCount;
   if (!readTasks(env, "plan", argv[1], flagCopy.data(), count, layout, plan->tasks)) return nullptr;
+  // Read after the arrays, whose reads can run JavaScript; nothing runs between this and its use.
+  Float32View scalars;
+  read = readFloat32Array(env, argv[5], &scalars);
+  if (read != Read::kOk) return read == Read::kGone ? nullptr : fail(env, true, "plan: scalars must be a Float32Array");
+  if (uint64_t(scalars.length) < uint64_t(plan->blockCount) * layout.scalars + layout.sharedScalars) {
+    return fail(env, false, "plan: scalars is too short");
+  }
+  for (uint32_t t = 0; t < count; ++t) plan->tasks[t].scalars = scalars.data + size_t(plan->blocks[t]) * layout.scalars;
   napi_value external = nullptr;
   if (napi_create_external(env, plan.get(), deletePlan, nullptr, &external) != napi_ok) {
     return fail(env, false, "plan: could not create the plan");
@@ -72,10 +82,10 @@ napi_value MakePlan(napi_env env, napi_callback_info info) {
   return external;
 }
 
-// stepPlanned(plan, scalars, threads): one step over the plan's tasks, split over `threads`.
+// stepPlanned(plan, threads): one step over the plan's tasks, split over `threads`.
 napi_value StepPlanned(napi_env env, napi_callback_info info) {
-  napi_value argv[3];
-  Instance* instance = callArguments(env, info, argv, 3, "stepPlanned");
+  napi_value argv[2];
+  Instance* instance = callArguments(env, info, argv, 2, "stepPlanned");
   if (instance == nullptr) return nullptr;
   bool isPlan = false;
   Read read = readStatus(env, napi_check_object_type_tag(env, argv[0], &kPlanTag, &isPlan));
@@ -86,17 +96,9 @@ napi_value StepPlanned(napi_env env, napi_callback_info info) {
   if (read != Read::kOk) return read == Read::kGone ? nullptr : fail(env, true, "stepPlanned: plan must be a plan made by plan()");
   StepPlan& plan = *static_cast<StepPlan*>(data);
   uint32_t threads = 1;
-  read = readUint32(env, argv[2], &threads);
+  read = readUint32(env, argv[1], &threads);
   if (read == Read::kGone) return nullptr;
   if (read == Read::kWrong || threads == 0) return fail(env, false, "stepPlanned: threads must be a whole number >= 1");
-  Float32View scalars;
-  read = readFloat32Array(env, argv[1], &scalars);
-  if (read != Read::kOk) return read == Read::kGone ? nullptr : fail(env, true, "stepPlanned: scalars must be a Float32Array");
-  const KernelLayout& layout = kernelLayout(KernelId(plan.kernelId));
-  if (uint64_t(scalars.length) < uint64_t(plan.blockCount) * layout.scalars + layout.sharedScalars) {
-    return fail(env, false, "stepPlanned: scalars is too short");
-  }
-  for (size_t t = 0; t < plan.tasks.size(); ++t) plan.tasks[t].scalars = scalars.data + size_t(plan.blocks[t]) * layout.scalars;
   runStep(instance->table->fn[plan.kernelId], plan.tasks, threads, instance->split);
   return nullptr;
 }

@@ -141,6 +141,20 @@ describe.each(backendsUnderTest())('on $label', ({ activate }) => {
       expectSame('param', params, after);
     });
 
+    test("the plan's own scalars detached (by code that reaches into the optimizer): a new plan, the same bits", () => {
+      activate();
+      const params = tensors(init, true), again = tensors(init, true);
+      const grads = tensors(gradSeries[0]!, true);
+      const a = make([{ params }]), b = make([{ params: again }]);
+      for (let k = 0; k < 3; k++) a.step(grads), b.step(grads.map((g) => g.slice()));
+      // The native plan keeps a pointer to the scalars it reads; a step must see their buffer gone.
+      const scalars = (planOf(a) as unknown as { blockScalars: Float32Array }).blockScalars.buffer as ArrayBuffer;
+      structuredClone(scalars, { transfer: [scalars] });
+      for (let k = 0; k < 3; k++) a.step(grads), b.step(grads.map((g) => g.slice()));
+      expectSame('param', params, again);
+      expect(stateBits(a)).toBe(stateBits(b));
+    });
+
     test('groups added and state loaded under a plan', () => {
       activate();
       const params = tensors(init, true), again = tensors(init, true);

@@ -33,9 +33,9 @@ export interface NativeAddon {
     kernel: KernelId, arrays: readonly Slot[], scalars: Float32Array, flags: Uint32Array, count: number, threads: number, checkFinite: boolean,
   ): Promise<boolean>;
   /** A step's arrays read once and kept (native/plan.cc): an opaque handle. */
-  plan(kernel: KernelId, arrays: readonly Slot[], flags: Uint32Array, count: number, blocks: Uint32Array): NativePlan;
+  plan(kernel: KernelId, arrays: readonly Slot[], flags: Uint32Array, count: number, blocks: Uint32Array, scalars: Float32Array): NativePlan;
   /** step() over a plan's tensors, tensor t reading scalars block blocks[t]. */
-  stepPlanned(plan: NativePlan, scalars: Float32Array, threads: number): void;
+  stepPlanned(plan: NativePlan, threads: number): void;
   /** How many threads the shared native pool runs now. */
   poolThreads(): number;
   availableIsas(): string[];
@@ -226,8 +226,8 @@ export interface PlannedTasks {
  */
 export function runPlanned(id: KernelId, plan: PlannedTasks, threads: number): boolean {
   if (active !== 'native' || !addon) return false;
-  plan.native ??= addon.plan(id, plan.arrays, plan.flags, plan.count, plan.blocks);
-  addon.stepPlanned(plan.native, plan.blockScalars, threads);
+  plan.native ??= addon.plan(id, plan.arrays, plan.flags, plan.count, plan.blocks, plan.blockScalars);
+  addon.stepPlanned(plan.native, threads);
   return true;
 }
 

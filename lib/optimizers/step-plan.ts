@@ -119,7 +119,9 @@ export function makePlan(staged: StagedStep): StepPlan {
     return true;
   }
 
-  const buffers: ArrayBufferLike[] = [], seen = new Set<ArrayBufferLike>();
+  // The native plan keeps a pointer to the scalars too: their buffer is checked with the others.
+  const blockScalars = new Float32Array(blockParams.length * staged.scalars);
+  const buffers: ArrayBufferLike[] = [blockScalars.buffer], seen = new Set<ArrayBufferLike>(buffers);
   let shrinkable = false;
   for (const a of arrays) {
     if (a === null) continue;
@@ -135,7 +137,7 @@ export function makePlan(staged: StagedStep): StepPlan {
     arrays, lengths, flags: Uint32Array.from(flags), blocks: Uint32Array.from(blocks), count,
     gradViews: lengths.map((_, t) => arrays[t * slots + 1] ?? null),
     blockParams, blockAt, blockFlags: Uint32Array.from(blockFlags),
-    blockScalars: new Float32Array(blockParams.length * staged.scalars),
+    blockScalars,
     taskScalars: new Float32Array(count * staged.scalars),
     stepped: staged.stepped.slice(0, stagedCount),
     elements: lengths.reduce((a, b) => a + b, 0),
