@@ -1,0 +1,82 @@
+#!/usr/bin/env node
+/**
+ * simd-optim-bench FILE [--save NAME] [--compare NAME] [--threshold 10%] [--rounds 5] [--chart FILE.svg]
+ *
+ * Runs the benchmarks a user's module exports (its default export: an array of { name, fn,
+ * elements, readBytes?, writeBytes? }, or a function returning one), prints ns per element beside
+ * the same-traffic ceiling, and saves or compares runs in .simd-optim-bench/ as `npm run bench` does.
+ * @internal
+ */
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+
+import { compareRuns, formatComparison, sizeLabel } from './compare.js';
+import { runBenchmarks, type Benchmark } from './index.js';
+import { median } from './measure.js';
+import { loadRun, runPath, saveRun } from './store.js';
+
+const USAGE = 'usage: simd-optim-bench FILE [--save NAME] [--compare NAME] [--threshold 10%] [--alpha 0.05] [--rounds 5] [--chart FILE.svg]';
+
+function parse(argv: string[]): { file: string; options: Record<string, string> } {
+  const options: Record<string, string> = {};
+  let file: string | null = null;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg.startsWith('--')) {
+      const value = argv[++i];
+      if (value === undefined) throw new Error(`${arg} needs a value\n${USAGE}`);
+      options[arg.slice(2)] = value;
+    } else if (file === null) file = arg;
+    else throw new Error(`unexpected argument ${arg}\n${USAGE}`);
+  }
+  if (file === null) throw new Error(USAGE);
+  return { file, options };
+}
+
+async function main(): Promise<number> {
+  const { file, options } = parse(process.argv.slice(2));
+  const dir = path.resolve('.simd-optim-bench');
+  const baselineFile = options['compare'] ? runPath(options['compare'], dir) : null;
+  const baseline = baselineFile ? loadRun(baselineFile) : null;
+  const loaded = (await import(pathToFileURL(path.resolve(file)).href)) as { default?: unknown };
+  let list = loaded.default;
+  if (typeof list === 'function') list = await (list as () => unknown)();
+  if (!Array.isArray(list)) throw new TypeError(`${file} must export default an array of { name, fn, elements } (or a function returning one)`);
+  const rounds = Number(options['rounds'] ?? 5);
+  const run = runBenchmarks(list as Benchmark[], { rounds });
+  console.log(`| benchmark | elements | ns/element (median of ${rounds}) | ceiling | % of ceiling |\n|---|---|---|---|---|`);
+  for (const row of Object.values(run.rows)) {
+    if (row.kind !== 'package') continue;
+    const ns = median(row.samples);
+    const ceiling = row.ceilingNs === undefined ? '' : `${row.ceilingNs.toPrecision(3)} ns`;
+    const pct = row.ceilingNs === undefined ? '' : `${((100 * row.ceilingNs) / ns).toFixed(0)}%`;
+    console.log(`| ${row.table} | ${sizeLabel(row.elements)} | ${ns.toPrecision(3)} ns | ${ceiling} | ${pct} |`);
+  }
+  if (options['save']) {
+    const target = runPath(options['save'], dir);
+    saveRun(target, run);
+    console.log(`\nSaved to ${path.relative(process.cwd(), target)}.`);
+  }
+  const threshold = options['threshold'] ?? '10%';
+  let status = 0;
+  if (baseline && baselineFile) {
+    const comparison = compareRuns(baseline, run, {
+      threshold: threshold.endsWith('%') ? Number(threshold.slice(0, -1)) / 100 : Number(threshold),
+      alpha: Number(options['alpha'] ?? 0.05),
+    });
+    console.log('\n' + formatComparison(comparison, path.relative(process.cwd(), baselineFile)));
+    if (options['chart']) writeFileSync(options['chart'].replace(/\.svg$/, '') + '-comparison.svg', await (await import('./chart.js')).comparisonChart(comparison));
+    if (comparison.regressions.length > 0) status = 1;
+  }
+  if (options['chart']) writeFileSync(options['chart'], await (await import('./chart.js')).runChart(run));
+  return status;
+}
+
+main().then(
+  (status) => (process.exitCode = status),
+  (error: unknown) => {
+    console.error(error instanceof Error ? error.message : error);
+    process.exitCode = 2;
+  },
+);

@@ -1,0 +1,104 @@
+/**
+ * A run against a baseline, row by row: the change in time with its confidence interval and a
+ * verdict from the Mann-Whitney U test over the two rows' samples (lib/bench/stats.ts).
+ *
+ * A row is slower only when its whole confidence interval lies beyond the threshold (faster: below
+ * 1 / (1 + threshold) - 1): the test is of "slower by more than the threshold", not of "slower at
+ * all". Runs on one machine drift from one process to the next (where the arrays land in memory,
+ * the clock, the neighbours) by more than the spread of one process's samples, so a test of any
+ * change calls that drift significant; on this project's 2-core machine, two full runs of an
+ * unchanged tree gave 4 such rows of 554 at 10% when the estimate alone had to pass it, none with
+ * the interval. The threshold is the size of change that matters; the interval says it is real. Only the package's own rows are regressions: a
+ * slower ceiling says the machine is slower, a slower peer is not this package's doing.
+ *
+ * Rows are compared by their time, not by their time over the ceiling's: dividing by the ceiling
+ * adds the ceiling's own noise (in cache it varies as much as the kernels), and comparing ratios
+ * measured on one machine hid a capped ISA in cache. The ceilings' own verdicts tell whether the
+ * machine's memory was slower in one run (another process, a busy neighbour): the report says so.
+ */
+import { fingerprintDifferences } from './fingerprint.js';
+import { median } from './measure.js';
+import { shiftTest } from './stats.js';
+import type { BenchRun, Comparison, RowComparison, Verdict } from './types.js';
+
+/** How a comparison judges a change. */
+export interface CompareOptions {
+  /** The smallest slowdown that counts, as a fraction (0.1: 10% more time). Default 0.1. */
+  readonly threshold?: number;
+  /** Significance level of the test; the intervals cover 1 - alpha. Default 0.05. */
+  readonly alpha?: number;
+}
+
+/** Compares every row the two runs share. */
+export function compareRuns(baseline: BenchRun, current: BenchRun, options: CompareOptions = {}): Comparison {
+  const threshold = options.threshold ?? 0.1, alpha = options.alpha ?? 0.05;
+  if (!(threshold >= 0) || !Number.isFinite(threshold)) throw new RangeError(`threshold must be a number >= 0, got ${threshold}`);
+  if (!(alpha > 0 && alpha < 1)) throw new RangeError(`alpha must be between 0 and 1, got ${alpha}`);
+  const rows: RowComparison[] = [], added: string[] = [];
+  for (const [key, now] of Object.entries(current.rows)) {
+    const before = baseline.rows[key];
+    if (!before || before.samples.length === 0 || now.samples.length === 0) {
+      added.push(key);
+      continue;
+    }
+    // On logarithms the shift is a ratio of times: exp(shift) - 1 is the relative change.
+    const test = shiftTest(before.samples.map(Math.log), now.samples.map(Math.log), alpha);
+    const change = Math.expm1(test.shift);
+    let verdict: Verdict = 'no significant change';
+    if (test.p < alpha && Math.expm1(test.low) > threshold) verdict = 'slower';
+    else if (test.p < alpha && Math.expm1(test.high) < 1 / (1 + threshold) - 1) verdict = 'faster';
+    rows.push({
+      key, table: now.table, series: now.series, kind: now.kind, elements: now.elements,
+      baselineNs: median(before.samples), currentNs: median(now.samples),
+      change, low: Math.expm1(test.low), high: Math.expm1(test.high), p: test.p, verdict,
+    });
+  }
+  const missing = Object.keys(baseline.rows).filter((key) => !(key in current.rows));
+  return {
+    rows, missing, added, threshold, alpha,
+    machineDifferences: fingerprintDifferences(baseline.fingerprint, current.fingerprint),
+    regressions: rows.filter((r) => r.verdict === 'slower' && r.kind === 'package'),
+  };
+}
+
+/** Elements as the bench prints them: powers of 1024 with a K or M suffix (1K, 64K, 16M, 1.5K). */
+export function sizeLabel(elements: number): string {
+  const [divisor, suffix] = elements >= 1 << 20 ? [1 << 20, 'M'] : elements >= 1 << 10 ? [1 << 10, 'K'] : [1, ''];
+  return `${Number((elements / divisor).toPrecision(3))}${suffix}`;
+}
+
+const percent = (x: number) => `${x >= 0 ? '+' : ''}${(100 * x).toFixed(1)}%`;
+const ns = (x: number) => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x >= 1 ? x.toFixed(2) : x.toFixed(3));
+
+/** The comparison as Markdown: a loud warning for another machine, the table, the regressions. */
+export function formatComparison(comparison: Comparison, baselineName: string): string {
+  const lines: string[] = [];
+  if (comparison.machineDifferences.length > 0) {
+    lines.push(`> **WARNING: ${baselineName} was recorded on another machine or Node.** Its figures are not comparable with`);
+    lines.push('> these (cache sizes, clocks and cores change every ratio); record a baseline here with --save first.');
+    for (const d of comparison.machineDifferences) lines.push(`> - ${d}`);
+    lines.push('');
+  }
+  const level = Math.round((1 - comparison.alpha) * 100);
+  lines.push(`## Against ${baselineName} (threshold ${percent(comparison.threshold)}, ${level}% intervals, Mann-Whitney U)\n`);
+  lines.push(`| row | size | baseline ns/element | now | change [${level}% interval] | p | verdict |`);
+  lines.push('|---|---|---|---|---|---|---|');
+  for (const r of comparison.rows) {
+    const verdict = r.verdict === 'no significant change' ? r.verdict : `**${r.verdict}**`;
+    lines.push(`| ${r.table} · ${r.series} | ${sizeLabel(r.elements)} | ${ns(r.baselineNs)} | ${ns(r.currentNs)} | ${percent(r.change)} [${percent(r.low)}, ${percent(r.high)}] | ${r.p < 0.001 ? '<0.001' : r.p.toFixed(3)} | ${verdict} |`);
+  }
+  lines.push('');
+  const ceilings = comparison.rows.filter((r) => r.kind === 'ceiling' && r.verdict !== 'no significant change');
+  if (ceilings.length > 0) {
+    lines.push(`> The machine itself changed between the runs: ${ceilings.length} same-traffic ceilings (${ceilings.map((r) => `${r.table} ${sizeLabel(r.elements)} ${percent(r.change)}`).join(', ')})`);
+    lines.push('> moved beyond the threshold. Rows at those sizes may have moved with them; run both on a quiet machine.\n');
+  }
+  if (comparison.missing.length > 0) lines.push(`Not measured in this run: ${comparison.missing.length} rows of the baseline.`);
+  if (comparison.added.length > 0) lines.push(`Not in the baseline: ${comparison.added.length} rows of this run.`);
+  const faster = comparison.rows.filter((r) => r.verdict === 'faster').length;
+  const slower = comparison.rows.filter((r) => r.verdict === 'slower').length;
+  lines.push(`${comparison.rows.length} rows compared: ${slower} slower, ${faster} faster, ${comparison.rows.length - slower - faster} without a significant change beyond ${percent(comparison.threshold)}.`);
+  if (comparison.regressions.length === 0) lines.push('No regressions.');
+  else for (const r of comparison.regressions) lines.push(`- regression: ${r.table} · ${r.series}, ${sizeLabel(r.elements)}: ${percent(r.change)} [${percent(r.low)}, ${percent(r.high)}]`);
+  return lines.join('\n') + '\n';
+}

@@ -1,0 +1,57 @@
+/**
+ * Timing: a sample is the best of a few batches, each long enough for the clock. The best batch is
+ * the one least disturbed by the rest of the machine; the spread between samples, taken at
+ * different times, is what the comparison's statistics see.
+ */
+
+/** How one sample is taken. */
+export interface SampleOptions {
+  /** Batches per sample; the sample is the fastest. Default 3. */
+  readonly batches?: number;
+  /** Each batch repeats the call until it lasts this long, in nanoseconds. Default 10 ms. */
+  readonly minBatchNs?: number;
+}
+
+const now = (): bigint => process.hrtime.bigint();
+
+/** Calls per batch so that a batch lasts about minBatchNs (at least one call). */
+export function calibrate(fn: () => unknown, minBatchNs = 10e6): number {
+  fn();
+  fn();
+  let iterations = 1;
+  for (;;) {
+    const start = now();
+    for (let i = 0; i < iterations; i++) fn();
+    const elapsed = Number(now() - start);
+    if (elapsed >= minBatchNs || iterations >= 1 << 22) return iterations;
+    iterations = Math.min(1 << 22, Math.ceil((iterations * minBatchNs * 1.2) / Math.max(elapsed, 1000)));
+  }
+}
+
+/**
+ * One sample of fn, which processes `elements` per call: nanoseconds per element of the fastest of
+ * `batches` batches of `iterations` calls (see calibrate).
+ */
+export function sampleOnce(fn: () => unknown, elements: number, iterations: number, batches = 3): number {
+  let best = Infinity;
+  for (let b = 0; b < batches; b++) {
+    const start = now();
+    for (let i = 0; i < iterations; i++) fn();
+    best = Math.min(best, Number(now() - start) / (iterations * elements));
+  }
+  return best;
+}
+
+/** `count` samples of fn taken one after another, ns per element (see sampleOnce). */
+export function sample(fn: () => unknown, elements: number, count: number, options: SampleOptions = {}): number[] {
+  const iterations = calibrate(fn, options.minBatchNs);
+  return Array.from({ length: count }, () => sampleOnce(fn, elements, iterations, options.batches));
+}
+
+/** The median of a list of numbers (NaN for an empty one). */
+export function median(values: readonly number[]): number {
+  if (values.length === 0) return NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}

@@ -1,0 +1,69 @@
+/**
+ * Runs a list of measurements in rounds: each round takes one sample of every measurement, so a
+ * row's samples are spread over the whole run. A disturbance of a few seconds (another process, a
+ * clock change) then touches one sample of many rows, where the statistics see it as noise,
+ * instead of every sample of one row, where it would look like a change of that row.
+ */
+import { calibrate, median, sampleOnce } from './measure.js';
+import type { BenchRow, RowKind } from './types.js';
+
+/** One figure to measure: what it is, and how to set it up. */
+export interface Measurement {
+  /** Unique key, `table|series|size` by convention. */
+  readonly key: string;
+  readonly table: string;
+  readonly series: string;
+  readonly kind: RowKind;
+  /** Elements processed per call of the function `prepare` returns. */
+  readonly elements: number;
+  readonly threads?: number;
+  /** The key of the measurement that is this row's same-traffic ceiling, if any. */
+  readonly ceilingKey?: string;
+  /**
+   * Sets the measurement up for one round (arrays, an optimizer...) and returns the call to time.
+   * Called once per round, so the arrays of large rows need not all live at once.
+   */
+  readonly prepare: () => () => unknown;
+}
+
+/** How many samples, and how each is taken. */
+export interface RoundOptions {
+  /** Samples per row. Default 5. */
+  readonly rounds?: number;
+  /** Batches per sample (the fastest is the sample). Default 3. */
+  readonly batches?: number;
+  /** Each batch lasts at least this long, in nanoseconds. Default 10 ms. */
+  readonly minBatchNs?: number;
+  /** Called after each sample: for a progress bar. */
+  readonly onSample?: (done: number, total: number, measurement: Measurement) => void;
+}
+
+/** Takes `rounds` samples of every measurement; returns the rows by key. */
+export function runRounds(measurements: readonly Measurement[], options: RoundOptions = {}): Record<string, BenchRow> {
+  const rounds = options.rounds ?? 5, batches = options.batches ?? 3, minBatchNs = options.minBatchNs ?? 10e6;
+  const iterations = new Map<string, number>();
+  const samples = new Map<string, number[]>(measurements.map((m) => [m.key, []]));
+  const total = rounds * measurements.length;
+  let done = 0;
+  for (let round = 0; round < rounds; round++) {
+    for (const m of measurements) {
+      const fn = m.prepare();
+      let calls = iterations.get(m.key);
+      if (calls === undefined) iterations.set(m.key, (calls = calibrate(fn, minBatchNs)));
+      else fn(); // warm-up: the first call of a new setup allocates state and touches fresh pages
+      // A call that fills a batch alone (16M elements on the fallback: 160 ms) is its own average
+      // over a long time: after the warm-up, one call is the sample.
+      samples.get(m.key)!.push(sampleOnce(fn, m.elements, calls, calls === 1 ? 1 : batches));
+      options.onSample?.(++done, total, m);
+    }
+  }
+  const rows: Record<string, BenchRow> = {};
+  for (const m of measurements) {
+    const row: { -readonly [K in keyof BenchRow]: BenchRow[K] } = { table: m.table, series: m.series, kind: m.kind, elements: m.elements, samples: samples.get(m.key)! };
+    if (m.threads !== undefined) row.threads = m.threads;
+    const ceiling = m.ceilingKey === undefined ? undefined : samples.get(m.ceilingKey);
+    if (ceiling) row.ceilingNs = median(ceiling), row.ceilingSamples = ceiling;
+    rows[m.key] = row;
+  }
+  return rows;
+}
