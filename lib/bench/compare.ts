@@ -6,9 +6,9 @@
  * 1 / (1 + threshold) - 1): the test is of "slower by more than the threshold", not of "slower at
  * all". Runs on one machine drift from one process to the next (where the arrays land in memory,
  * the clock, the neighbours) by more than the spread of one process's samples, so a test of any
- * change calls that drift significant; on this project's 2-core machine, two full runs of an
- * unchanged tree gave 4 such rows of 554 at 10% when the estimate alone had to pass it, none with
- * the interval. The threshold is the size of change that matters; the interval says it is real. Only the package's own rows are regressions: a
+ * change calls that drift significant (on this project's 2-core machine, 4 false regressions of
+ * 554 rows between two full runs of an unchanged tree when the estimate alone had to pass 10%).
+ * The threshold is the size of change that matters; the interval says it is real. Only the package's own rows are regressions: a
  * slower ceiling says the machine is slower, a slower peer is not this package's doing.
  *
  * Rows are compared by their time, not by their time over the ceiling's: dividing by the ceiling
