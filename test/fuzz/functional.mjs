@@ -80,7 +80,9 @@ const updateArb = ({ kinds, hyperKinds, anyHyper }) =>
 /** The effective hyperparameters (defaults under what is given), for deciding which arrays are needed. */
 function effective(name, hyper) {
   const base = { amsgrad: false, centered: false, momentum: 0 };
-  return hyper !== null && typeof hyper === 'object' ? { ...base, ...hyper } : base;
+  if (hyper === null || typeof hyper !== 'object') return base;
+  // An option given as undefined takes its default, as an absent one does.
+  return { ...base, ...Object.fromEntries(Object.entries(hyper).filter(([, v]) => v !== undefined)) };
 }
 
 function updatePredicate({ name, level, n, special, args, hyper, step, muProduct, hyperKind, later }) {
