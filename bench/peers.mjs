@@ -209,7 +209,16 @@ function runTorchScript(job, onLine, timeoutMs) {
     child.stdout.setEncoding('utf8').on('data', (chunk) => {
       const lines = (stdout += chunk).split('\n');
       stdout = lines.pop(); // a line still being written
-      for (const line of lines) if (line.startsWith('{')) onLine(JSON.parse(line));
+      for (const line of lines) {
+        if (!line.startsWith('{')) continue;
+        let message;
+        try {
+          message = JSON.parse(line);
+        } catch {
+          continue; // a stray line from torch or a library it loads: not one of the script's messages
+        }
+        onLine(message);
+      }
     });
     child.stderr.setEncoding('utf8').on('data', (chunk) => (stderr += chunk));
     child.on('close', (status) => {

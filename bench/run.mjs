@@ -3,7 +3,7 @@
 //   --quick               Adam, AdamW, SGD momentum, RMSprop at 64K (in cache) and 4M (out of it), no peers
 //   --sizes 1K,64K        sizes of the optimizer and gradient tables (default 1K,64K,1M,16M)
 //   --only Adam,models    a part: optimizer names, 'gradients', 'models', 'threads', 'peers'
-//   --rounds 5            samples per row, taken in rounds over the whole run (see lib/bench/runner.ts)
+//   --rounds N            samples per row (default 7 with --quick, else 5), taken in rounds over the whole run
 //   --save NAME           record this run (every sample, the machine's fingerprint) as bench/results/NAME.json
 //   --compare NAME        compare this run with a saved one; exit 1 on a significant slowdown beyond --threshold
 //   --threshold 10%       the slowdown that counts (default 10%); --alpha 0.05 the test's level
@@ -28,26 +28,40 @@ const backendModule = require('../dist/bridge/backend.js');
 const { fingerprint } = require('../dist/bench/fingerprint.js');
 const { runRounds } = require('../dist/bench/runner.js');
 const { median } = require('../dist/bench/measure.js');
-const { compareRuns, formatComparison, sizeLabel } = require('../dist/bench/compare.js');
+const { compareRuns, formatComparison, parseAlpha, parseRounds, parseThreshold, sizeLabel } = require('../dist/bench/compare.js');
 const { loadRun, runPath, saveRun } = require('../dist/bench/store.js');
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const RESULTS = path.join(here, 'results');
+// A bad option, a missing baseline or a crash exits 2: exit 1 means a regression, nothing else.
+process.on('uncaughtException', (error) => {
+  console.error(`bench: ${error.message}`);
+  process.exit(2);
+});
 const args = parseArgs(process.argv.slice(2));
 const quick = args.quick === true;
 const only = typeof args.only === 'string' ? args.only.split(',') : null;
 const wants = (part) => !only || only.includes(part);
 const sizes = (args.sizes ?? (quick ? '64K,4M' : '1K,64K,1M,16M')).split(',').map(parseSize);
 const optimizers = OPTIMIZERS.filter((o) => (quick ? QUICK_OPTIMIZERS.includes(o.name) : true) && wants(o.name));
-const threshold = parsePercent(args.threshold ?? '10%');
+// Every option is checked before minutes of measuring, not after.
+const threshold = parseThreshold(args.threshold ?? '10%');
+const alpha = parseAlpha(args.alpha ?? '0.05');
+// Seven samples a row for --quick, the regression check: with five, one outlying sample on either
+// side pulls an interval's end to zero (its third smallest of 25 differences) and can hide a 30%
+// slowdown; with seven the end is the ninth of 49. The full run keeps five to stay near 6 minutes.
+const rounds = parseRounds(args.rounds ?? (quick ? '7' : '5'));
 const started = Date.now();
 
 function parseArgs(list) {
   const flags = new Set(['quick', 'no-peers']);
+  const valued = new Set(['sizes', 'only', 'rounds', 'save', 'compare', 'threshold', 'alpha', 'json', 'chart', 'thread-sizes']);
   const out = {};
   for (let i = 0; i < list.length; i++) {
     if (!list[i].startsWith('--')) throw new Error(`unexpected argument ${list[i]}`);
     const name = list[i].slice(2);
+    // A mistyped option (--compre) must not pass as a run that compared nothing.
+    if (!flags.has(name) && !valued.has(name)) throw new Error(`unknown option --${name} (see the top of bench/run.mjs)`);
     if (flags.has(name)) out[name] = true;
     else if (i + 1 >= list.length) throw new Error(`--${name} needs a value`);
     else out[name] = list[++i];
@@ -61,15 +75,9 @@ function parseSize(text) {
   return Number(m[1]) * (m[2] === 'K' ? 1024 : m[2] === 'M' ? 1024 * 1024 : 1);
 }
 
-function parsePercent(text) {
-  const value = text.endsWith('%') ? Number(text.slice(0, -1)) / 100 : Number(text);
-  if (!(value >= 0) || !Number.isFinite(value)) throw new Error(`bad --threshold '${text}' (use 10% or 0.1)`);
-  return value;
-}
-
 if (backendModule.backend !== 'native') {
   console.error('bench: the native addon did not load; run npm install (or unset SIMD_OPTIM_BACKEND)');
-  process.exit(1);
+  process.exit(2);
 }
 const baselineFile = args.compare ? runPath(args.compare, RESULTS) : null;
 const baseline = baselineFile ? loadRun(baselineFile) : null; // before an hour of measuring, not after
@@ -79,13 +87,13 @@ const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => k.sta
 console.log(`# simd-optim benchmark\n`);
 console.log(`${machine.cpu}, ${machine.cores} cores, caches ${Object.entries(machine.caches).map(([k, v]) => `${k} ${v}`).join(' ') || 'unknown'}, Node ${machine.node}. ISA levels: ${levels().join(', ')}.`);
 console.log(`Default configuration: ${backendModule.backend} ${backendModule.isa}, 'auto' threads${Object.keys(env).length ? ` (${Object.entries(env).map(([k, v]) => `${k}=${v}`).join(' ')})` : ''}.`);
-console.log(`Each cell: the median of ${args.rounds ?? 5} samples, ns/element · G elements/s · % of the same-traffic ceiling.\n`);
+console.log(`Each cell: the median of ${rounds} samples, ns/element · G elements/s · % of the same-traffic ceiling.\n`);
 
 // The measured rows, in rounds, with a progress bar on a terminal.
 const measurements = [...optimizers.flatMap((o) => optimizerMeasurements(o, sizes)), ...(wants('gradients') && !quick ? gradientMeasurements(sizes) : [])];
 const bar = await progressBar();
 const rows = runRounds(measurements, {
-  rounds: Number(args.rounds ?? 5),
+  rounds,
   onSample: (done, total, m) => bar?.update(done, { total, what: `${m.table}, ${m.series}, ${sizeLabel(m.elements)}` }),
 });
 bar?.stop();
@@ -94,7 +102,7 @@ useDefault();
 const withPeers = wants('peers') && !args['no-peers'] && !quick;
 if (withPeers && optimizers.length > 0) {
   const { benchPeers, TABLES } = await import('./peers.mjs');
-  const peers = await benchPeers({ tables: optimizers.map((o) => o.name).filter((name) => TABLES.includes(name)), sizes, samples: Number(args.rounds ?? 5), log: (line) => process.stderr.isTTY && process.stderr.write(`\r\x1b[2Kpeers: ${line}`) });
+  const peers = await benchPeers({ tables: optimizers.map((o) => o.name).filter((name) => TABLES.includes(name)), sizes, samples: rounds, log: (line) => process.stderr.isTTY && process.stderr.write(`\r\x1b[2Kpeers: ${line}`) });
   if (process.stderr.isTTY) process.stderr.write('\r\x1b[2K');
   for (const row of peers.rows) rows[`${row.table}|${row.series}|${sizeLabel(row.elements)}`] = row;
   if (peers.notes.length) console.log(`Peers: ${peers.notes.join('; ')}.\n`);
@@ -116,7 +124,7 @@ for (const o of optimizers) {
 }
 if (!quick && wants('models')) Object.assign(results, benchModelsInChild(bestLevel));
 if (!quick && wants('threads')) {
-  useDefault();
+  backendModule.useBackend('native', bestLevel); // the threads tables are of the best level, as the models'
   Object.assign(results, benchThreads({ simd, nativeAddon: backendModule.nativeAddon, sizes: (args['thread-sizes'] ?? '64K,256K,1M,4M,16M,64M').split(',').map(parseSize), label: sizeLabel, fmt, availableThreads: backendModule.availableThreads, threadsFor: backendModule.threadsFor, trafficPerElement: backendModule.trafficPerElement }));
   const loop = await benchEventLoop({ simd, fmt });
   results['eventLoop|stepAsync|16M'] = loop.async;
@@ -138,7 +146,8 @@ const chartFile = args.chart ?? path.join(RESULTS, 'last-run.svg');
 if (chartFile !== 'none') await writeChart(chartFile, (chart) => chart.runChart(run, { title: `simd-optim, ${machine.cpu}` }));
 
 if (baseline) {
-  const comparison = compareRuns(baseline, run, { threshold, alpha: Number(args.alpha ?? 0.05) });
+  const comparison = compareRuns(baseline, run, { threshold, alpha });
+  if (comparison.rows.length === 0) throw new Error(`no row of this run is in ${baselineFile}: nothing was compared`);
   const name = path.relative(process.cwd(), baselineFile);
   if (comparison.machineDifferences.length > 0) {
     console.error(`\nWARNING: ${name} was recorded on another machine: ${comparison.machineDifferences.join('; ')}. Its figures do not compare with these.\n`);
@@ -156,7 +165,7 @@ async function progressBar() {
   if (!process.stderr.isTTY) return null;
   const { default: progress } = await import('cli-progress');
   const bar = new progress.SingleBar({ format: 'bench [{bar}] {percentage}% · {eta_formatted} left · {what}', stream: process.stderr, hideCursor: true, clearOnComplete: true }, progress.Presets.shades_classic);
-  bar.start(measurements.length * Number(args.rounds ?? 5), 0, { what: '' });
+  bar.start(measurements.length * rounds, 0, { what: '' });
   return bar;
 }
 

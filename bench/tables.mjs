@@ -145,11 +145,13 @@ export function gradientMeasurements(sizes) {
           level === 'default' ? useDefault() : useLevel(level);
           const g = grads(), lengths = g.map((x) => x.length);
           if (table === 'non-finite check') return () => allFinite(g, g.length, lengths);
-          if (table === 'clipGradNorm, no clip') return () => simd.clipGradNorm(g, 1e30, { threads: 1 });
+          // The default row runs clipGradNorm's default threads ('auto'); the per-level rows one.
+          const options = level === 'default' ? {} : { threads: 1 };
+          if (table === 'clipGradNorm, no clip') return () => simd.clipGradNorm(g, 1e30, options);
           // A max norm a little below the norm every call, so every call scales (by 0.99999: the
           // values shrink slowly enough never to reach the subnormals).
           let maxNorm = plainGradients.l2Norm(g);
-          return () => simd.clipGradNorm(g, (maxNorm *= 0.99999), { threads: 1 });
+          return () => simd.clipGradNorm(g, (maxNorm *= 0.99999), options);
         }, ceilingKey);
       }
       if (table !== 'clipGradNorm, clips') {

@@ -34,25 +34,38 @@ describe('runBenchmarks', () => {
     expect(() => runBenchmarks([{ ...axpy, elements: 0 }])).toThrow(/benchmarks\[0\]\.elements must be a whole number >= 1/);
     expect(() => runBenchmarks([axpy, axpy])).toThrow(/two benchmarks are named 'axpy'/);
     expect(() => runBenchmarks([{ ...axpy, readBytes: -1 }])).toThrow(RangeError);
-    if (backend === 'native') expect(() => sameTrafficCeiling(4, 8)).toThrow(/readBytes must be >= writeBytes/);
+    expect(() => runBenchmarks([{ ...axpy, readBytes: 4, writeBytes: 8 }])).toThrow(/benchmarks\[0\]: readBytes must be >= writeBytes/);
+    expect(() => runBenchmarks([{ ...axpy, fn: async () => 1 }])).toThrow(/benchmarks\[0\]\.fn returned a promise/);
+    expect(() => runBenchmarks(axpy as unknown as Benchmark[])).toThrow(/benchmarks must be an array/);
+    expect(() => sameTrafficCeiling(4, 8)).toThrow(/readBytes must be >= writeBytes/); // on either backend
   });
 });
 
+// Timed while other test files run: the CLI test retries an attempt they disturbed.
 describe.runIf(backend === 'native')('the simd-optim-bench CLI', () => {
-  test('--save, then --compare: no regression, exit 0; a file without benchmarks: exit 2 with the reason', () => {
+  test('--save, then --compare: exit 0 unchanged, 1 on a real slowdown, 2 on a bad file or option', { timeout: 60_000, retry: 2 }, () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'simd-optim-user-bench-'));
-    writeFileSync(path.join(dir, 'mine.mjs'), `const n = 4096, a = new Float32Array(n);
-export default [{ name: 'scale', elements: n, readBytes: 4 * n, writeBytes: 4 * n, fn: () => { for (let i = 0; i < n; i++) a[i] *= 0.5; } }];\n`);
+    // SLOW=1 makes the same benchmark do four times the work: a slowdown the check must find.
+    writeFileSync(path.join(dir, 'mine.mjs'), `const n = 4096, a = new Float32Array(n), passes = process.env.SLOW === '1' ? 4 : 1;
+export default [{ name: 'scale', elements: n, readBytes: 4 * n, writeBytes: 4 * n, fn: () => { for (let p = 0; p < passes; p++) for (let i = 0; i < n; i++) a[i] *= 0.5; } }];\n`);
     writeFileSync(path.join(dir, 'empty.mjs'), 'export default 42;\n');
-    const cli = (...args: string[]) => spawnSync(process.execPath, [path.resolve(__dirname, '../dist/bench/cli.js'), ...args], { cwd: dir, encoding: 'utf8' });
-    const saved = cli('mine.mjs', '--save', 'base', '--rounds', '3');
+    const cli = (args: string[], env: Record<string, string> = {}) =>
+      spawnSync(process.execPath, [path.resolve(__dirname, '../dist/bench/cli.js'), ...args], { cwd: dir, encoding: 'utf8', env: { ...process.env, ...env } });
+    const saved = cli(['mine.mjs', '--save', 'base', '--rounds', '5']);
     expect(saved.status, saved.stderr).toBe(0);
     expect(saved.stdout).toMatch(/\| scale \| 4K \| .* ns \| .* ns \| \d+% \|/);
-    const compared = cli('mine.mjs', '--compare', 'base', '--rounds', '3', '--threshold', '50%');
+    const compared = cli(['mine.mjs', '--compare', 'base', '--rounds', '5', '--threshold', '50%']);
     expect(compared.stdout).toContain('No regressions.');
     expect(compared.status).toBe(0);
-    const bad = cli('empty.mjs');
+    const slower = cli(['mine.mjs', '--compare', 'base', '--rounds', '5', '--threshold', '50%'], { SLOW: '1' });
+    expect(slower.stdout).toMatch(/- regression: scale · yours, 4K: \+\d+/);
+    expect(slower.status).toBe(1);
+    for (const args of [['mine.mjs', '--compre', 'base'], ['mine.mjs', '--threshold', '10'], ['mine.mjs', '--rounds', '3']]) {
+      const refused = cli(args);
+      expect(refused.status, args.join(' ')).toBe(2);
+    }
+    const bad = cli(['empty.mjs']);
     expect(bad.status).toBe(2);
     expect(bad.stderr).toMatch(/must export default an array/);
-  }, 60_000);
+  });
 });

@@ -6,7 +6,8 @@ import { afterEach, describe, expect, test } from 'vitest';
 import { benchPeers, peerSteps, peerTables } from '../bench/peers.mjs';
 import type { BenchRow } from '../lib/bench/types.js';
 
-const TORCH_PYTHON = '/work/torchenv/bin/python';
+// A Python with torch, where the machine has one (SIMD_OPTIM_BENCH_PYTHON, as the bench reads it).
+const TORCH_PYTHON = process.env['SIMD_OPTIM_BENCH_PYTHON'] ?? '/work/torchenv/bin/python';
 const savedPython = process.env.SIMD_OPTIM_BENCH_PYTHON;
 
 afterEach(() => {

@@ -5,10 +5,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, test } from 'vitest';
 
-import { compareRuns, formatComparison, sizeLabel } from '../lib/bench/compare.js';
+import { compareRuns, formatComparison, parseAlpha, parseRounds, parseThreshold, sizeLabel } from '../lib/bench/compare.js';
 import { fingerprint } from '../lib/bench/fingerprint.js';
 import { runRounds } from '../lib/bench/runner.js';
-import { normalQuantile, shiftTest } from '../lib/bench/stats.js';
+import { normalQuantile, shiftTest, smallestP } from '../lib/bench/stats.js';
 import { loadRun, runPath, saveRun } from '../lib/bench/store.js';
 import type { BenchRow, BenchRun } from '../lib/bench/types.js';
 
@@ -49,8 +49,21 @@ describe('the Mann-Whitney U test and the Hodges-Lehmann interval', () => {
     expect(normalQuantile(0.001)).toBeCloseTo(-3.090232, 5);
   });
 
-  test('empty sets are refused', () => {
+  test('empty sets and non-finite samples are refused', () => {
     expect(() => shiftTest([], [1])).toThrow(RangeError);
+    expect(() => shiftTest([1, 2, 3], [1, NaN, 3])).toThrow(/finite/);
+  });
+
+  test("exact whenever a set has at most 8 untied values, as scipy's 'auto': 1 value against 9", () => {
+    // The single value below all nine: 1 arrangement of 10 each way.
+    expect(shiftTest([0], [1, 2, 3, 4, 5, 6, 7, 8, 9]).p).toBeCloseTo(0.2, 12);
+  });
+
+  test('the smallest p-value a pair of set sizes can give', () => {
+    expect(smallestP(5, 5)).toBeCloseTo(2 / 252, 12);
+    expect(smallestP(4, 4)).toBeCloseTo(2 / 70, 12);
+    expect(smallestP(3, 3)).toBeCloseTo(0.1, 12);
+    expect(smallestP(1, 1)).toBe(1);
   });
 });
 
@@ -129,6 +142,26 @@ describe('comparing runs', () => {
     expect(formatComparison(compareRuns(before, before), 'base')).not.toContain('The machine itself changed');
   });
 
+  test('rows with too few samples to be significant are named; a row without samples is refused', () => {
+    const three = (center: number): BenchRow => ({ table: 'Adam', series: 'default', kind: 'package', elements: 1024, samples: [1, 2, 3].map((k) => center * (1 + k / 100)) });
+    const c = compareRuns(run([three(1)]), run([three(2)]));
+    expect(c.tooFewSamples).toEqual(['Adam|default|1K']);
+    expect(c.rows[0]!.verdict).toBe('no significant change'); // twice as slow, and it cannot tell
+    expect(formatComparison(c, 'base')).toContain('1 rows have too few samples to ever be significant');
+    const empty: BenchRow = { ...three(1), samples: [] };
+    expect(() => compareRuns(run([three(1)]), run([empty]))).toThrow(/the run's row 'Adam\|default\|1K' has no samples/);
+  });
+
+  test('options as users write them: 10% or 0.1, never a bare 10; rounds of at least 4', () => {
+    expect(parseThreshold('10%')).toBeCloseTo(0.1, 12);
+    expect(parseThreshold('0.05')).toBe(0.05);
+    for (const bad of ['10', '-1%', 'x', '']) expect(() => parseThreshold(bad)).toThrow(/--threshold must be a percentage/);
+    expect(parseAlpha('0.01')).toBe(0.01);
+    for (const bad of ['5%', '0', '1', '']) expect(() => parseAlpha(bad)).toThrow(/--alpha/);
+    expect(parseRounds('7')).toBe(7);
+    for (const bad of ['3', '4.5', 'abc']) expect(() => parseRounds(bad)).toThrow(/--rounds must be a whole number >= 4/);
+  });
+
   test('the same run against itself: nothing changes', () => {
     const c = compareRuns(before, before);
     expect(c.rows.every((r) => r.verdict === 'no significant change' && r.change === 0)).toBe(true);
@@ -180,6 +213,7 @@ describe('samples in rounds', () => {
     });
     const progress: number[] = [];
     const rows = runRounds([measurement('c', 'ceiling'), measurement('a', 'package', 'c')], { rounds: 3, batches: 1, minBatchNs: 1e4, onSample: (done) => progress.push(done) });
+    for (const bad of [{ rounds: 0 }, { batches: 0 }, { minBatchNs: NaN }]) expect(() => runRounds([], bad)).toThrow(RangeError);
     expect(order).toEqual(['c', 'a', 'c', 'a', 'c', 'a']);
     expect(progress).toEqual([1, 2, 3, 4, 5, 6]);
     expect(rows['a']!.samples).toHaveLength(3);

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * simd-optim-bench FILE [--save NAME] [--compare NAME] [--threshold 10%] [--rounds 5] [--chart FILE.svg]
+ * simd-optim-bench FILE [--save NAME] [--compare NAME] [--threshold 10%] [--rounds 7] [--chart FILE.svg]
  *
  * Runs the benchmarks a user's module exports (its default export: an array of { name, fn,
  * elements, readBytes?, writeBytes? }, or a function returning one), prints ns per element beside
@@ -11,12 +11,14 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 
-import { compareRuns, formatComparison, sizeLabel } from './compare.js';
+import { compareRuns, formatComparison, parseAlpha, parseRounds, parseThreshold, sizeLabel } from './compare.js';
 import { runBenchmarks, type Benchmark } from './index.js';
 import { median } from './measure.js';
 import { loadRun, runPath, saveRun } from './store.js';
 
-const USAGE = 'usage: simd-optim-bench FILE [--save NAME] [--compare NAME] [--threshold 10%] [--alpha 0.05] [--rounds 5] [--chart FILE.svg]';
+const USAGE = 'usage: simd-optim-bench FILE [--save NAME] [--compare NAME] [--threshold 10%] [--alpha 0.05] [--rounds 7] [--chart FILE.svg]';
+
+const FLAGS = ['save', 'compare', 'threshold', 'alpha', 'rounds', 'chart'];
 
 function parse(argv: string[]): { file: string; options: Record<string, string> } {
   const options: Record<string, string> = {};
@@ -24,6 +26,8 @@ function parse(argv: string[]): { file: string; options: Record<string, string> 
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg.startsWith('--')) {
+      // A mistyped flag (--compre) must not pass as a run that compared nothing.
+      if (!FLAGS.includes(arg.slice(2))) throw new Error(`unknown option ${arg}\n${USAGE}`);
       const value = argv[++i];
       if (value === undefined) throw new Error(`${arg} needs a value\n${USAGE}`);
       options[arg.slice(2)] = value;
@@ -36,14 +40,16 @@ function parse(argv: string[]): { file: string; options: Record<string, string> 
 
 async function main(): Promise<number> {
   const { file, options } = parse(process.argv.slice(2));
+  // Every option is checked before minutes of measuring, not after.
+  const rounds = parseRounds(options['rounds'] ?? '7'); // seven: one outlier cannot hide a change (bench/run.mjs)
+  const threshold = parseThreshold(options['threshold'] ?? '10%'), alpha = parseAlpha(options['alpha'] ?? '0.05');
   const dir = path.resolve('.simd-optim-bench');
   const baselineFile = options['compare'] ? runPath(options['compare'], dir) : null;
   const baseline = baselineFile ? loadRun(baselineFile) : null;
   const loaded = (await import(pathToFileURL(path.resolve(file)).href)) as { default?: unknown };
   let list = loaded.default;
   if (typeof list === 'function') list = await (list as () => unknown)();
-  if (!Array.isArray(list)) throw new TypeError(`${file} must export default an array of { name, fn, elements } (or a function returning one)`);
-  const rounds = Number(options['rounds'] ?? 5);
+  if (!Array.isArray(list) || list.length === 0) throw new TypeError(`${file} must export default an array of { name, fn, elements } (or a function returning one), not empty`);
   const run = runBenchmarks(list as Benchmark[], { rounds });
   console.log(`| benchmark | elements | ns/element (median of ${rounds}) | ceiling | % of ceiling |\n|---|---|---|---|---|`);
   for (const row of Object.values(run.rows)) {
@@ -58,14 +64,11 @@ async function main(): Promise<number> {
     saveRun(target, run);
     console.log(`\nSaved to ${path.relative(process.cwd(), target)}.`);
   }
-  const threshold = options['threshold'] ?? '10%';
   let status = 0;
   if (baseline && baselineFile) {
-    const comparison = compareRuns(baseline, run, {
-      threshold: threshold.endsWith('%') ? Number(threshold.slice(0, -1)) / 100 : Number(threshold),
-      alpha: Number(options['alpha'] ?? 0.05),
-    });
+    const comparison = compareRuns(baseline, run, { threshold, alpha });
     console.log('\n' + formatComparison(comparison, path.relative(process.cwd(), baselineFile)));
+    if (comparison.rows.length === 0) throw new Error(`no benchmark of this run is in ${baselineFile}: nothing was compared`);
     if (options['chart']) writeFileSync(options['chart'].replace(/\.svg$/, '') + '-comparison.svg', await (await import('./chart.js')).comparisonChart(comparison));
     if (comparison.regressions.length > 0) status = 1;
   }

@@ -18,7 +18,7 @@
  */
 import { fingerprintDifferences } from './fingerprint.js';
 import { median } from './measure.js';
-import { shiftTest } from './stats.js';
+import { shiftTest, smallestP } from './stats.js';
 import type { BenchRun, Comparison, RowComparison, Verdict } from './types.js';
 
 /** How a comparison judges a change. */
@@ -29,18 +29,50 @@ export interface CompareOptions {
   readonly alpha?: number;
 }
 
+/**
+ * Reads a threshold as a user writes it: "10%" or a fraction such as 0.1. A bare number above 1
+ * is refused: "--threshold 10" meant 10%, not 1000%.
+ */
+export function parseThreshold(text: string): number {
+  const value = text.endsWith('%') ? Number(text.slice(0, -1)) / 100 : Number(text);
+  if (text.trim() === '' || !Number.isFinite(value) || value < 0 || (!text.endsWith('%') && value > 1)) {
+    throw new RangeError(`--threshold must be a percentage such as 10% (or a fraction such as 0.1), got '${text}'`);
+  }
+  return value;
+}
+
+/** Reads a significance level: a number strictly between 0 and 1 ("0.05"). */
+export function parseAlpha(text: string): number {
+  const value = Number(text);
+  if (text.trim() === '' || !(value > 0 && value < 1)) throw new RangeError(`--alpha must be a number between 0 and 1 such as 0.05, got '${text}'`);
+  return value;
+}
+
+/** Reads a number of rounds: a whole number >= 4, the fewest samples that can be significant at 0.05. */
+export function parseRounds(text: string): number {
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < 4) throw new RangeError(`--rounds must be a whole number >= 4 (fewer samples can never differ significantly), got '${text}'`);
+  return value;
+}
+
 /** Compares every row the two runs share. */
 export function compareRuns(baseline: BenchRun, current: BenchRun, options: CompareOptions = {}): Comparison {
   const threshold = options.threshold ?? 0.1, alpha = options.alpha ?? 0.05;
   if (!(threshold >= 0) || !Number.isFinite(threshold)) throw new RangeError(`threshold must be a number >= 0, got ${threshold}`);
   if (!(alpha > 0 && alpha < 1)) throw new RangeError(`alpha must be between 0 and 1, got ${alpha}`);
-  const rows: RowComparison[] = [], added: string[] = [];
+  const rows: RowComparison[] = [], added: string[] = [], tooFewSamples: string[] = [];
   for (const [key, now] of Object.entries(current.rows)) {
     const before = baseline.rows[key];
-    if (!before || before.samples.length === 0 || now.samples.length === 0) {
+    if (!before) {
       added.push(key);
       continue;
     }
+    for (const [which, row] of [['baseline', before], ['run', now]] as const) {
+      if (row.samples.length === 0 || !row.samples.every((s) => s > 0 && Number.isFinite(s))) {
+        throw new RangeError(`the ${which}'s row '${key}' has no samples, or one that is not a positive finite time`);
+      }
+    }
+    if (smallestP(before.samples.length, now.samples.length) >= alpha) tooFewSamples.push(key);
     // On logarithms the shift is a ratio of times: exp(shift) - 1 is the relative change.
     const test = shiftTest(before.samples.map(Math.log), now.samples.map(Math.log), alpha);
     const change = Math.expm1(test.shift);
@@ -55,7 +87,7 @@ export function compareRuns(baseline: BenchRun, current: BenchRun, options: Comp
   }
   const missing = Object.keys(baseline.rows).filter((key) => !(key in current.rows));
   return {
-    rows, missing, added, threshold, alpha,
+    rows, missing, added, threshold, alpha, tooFewSamples,
     machineDifferences: fingerprintDifferences(baseline.fingerprint, current.fingerprint),
     regressions: rows.filter((r) => r.verdict === 'slower' && r.kind === 'package'),
   };
@@ -92,6 +124,9 @@ export function formatComparison(comparison: Comparison, baselineName: string): 
   if (ceilings.length > 0) {
     lines.push(`> The machine itself changed between the runs: ${ceilings.length} same-traffic ceilings (${ceilings.map((r) => `${r.table} ${sizeLabel(r.elements)} ${percent(r.change)}`).join(', ')})`);
     lines.push('> moved beyond the threshold. Rows at those sizes may have moved with them; run both on a quiet machine.\n');
+  }
+  if (comparison.tooFewSamples.length > 0) {
+    lines.push(`> **${comparison.tooFewSamples.length} rows have too few samples to ever be significant** at ${comparison.alpha} (at least 4 on each side): use more rounds.\n`);
   }
   if (comparison.missing.length > 0) lines.push(`Not measured in this run: ${comparison.missing.length} rows of the baseline.`);
   if (comparison.added.length > 0) lines.push(`Not in the baseline: ${comparison.added.length} rows of this run.`);

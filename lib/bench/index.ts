@@ -48,11 +48,11 @@ const TRAFFIC_KERNEL = 4, READ_PASS = 4;
  * over `writeBytes` and a read pass over the rest. Null without the native addon.
  */
 export function sameTrafficCeiling(readBytes: number, writeBytes: number): (() => void) | null {
-  if (!nativeAddon) return null;
-  const addon = nativeAddon;
-  if (!(readBytes >= 0 && writeBytes >= 0) || writeBytes > readBytes) {
+  if (!(Number.isFinite(readBytes) && Number.isFinite(writeBytes) && writeBytes >= 0) || writeBytes > readBytes) {
     throw new RangeError(`readBytes must be >= writeBytes >= 0 (a write reads its bytes too), got ${readBytes} and ${writeBytes}`);
   }
+  if (!nativeAddon) return null;
+  const addon = nativeAddon;
   const written = [new Float32Array(Math.ceil(writeBytes / 4)), null, null, null, null]; // the traffic kernel's five slots
   const readOnly = [new Float32Array(Math.ceil((readBytes - writeBytes) / 4))];
   const scalars = new Float32Array([0]), flags = new Uint32Array([1 | (1 << 8)]);
@@ -72,14 +72,25 @@ function check(b: Benchmark, index: number): void {
     const v = b[key];
     if (v !== undefined && !(typeof v === 'number' && Number.isFinite(v) && v >= 0)) throw new RangeError(`${where}.${key} must be a number >= 0`);
   }
+  if ((b.writeBytes ?? 0) > (b.readBytes ?? b.writeBytes ?? 0)) {
+    throw new RangeError(`${where}: readBytes must be >= writeBytes (a write reads its bytes too)`);
+  }
+  // Timing an async function would time making its promise, not its work.
+  const result: unknown = b.fn();
+  if (typeof (result as { then?: unknown } | null)?.then === 'function') {
+    Promise.resolve(result).catch(() => {}); // its rejection, if any, is not this call's to report
+    throw new TypeError(`${where}.fn returned a promise: time synchronous work (an async step would be timed to its first await)`);
+  }
 }
 
 /**
- * Measures each benchmark in rounds (every benchmark once per round, `rounds` samples each) with,
+ * Measures each benchmark in rounds (every benchmark once per round, `rounds` samples each, 7 by
+ * default) with,
  * where it declares its bytes, the same-traffic ceiling beside it. Returns the run, to print,
  * save (saveRun), compare (compareRuns) or chart (runChart).
  */
 export function runBenchmarks(benchmarks: readonly Benchmark[], options: RoundOptions = {}): BenchRun {
+  if (!Array.isArray(benchmarks)) throw new TypeError('benchmarks must be an array of { name, fn, elements }');
   benchmarks.forEach(check);
   const names = new Set<string>();
   const measurements: Measurement[] = [];
@@ -92,7 +103,8 @@ export function runBenchmarks(benchmarks: readonly Benchmark[], options: RoundOp
     if (ceiling) measurements.push({ key: ceilingKey, table: b.name, series: 'ceiling', kind: 'ceiling', elements: b.elements, prepare: () => ceiling });
     measurements.push({ key: `${b.name}|yours`, table: b.name, series: 'yours', kind: 'package', elements: b.elements, prepare: () => b.fn, ...(ceiling ? { ceilingKey } : {}) });
   }
-  const rows = runRounds(measurements, options);
+  // Seven samples by default: with five, one outlying sample can pull an interval's end to zero.
+  const rows = runRounds(measurements, { rounds: 7, ...options });
   const env = Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => e[0].startsWith('SIMD_OPTIM_') && e[1] !== undefined));
   return { format: 'simd-optim-bench/1', fingerprint: fingerprint(), date: new Date().toISOString(), env, rows };
 }

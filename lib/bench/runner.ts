@@ -41,6 +41,9 @@ export interface RoundOptions {
 /** Takes `rounds` samples of every measurement; returns the rows by key. */
 export function runRounds(measurements: readonly Measurement[], options: RoundOptions = {}): Record<string, BenchRow> {
   const rounds = options.rounds ?? 5, batches = options.batches ?? 3, minBatchNs = options.minBatchNs ?? 10e6;
+  if (!Number.isInteger(rounds) || rounds < 1) throw new RangeError(`rounds must be a whole number >= 1, got ${String(rounds)}`);
+  if (!Number.isInteger(batches) || batches < 1) throw new RangeError(`batches must be a whole number >= 1, got ${String(batches)}`);
+  if (!(minBatchNs > 0 && Number.isFinite(minBatchNs))) throw new RangeError(`minBatchNs must be a number > 0, got ${String(minBatchNs)}`);
   const iterations = new Map<string, number>();
   const samples = new Map<string, number[]>(measurements.map((m) => [m.key, []]));
   const total = rounds * measurements.length;

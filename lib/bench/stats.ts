@@ -2,11 +2,14 @@
  * The statistics of a comparison, distribution-free because timings are not normal (skewed, with
  * outliers from the rest of the machine):
  * - the Mann-Whitney U test (Wilcoxon rank-sum) of two sample sets, two-sided, as Google
- *   Benchmark's compare.py runs it: exact for small sets without ties, otherwise the normal
- *   approximation with the tie and continuity corrections (scipy.stats.mannwhitneyu's 'auto');
+ *   Benchmark's compare.py runs it: exact when a set has at most 8 values and there are no ties,
+ *   otherwise the normal approximation with the tie and continuity corrections (the choice of
+ *   scipy.stats.mannwhitneyu's 'auto');
  * - the Hodges-Lehmann estimate of the shift between them, with the confidence interval that
- *   inverts the same test (the median and the order statistics of all pairwise differences), as
- *   R's wilcox.test(conf.int = TRUE). Applied to logarithms, the shift is a ratio of times.
+ *   inverts the same test (the median and the order statistics of all pairwise differences): R's
+ *   wilcox.test(conf.int = TRUE) for the exact case; for larger sets the order statistic comes
+ *   from the normal approximation of U's quantile, never narrower than the exact interval.
+ *   Applied to logarithms, the shift is a ratio of times.
  */
 
 /** Ranks of `values` (1-based, ties given their mean rank), and the tie correction sum of t^3 - t. */
@@ -44,7 +47,7 @@ function uCounts(m: number, n: number): number[] {
   return previous[n]!;
 }
 
-/** The exact distribution is used when both sets are smaller than this and untied (as scipy's 'auto'). */
+/** The exact distribution is used when a set has at most this many values and none are tied (scipy's 'auto'). */
 const EXACT_LIMIT = 8;
 
 /** P(U <= u) under the null hypothesis, exactly (no ties). */
@@ -91,6 +94,13 @@ export interface ShiftTest {
   readonly high: number;
 }
 
+/** The smallest two-sided p-value sets of m and n values can give (all of one below all of the other). */
+export function smallestP(m: number, n: number): number {
+  let arrangements = 1; // C(m + n, m)
+  for (let k = 1; k <= Math.min(m, n); k++) arrangements = (arrangements * (Math.max(m, n) + k)) / k;
+  return Math.min(1, 2 / arrangements);
+}
+
 /**
  * Tests whether `b` is shifted from `a`, and estimates by how much, with a 1 - alpha confidence
  * interval. Needs at least one value in each set.
@@ -98,11 +108,12 @@ export interface ShiftTest {
 export function shiftTest(a: readonly number[], b: readonly number[], alpha = 0.05): ShiftTest {
   const m = a.length, n = b.length;
   if (m === 0 || n === 0) throw new RangeError('shiftTest needs at least one sample in each set');
+  if (![...a, ...b].every(Number.isFinite)) throw new RangeError('shiftTest needs finite samples');
   const { ranks, ties } = rank([...a, ...b]);
   let rankSumA = 0;
   for (let i = 0; i < m; i++) rankSumA += ranks[i]!;
   const uA = rankSumA - (m * (m + 1)) / 2, mean = (m * n) / 2;
-  const exact = ties === 0 && m < EXACT_LIMIT && n < EXACT_LIMIT;
+  const exact = ties === 0 && Math.min(m, n) <= EXACT_LIMIT;
   const counts = exact ? uCounts(m, n) : null;
   let p: number;
   if (counts) {

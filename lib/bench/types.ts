@@ -95,4 +95,6 @@ export interface Comparison {
   readonly alpha: number;
   /** The rows that are significantly slower by more than the threshold. */
   readonly regressions: readonly RowComparison[];
+  /** Rows with too few samples on a side ever to be significant at alpha (fewer than 4 and 4 at 0.05). */
+  readonly tooFewSamples: readonly string[];
 }
