@@ -22,8 +22,8 @@ const { useBackend, availableIsas, availableThreads, nativeAddon, backend: loade
 const { allFinite } = require('../dist/optimizers/gradients.js');
 const { median } = require('../dist/bench/measure.js');
 const { sizeLabel } = require('../dist/bench/compare.js');
-const READ_PASS = 4; // ReduceId.ReadPass
-const TRAFFIC_KERNEL = 4; // KernelId.Traffic: reads and writes arrays, one add each
+// The traffic loop (reads and writes arrays, one add each) and the plain read pass.
+const { KernelId, ReduceId } = require('../dist/bridge/kernels.js');
 
 /** The benchmarked configurations: constructor, options, and the arrays one step reads and writes. */
 export const OPTIMIZERS = [
@@ -85,7 +85,7 @@ function trafficStep(reads, writes, n, level, threads = 1) {
   const scalars = new Float32Array([0]), flags = new Uint32Array([reads | (writes << 8)]);
   return () => {
     useLevel(level);
-    return () => nativeAddon.step(TRAFFIC_KERNEL, arrays, scalars, flags, 1, threads);
+    return () => nativeAddon.step(KernelId.Traffic, arrays, scalars, flags, 1, threads);
   };
 }
 
@@ -135,7 +135,7 @@ export function gradientMeasurements(sizes) {
         const g = grads();
         useLevel(best);
         // A read pass; clipping also writes every element back (the traffic loop, 1 read 1 write).
-        if (table !== 'clipGradNorm, clips') return () => nativeAddon.reduce(READ_PASS, g, 1, 1);
+        if (table !== 'clipGradNorm, clips') return () => nativeAddon.reduce(ReduceId.ReadPass, g, 1, 1);
         return trafficStep(1, 1, n, best)();
       }, null);
       const ceilingKey = `${table}|ceiling|${size}`;

@@ -39,6 +39,18 @@ describe('runBenchmarks', () => {
     expect(() => runBenchmarks(axpy as unknown as Benchmark[])).toThrow(/benchmarks must be an array/);
     expect(() => sameTrafficCeiling(4, 8)).toThrow(/readBytes must be >= writeBytes/); // on either backend
   });
+
+  test('each benchmark is read once, and all are checked before any function runs', () => {
+    let reads = 0, calls = 0;
+    const counted = { name: 'counted', fn: () => void calls++, get elements() { return ++reads === 1 ? 16 : -1; } };
+    // The second entry is bad: the first entry's function must not have run.
+    expect(() => runBenchmarks([counted, { name: 'counted', elements: 1, fn: () => void calls++ }])).toThrow(/two benchmarks are named 'counted'/);
+    expect(calls).toBe(0);
+    reads = 0;
+    const run = runBenchmarks([counted], fast);
+    expect(reads).toBe(1); // a second read would give -1
+    expect(run.rows['counted|yours']!.elements).toBe(16);
+  });
 });
 
 // Timed while other test files run: the CLI test retries an attempt they disturbed.

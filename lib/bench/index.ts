@@ -7,6 +7,7 @@
  * @packageDocumentation
  */
 import { nativeAddon } from '../bridge/backend.js';
+import { KernelId, ReduceId } from '../bridge/kernels.js';
 import { fingerprint } from './fingerprint.js';
 import { runRounds, type Measurement, type RoundOptions } from './runner.js';
 import type { BenchRun } from './types.js';
@@ -41,7 +42,6 @@ export interface Benchmark {
   readonly writeBytes?: number;
 }
 
-const TRAFFIC_KERNEL = 4, READ_PASS = 4;
 
 /**
  * A call that moves `readBytes` and `writeBytes` as a memory-bound loop does: a read-write pass
@@ -57,30 +57,39 @@ export function sameTrafficCeiling(readBytes: number, writeBytes: number): (() =
   const readOnly = [new Float32Array(Math.ceil((readBytes - writeBytes) / 4))];
   const scalars = new Float32Array([0]), flags = new Uint32Array([1 | (1 << 8)]);
   return () => {
-    if (written[0]!.length > 0) addon.step(TRAFFIC_KERNEL, written, scalars, flags, 1, 1);
-    if (readOnly[0]!.length > 0) addon.reduce(READ_PASS, readOnly, 1, 1);
+    if (written[0]!.length > 0) addon.step(KernelId.Traffic, written, scalars, flags, 1, 1);
+    if (readOnly[0]!.length > 0) addon.reduce(ReduceId.ReadPass, readOnly, 1, 1);
   };
 }
 
-function check(b: Benchmark, index: number): void {
+/** One benchmark as read once: every field read a single time, then checked (a getter runs once). */
+interface BenchmarkSnapshot {
+  readonly name: string;
+  readonly fn: () => unknown;
+  readonly elements: number;
+  readonly readBytes: number | undefined;
+  readonly writeBytes: number | undefined;
+}
+
+function snapshot(b: unknown, index: number): BenchmarkSnapshot {
   const where = `benchmarks[${index}]`;
   if (typeof b !== 'object' || b === null) throw new TypeError(`${where} must be an object { name, fn, elements }`);
-  if (typeof b.name !== 'string' || b.name === '') throw new TypeError(`${where}.name must be a non-empty string`);
-  if (typeof b.fn !== 'function') throw new TypeError(`${where}.fn must be a function`);
-  if (!Number.isInteger(b.elements) || b.elements < 1) throw new RangeError(`${where}.elements must be a whole number >= 1, got ${String(b.elements)}`);
+  const given = b as Record<string, unknown>;
+  const s = { name: given['name'], fn: given['fn'], elements: given['elements'], readBytes: given['readBytes'], writeBytes: given['writeBytes'] };
+  if (typeof s.name !== 'string' || s.name === '') throw new TypeError(`${where}.name must be a non-empty string`);
+  if (typeof s.fn !== 'function') throw new TypeError(`${where}.fn must be a function`);
+  if (typeof s.elements !== 'number' || !Number.isInteger(s.elements) || s.elements < 1) {
+    throw new RangeError(`${where}.elements must be a whole number >= 1, got ${String(s.elements)}`);
+  }
   for (const key of ['readBytes', 'writeBytes'] as const) {
-    const v = b[key];
+    const v = s[key];
     if (v !== undefined && !(typeof v === 'number' && Number.isFinite(v) && v >= 0)) throw new RangeError(`${where}.${key} must be a number >= 0`);
   }
-  if ((b.writeBytes ?? 0) > (b.readBytes ?? b.writeBytes ?? 0)) {
+  const readBytes = s.readBytes as number | undefined, writeBytes = s.writeBytes as number | undefined;
+  if ((writeBytes ?? 0) > (readBytes ?? writeBytes ?? 0)) {
     throw new RangeError(`${where}: readBytes must be >= writeBytes (a write reads its bytes too)`);
   }
-  // Timing an async function would time making its promise, not its work.
-  const result: unknown = b.fn();
-  if (typeof (result as { then?: unknown } | null)?.then === 'function') {
-    Promise.resolve(result).catch(() => {}); // its rejection, if any, is not this call's to report
-    throw new TypeError(`${where}.fn returned a promise: time synchronous work (an async step would be timed to its first await)`);
-  }
+  return { name: s.name, fn: s.fn as () => unknown, elements: s.elements, readBytes, writeBytes };
 }
 
 /**
@@ -91,12 +100,23 @@ function check(b: Benchmark, index: number): void {
  */
 export function runBenchmarks(benchmarks: readonly Benchmark[], options: RoundOptions = {}): BenchRun {
   if (!Array.isArray(benchmarks)) throw new TypeError('benchmarks must be an array of { name, fn, elements }');
-  benchmarks.forEach(check);
+  // Everything is read and checked before any benchmark's function runs.
+  const list = Array.from(benchmarks as readonly unknown[], snapshot);
   const names = new Set<string>();
-  const measurements: Measurement[] = [];
-  for (const b of benchmarks) {
+  for (const b of list) {
     if (names.has(b.name)) throw new RangeError(`two benchmarks are named '${b.name}'`);
     names.add(b.name);
+  }
+  list.forEach((b, index) => {
+    // Timing an async function would time making its promise, not its work.
+    const result: unknown = b.fn();
+    if (typeof (result as { then?: unknown } | null)?.then === 'function') {
+      Promise.resolve(result).catch(() => {}); // its rejection, if any, is not this call's to report
+      throw new TypeError(`benchmarks[${index}].fn returned a promise: time synchronous work (an async step would be timed to its first await)`);
+    }
+  });
+  const measurements: Measurement[] = [];
+  for (const b of list) {
     const bytes = b.readBytes !== undefined || b.writeBytes !== undefined;
     const ceiling = bytes ? sameTrafficCeiling(b.readBytes ?? b.writeBytes ?? 0, b.writeBytes ?? 0) : null;
     const ceilingKey = `${b.name}|ceiling`;
@@ -104,7 +124,7 @@ export function runBenchmarks(benchmarks: readonly Benchmark[], options: RoundOp
     measurements.push({ key: `${b.name}|yours`, table: b.name, series: 'yours', kind: 'package', elements: b.elements, prepare: () => b.fn, ...(ceiling ? { ceilingKey } : {}) });
   }
   // Seven samples by default: with five, one outlying sample can pull an interval's end to zero.
-  const rows = runRounds(measurements, { rounds: 7, ...options });
+  const rows = runRounds(measurements, { ...options, rounds: options.rounds ?? 7 });
   const env = Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => e[0].startsWith('SIMD_OPTIM_') && e[1] !== undefined));
   return { format: 'simd-optim-bench/1', fingerprint: fingerprint(), date: new Date().toISOString(), env, rows };
 }
