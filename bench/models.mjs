@@ -39,7 +39,19 @@ export const MODELS = [
   { name: 'MLP 784-256-128-10 (6 tensors)', lengths: [784 * 256, 256, 256 * 128, 128, 128 * 10, 10] },
   { name: `transformer shapes (${transformerShapes().length} tensors, ${(transformerShapes().reduce((a, b) => a + b) / 1e6).toFixed(1)}M)`, lengths: transformerShapes() },
   { name: 'one tensor of 1 element', lengths: [1] },
+  // What a process that compares optimizers sees: the same step once every kind has stepped.
+  { name: 'one tensor of 1 element, every optimizer kind stepped first', lengths: [1], everyKindFirst: true },
 ];
+
+/** Steps every other optimizer kind a few hundred times, as a process comparing them would. */
+function stepEveryKind(simd) {
+  const kinds = [[simd.AdamW], [simd.SGD, { momentum: 0.9 }], [simd.RMSprop], [simd.Adagrad], [simd.Adadelta], [simd.Adamax], [simd.NAdam], [simd.RAdam], [simd.Lion]];
+  for (const [Kind, options] of kinds) {
+    const opt = new Kind([new Float32Array(64).fill(0.5)], options);
+    const grads = [new Float32Array(64).fill(1e-3)];
+    for (let i = 0; i < 300; i++) opt.step(grads);
+  }
+}
 
 /** Prints the table; returns results by key `models|<name>|<backend>` ({ stepNs, nsPerElement, perTensorNs }). */
 export function benchModels({ simd, useBackend, bestLevel, fmt }) {
@@ -52,6 +64,7 @@ export function benchModels({ simd, useBackend, bestLevel, fmt }) {
       const params = tensors(model.lengths, model.views);
       const grads = tensors(model.lengths, model.views).map((g) => g.fill(1e-3));
       const elements = model.lengths.reduce((a, b) => a + b, 0);
+      if (model.everyKindFirst) stepEveryKind(simd);
       const opt = new simd.Adam(params);
       const nsPerElement = measure(() => opt.step(grads), elements);
       if (model === MODELS[0]) oneTensorNsPerElement = nsPerElement;
@@ -71,10 +84,11 @@ export function benchModels({ simd, useBackend, bestLevel, fmt }) {
 }
 
 /**
- * The model rows measured in a fresh process: by the time the rest of the bench has stepped every
- * optimizer, the base class's calls (prepare, advance, ...) have seen ten classes and V8 no longer
- * inlines them, which a training process with one optimizer never sees (a 1-element Adam step:
- * 320 ns fresh, 510 ns after the other tables). Prints the table; returns the results.
+ * The model rows measured in a fresh process, where only the last row has seen the other
+ * optimizer kinds: what V8 has learnt from the rest of the bench would otherwise be part of every
+ * figure. (Before the step moved to one class, lib/optimizers/step-engine.ts, a 1-element Adam
+ * step took 260 ns fresh and 470 ns once every kind had stepped.) Prints the table; returns the
+ * results.
  */
 export function benchModelsInChild(bestLevel) {
   const run = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--child', bestLevel], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });

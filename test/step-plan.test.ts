@@ -54,7 +54,7 @@ function tensors(values: Float32Array[], views: boolean): Float32Array[] {
 /** Two groups: the first four params, and the rest with a smaller lr. */
 const groupsOf = (params: Float32Array[]): Groups => [{ params: params.slice(0, 4) }, { params: params.slice(4), lr: 0.003 }];
 
-const planOf = (opt: Optim) => (opt as unknown as { plan: { count: number; blockParams: unknown[] } | null }).plan;
+const planOf = (opt: Optim) => (opt as unknown as { engine: { plan: { count: number; blockParams: unknown[] } | null } }).engine.plan;
 
 function expectSame(label: string, a: readonly Float32Array[], b: readonly Float32Array[]): void {
   a.forEach((x, k) => expect(describeBitDifference(`${label} ${k}`, x, b[k]!)).toBeNull());

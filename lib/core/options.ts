@@ -81,22 +81,24 @@ export function newSnapshot<O extends object>(spec: OptionSpec<O>): Required<O> 
   return out as Required<O>;
 }
 
+/** Reads a parameter group into a snapshot before a step: see groupReader. */
+export type GroupReader<O extends object> = (where: string, index: number, group: object, into: Required<O>) => void;
+
 /**
- * Reads parameter group `index` into `into` before a step: every option read once, present and
- * valid. Extra keys are left alone (PyTorch's groups are open dicts too). Allocates nothing (not
- * even its error label, `paramGroups[index]`) unless it throws.
+ * The function that reads parameter group `index` into `into` before a step: every option read
+ * once, present and valid. Extra keys are left alone (PyTorch's groups are open dicts too). It
+ * allocates nothing (not even its error label, `paramGroups[index]`) unless it throws. Made once
+ * per optimizer: a step then looks up nothing.
  */
-export function readGroup<O extends object>(
-  spec: OptionSpec<O>,
-  where: string,
-  index: number,
-  group: object,
-  into: Required<O>,
-): void {
-  const reader = compiled(spec);
-  if (reader.fast) reader.fast(group, into, reader.slow, where, index);
-  else for (let k = 0; k < reader.names.length; k++) reader.slow(where, index, k, (group as Record<string, unknown>)[reader.names[k]!], into);
-  if (spec.crossCheck) spec.crossCheck(where, index, into);
+export function groupReader<O extends object>(spec: OptionSpec<O>): GroupReader<O> {
+  const { fast, slow, names } = compiled(spec);
+  const crossCheck = spec.crossCheck;
+  if (fast && !crossCheck) return (where, index, group, into) => fast(group, into, slow, where, index);
+  return (where, index, group, into) => {
+    if (fast) fast(group, into, slow, where, index);
+    else for (let k = 0; k < names.length; k++) slow(where, index, k, (group as Record<string, unknown>)[names[k]!], into);
+    if (crossCheck) crossCheck(where, index, into);
+  };
 }
 
 type Slow = (where: string, index: number, k: number, value: unknown, into: object) => void;

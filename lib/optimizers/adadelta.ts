@@ -19,7 +19,7 @@ import { fmaf } from '../core/float32.js';
 import { ADADELTA, FLAG_MAXIMIZE, FLAG_WEIGHT_DECAY, KernelId, type Slot } from '../bridge/kernels.js';
 import { bool, num, type OptionSpec } from '../core/options.js';
 import {
-  ALL_REQUIRED, Optimizer, type BufferUse, type OptimizerDefinition, type ParamGroupInit,
+  ALL_REQUIRED, Optimizer, type OptimizerDefinition, type ParamGroupInit,
   type StateRecord, type StepOptions,
 } from './optimizer.js';
 import { functionalUpdate } from './functional.js';
@@ -112,7 +112,11 @@ export function adadeltaKernelJs(arrays: readonly Slot[], scalars: Float32Array,
 }
 
 const KERNEL = { id: KernelId.Adadelta, js: adadeltaKernelJs, slots: ADADELTA.slots, scalars: ADADELTA.scalars } as const;
-const DEFINITION: OptimizerDefinition<AdadeltaOptions> = { name: 'Adadelta', kernel: KERNEL, spec: SPEC, bufferNames: ['square_avg', 'acc_delta'], scalarsByStep: true };
+const DEFINITION: OptimizerDefinition<AdadeltaOptions> = {
+  name: 'Adadelta', kernel: KERNEL, spec: SPEC, bufferNames: ['square_avg', 'acc_delta'], scalarsByStep: true,
+  bufferUse: () => ALL_REQUIRED[2]!,
+  prepare: (_record, hyper, _length, scalars, offset) => adadeltaScalars(hyper, scalars, offset),
+};
 
 /**
  * Adadelta (Zeiler), with PyTorch's options and defaults. Updates the params in place.
@@ -128,14 +132,6 @@ export class Adadelta extends Optimizer<AdadeltaOptions, AdadeltaState> {
    */
   constructor(params: readonly Float32Array[] | readonly ParamGroupInit<AdadeltaOptions>[], options?: AdadeltaOptions & StepOptions) {
     super(DEFINITION, params, options);
-  }
-
-  protected bufferUse(): readonly BufferUse[] {
-    return ALL_REQUIRED[2]!;
-  }
-
-  protected prepare(_record: Readonly<StateRecord>, hyper: Required<AdadeltaOptions>, _length: number, scalars: Float32Array, offset: number): number {
-    return adadeltaScalars(hyper, scalars, offset);
   }
 
   protected describeState(record: StateRecord): AdadeltaState {

@@ -18,7 +18,7 @@ import { fmaf } from '../core/float32.js';
 import { ADAGRAD, FLAG_EPS_INSIDE_SQRT, FLAG_MAXIMIZE, FLAG_WEIGHT_DECAY, KernelId, type Slot } from '../bridge/kernels.js';
 import { bool, num, type OptionSpec } from '../core/options.js';
 import {
-  ALL_REQUIRED, Optimizer, type BufferUse, type OptimizerDefinition, type ParamGroupInit,
+  ALL_REQUIRED, Optimizer, type OptimizerDefinition, type ParamGroupInit,
   type StateRecord, type StepOptions,
 } from './optimizer.js';
 import { functionalUpdate } from './functional.js';
@@ -105,7 +105,12 @@ export function adagradKernelJs(arrays: readonly Slot[], scalars: Float32Array, 
 
 const ADAGRAD_KERNEL = { id: KernelId.Adagrad, js: adagradKernelJs, slots: ADAGRAD.slots, scalars: ADAGRAD.scalars } as const;
 
-const DEFINITION: OptimizerDefinition<AdagradOptions> = { name: 'Adagrad', kernel: ADAGRAD_KERNEL, spec: SPEC, bufferNames: ['sum'], scalarsByStep: true };
+const DEFINITION: OptimizerDefinition<AdagradOptions> = {
+  name: 'Adagrad', kernel: ADAGRAD_KERNEL, spec: SPEC, bufferNames: ['sum'], scalarsByStep: true,
+  bufferUse: () => ALL_REQUIRED[1]!,
+  createBuffer: (_k, length, hyper) => new Float32Array(length).fill(hyper.initialAccumulatorValue),
+  prepare: (record, hyper, _length, scalars, offset) => adagradScalars(hyper, record.step + 1, scalars, offset),
+};
 
 /**
  * Adagrad (Duchi et al.), with PyTorch's options and defaults. Updates the params in place.
@@ -123,18 +128,6 @@ export class Adagrad extends Optimizer<AdagradOptions, AdagradState> {
    */
   constructor(params: readonly Float32Array[] | readonly ParamGroupInit<AdagradOptions>[], options?: AdagradOptions & StepOptions) {
     super(DEFINITION, params, options);
-  }
-
-  protected bufferUse(): readonly BufferUse[] {
-    return ALL_REQUIRED[1]!;
-  }
-
-  protected override createBuffer(_k: number, length: number, hyper: Required<AdagradOptions>): Float32Array {
-    return new Float32Array(length).fill(hyper.initialAccumulatorValue);
-  }
-
-  protected prepare(record: Readonly<StateRecord>, hyper: Required<AdagradOptions>, _length: number, scalars: Float32Array, offset: number): number {
-    return adagradScalars(hyper, record.step + 1, scalars, offset);
   }
 
   protected describeState(record: StateRecord): AdagradState {

@@ -174,21 +174,8 @@ export const ADAM_KERNEL = { id: KernelId.Adam, js: adamKernelJs, slots: ADAM.sl
 
 /** Adam and AdamW differ only in defaults and in how weight decay is applied. @internal */
 export class AdamFamily extends Optimizer<AdamOptions, AdamState> {
-  protected constructor(
-    definition: OptimizerDefinition<AdamOptions>,
-    params: unknown,
-    options: unknown,
-    private readonly decoupled: boolean,
-  ) {
+  protected constructor(definition: OptimizerDefinition<AdamOptions>, params: unknown, options: unknown) {
     super(definition, params, options);
-  }
-
-  protected bufferUse(hyper: Required<AdamOptions>): readonly BufferUse[] {
-    return hyper.amsgrad ? WITH_MAX : WITHOUT_MAX;
-  }
-
-  protected prepare(record: Readonly<StateRecord>, hyper: Required<AdamOptions>, _length: number, scalars: Float32Array, offset: number): number {
-    return adamScalars(hyper, this.decoupled, record.step + 1, scalars, offset);
   }
 
   protected describeState(record: StateRecord): AdamState {
@@ -203,9 +190,16 @@ export class AdamFamily extends Optimizer<AdamOptions, AdamState> {
 const WITH_MAX: readonly BufferUse[] = Object.freeze(['required', 'required', 'required']);
 const WITHOUT_MAX: readonly BufferUse[] = Object.freeze(['required', 'required', 'unused']);
 
-const ADAM_DEFINITION: OptimizerDefinition<AdamOptions> = {
-  name: 'Adam', kernel: ADAM_KERNEL, spec: ADAM_SPEC, bufferNames: ['exp_avg', 'exp_avg_sq', 'max_exp_avg_sq'], scalarsByStep: true,
-};
+/** The definition of Adam (decoupled false) or AdamW (true). @internal */
+export function adamDefinition(name: string, spec: OptionSpec<AdamOptions>, decoupled: boolean): OptimizerDefinition<AdamOptions> {
+  return {
+    name, kernel: ADAM_KERNEL, spec, bufferNames: ['exp_avg', 'exp_avg_sq', 'max_exp_avg_sq'], scalarsByStep: true,
+    bufferUse: (hyper) => (hyper.amsgrad ? WITH_MAX : WITHOUT_MAX),
+    prepare: (record, hyper, _length, scalars, offset) => adamScalars(hyper, decoupled, record.step + 1, scalars, offset),
+  };
+}
+
+const ADAM_DEFINITION = adamDefinition('Adam', ADAM_SPEC, false);
 
 /**
  * Adam (Kingma & Ba), with PyTorch's options and defaults. Updates the params in place.
@@ -223,7 +217,7 @@ export class Adam extends AdamFamily {
    * @throws TypeError or RangeError naming the offending argument.
    */
   constructor(params: readonly Float32Array[] | readonly ParamGroupInit<AdamOptions>[], options?: AdamOptions & StepOptions) {
-    super(ADAM_DEFINITION, params, options, false);
+    super(ADAM_DEFINITION, params, options);
   }
 }
 

@@ -17,7 +17,7 @@ import { fmaf } from '../core/float32.js';
 import { ADAMAX, FLAG_MAXIMIZE, FLAG_WEIGHT_DECAY, KernelId, type Slot } from '../bridge/kernels.js';
 import { betas, bool, num, type OptionSpec } from '../core/options.js';
 import {
-  ALL_REQUIRED, Optimizer, type BufferUse, type OptimizerDefinition, type ParamGroupInit,
+  ALL_REQUIRED, Optimizer, type OptimizerDefinition, type ParamGroupInit,
   type StateRecord, type StepOptions,
 } from './optimizer.js';
 import { functionalUpdate } from './functional.js';
@@ -96,7 +96,11 @@ export function adamaxKernelJs(arrays: readonly Slot[], scalars: Float32Array, f
 }
 
 const KERNEL = { id: KernelId.Adamax, js: adamaxKernelJs, slots: ADAMAX.slots, scalars: ADAMAX.scalars } as const;
-const DEFINITION: OptimizerDefinition<AdamaxOptions> = { name: 'Adamax', kernel: KERNEL, spec: SPEC, bufferNames: ['exp_avg', 'exp_inf'], scalarsByStep: true };
+const DEFINITION: OptimizerDefinition<AdamaxOptions> = {
+  name: 'Adamax', kernel: KERNEL, spec: SPEC, bufferNames: ['exp_avg', 'exp_inf'], scalarsByStep: true,
+  bufferUse: () => ALL_REQUIRED[2]!,
+  prepare: (record, hyper, _length, scalars, offset) => adamaxScalars(hyper, record.step + 1, scalars, offset),
+};
 
 /**
  * Adamax (Kingma & Ba), with PyTorch's options and defaults. Updates the params in place.
@@ -112,14 +116,6 @@ export class Adamax extends Optimizer<AdamaxOptions, AdamaxState> {
    */
   constructor(params: readonly Float32Array[] | readonly ParamGroupInit<AdamaxOptions>[], options?: AdamaxOptions & StepOptions) {
     super(DEFINITION, params, options);
-  }
-
-  protected bufferUse(): readonly BufferUse[] {
-    return ALL_REQUIRED[2]!;
-  }
-
-  protected prepare(record: Readonly<StateRecord>, hyper: Required<AdamaxOptions>, _length: number, scalars: Float32Array, offset: number): number {
-    return adamaxScalars(hyper, record.step + 1, scalars, offset);
   }
 
   protected describeState(record: StateRecord): AdamaxState {

@@ -5,12 +5,10 @@
  *   p = p * fl(1 - lr*weightDecay)     first, instead of adding weightDecay*p to the gradient
  *   ...then the Adam update with weightDecay 0.
  */
-import { AdamFamily, adamFamilyUpdate, ADAM_KERNEL, ADAMW_SPEC, type AdamHyper, type AdamOptions } from './adam.js';
-import type { OptimizerDefinition, ParamGroupInit, StepOptions } from './optimizer.js';
+import { AdamFamily, adamDefinition, adamFamilyUpdate, ADAMW_SPEC, type AdamHyper, type AdamOptions } from './adam.js';
+import type { ParamGroupInit, StepOptions } from './optimizer.js';
 
-const ADAMW_DEFINITION: OptimizerDefinition<AdamOptions> = {
-  name: 'AdamW', kernel: ADAM_KERNEL, spec: ADAMW_SPEC, bufferNames: ['exp_avg', 'exp_avg_sq', 'max_exp_avg_sq'], scalarsByStep: true,
-};
+const ADAMW_DEFINITION = adamDefinition('AdamW', ADAMW_SPEC, true);
 
 /**
  * AdamW, with PyTorch's options and defaults (weightDecay 1e-2). Updates the params in place.
@@ -27,7 +25,7 @@ export class AdamW extends AdamFamily {
    * @throws TypeError or RangeError naming the offending argument.
    */
   constructor(params: readonly Float32Array[] | readonly ParamGroupInit<AdamOptions>[], options?: AdamOptions & StepOptions) {
-    super(ADAMW_DEFINITION, params, options, true);
+    super(ADAMW_DEFINITION, params, options);
   }
 }
 

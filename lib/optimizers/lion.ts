@@ -16,7 +16,7 @@ import { fmaf } from '../core/float32.js';
 import { FLAG_DECOUPLED_DECAY, FLAG_MAXIMIZE, KernelId, LION, type Slot } from '../bridge/kernels.js';
 import { betas, bool, num, type OptionSpec } from '../core/options.js';
 import {
-  ALL_REQUIRED, Optimizer, type BufferUse, type OptimizerDefinition, type ParamGroupInit,
+  ALL_REQUIRED, Optimizer, type OptimizerDefinition, type ParamGroupInit,
   type StateRecord, type StepOptions,
 } from './optimizer.js';
 import { functionalUpdate } from './functional.js';
@@ -100,7 +100,11 @@ export function lionKernelJs(arrays: readonly Slot[], scalars: Float32Array, fla
 }
 
 const KERNEL = { id: KernelId.Lion, js: lionKernelJs, slots: LION.slots, scalars: LION.scalars } as const;
-const DEFINITION: OptimizerDefinition<LionOptions> = { name: 'Lion', kernel: KERNEL, spec: SPEC, bufferNames: ['exp_avg'], scalarsByStep: true };
+const DEFINITION: OptimizerDefinition<LionOptions> = {
+  name: 'Lion', kernel: KERNEL, spec: SPEC, bufferNames: ['exp_avg'], scalarsByStep: true,
+  bufferUse: () => ALL_REQUIRED[1]!,
+  prepare: (_record, hyper, _length, scalars, offset) => lionScalars(hyper, scalars, offset),
+};
 
 /**
  * Lion (EvoLved Sign Momentum). Updates the params in place.
@@ -116,14 +120,6 @@ export class Lion extends Optimizer<LionOptions, LionState> {
    */
   constructor(params: readonly Float32Array[] | readonly ParamGroupInit<LionOptions>[], options?: LionOptions & StepOptions) {
     super(DEFINITION, params, options);
-  }
-
-  protected bufferUse(): readonly BufferUse[] {
-    return ALL_REQUIRED[1]!;
-  }
-
-  protected prepare(_record: Readonly<StateRecord>, hyper: Required<LionOptions>, _length: number, scalars: Float32Array, offset: number): number {
-    return lionScalars(hyper, scalars, offset);
   }
 
   protected describeState(record: StateRecord): LionState {

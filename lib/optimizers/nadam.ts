@@ -23,7 +23,7 @@ import { fmaf } from '../core/float32.js';
 import { FLAG_DECOUPLED_DECAY, FLAG_MAXIMIZE, FLAG_WEIGHT_DECAY, KernelId, NADAM, type Slot } from '../bridge/kernels.js';
 import { betas, bool, num, type OptionSpec } from '../core/options.js';
 import {
-  ALL_REQUIRED, Optimizer, type BufferUse, type OptimizerDefinition, type ParamGroupInit,
+  ALL_REQUIRED, Optimizer, type OptimizerDefinition, type ParamGroupInit,
   type StateRecord, type StepOptions,
 } from './optimizer.js';
 import { functionalUpdate } from './functional.js';
@@ -138,6 +138,12 @@ const KERNEL = { id: KernelId.Nadam, js: nadamKernelJs, slots: NADAM.slots, scal
 const DEFINITION: OptimizerDefinition<NAdamOptions> = {
   name: 'NAdam', kernel: KERNEL, spec: SPEC, bufferNames: ['exp_avg', 'exp_avg_sq'],
   scalarState: { mu_product: 1 }, scalarRules: { mu_product: MU_PRODUCT_RULE },
+  bufferUse: () => ALL_REQUIRED[2]!,
+  prepare: (record, hyper, _length, scalars, offset) => nadamScalars(hyper, record.step + 1, record.scalars['mu_product']!, scalars, offset),
+  advance: (record, hyper) => {
+    record.scalars['mu_product'] = nextMuProduct(hyper, record.scalars['mu_product']!, record.step + 1);
+    record.step++;
+  },
 };
 
 /**
@@ -155,19 +161,6 @@ export class NAdam extends Optimizer<NAdamOptions, NAdamState> {
    */
   constructor(params: readonly Float32Array[] | readonly ParamGroupInit<NAdamOptions>[], options?: NAdamOptions & StepOptions) {
     super(DEFINITION, params, options);
-  }
-
-  protected bufferUse(): readonly BufferUse[] {
-    return ALL_REQUIRED[2]!;
-  }
-
-  protected prepare(record: Readonly<StateRecord>, hyper: Required<NAdamOptions>, _length: number, scalars: Float32Array, offset: number): number {
-    return nadamScalars(hyper, record.step + 1, record.scalars['mu_product']!, scalars, offset);
-  }
-
-  protected override advance(record: StateRecord, hyper: Required<NAdamOptions>): void {
-    record.scalars['mu_product'] = nextMuProduct(hyper, record.scalars['mu_product']!, record.step + 1);
-    record.step++;
   }
 
   protected describeState(record: StateRecord): NAdamState {

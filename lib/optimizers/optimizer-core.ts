@@ -9,16 +9,15 @@
  * the step is attached to the optimizer after the kernel has succeeded.
  * @internal
  */
-import { realBuffer, realByteOffset, realLength } from '../core/intrinsics.js';
-import type { ParamLayout } from './step-inputs.js';
-import type { KernelFn, KernelId, Slot } from '../bridge/kernels.js';
+import { realBuffer, realLength } from '../core/intrinsics.js';
+import type { KernelFn, KernelId } from '../bridge/kernels.js';
 import { newSnapshot, resolveOptions } from '../core/options.js';
-import { stateEntries, type BufferUse, type OptimizerDefinition, type StateRecord } from './optimizer-state.js';
+import { stateEntries, type OptimizerDefinition, type StateRecord } from './optimizer-state.js';
 import { assignGroupValues, checkStateDict, groupDictValues, groupValues, type OptimizerStateDict } from './state-dict.js';
 import { checkNewGroups, readGroupInit, type GroupInit } from './param-groups.js';
 import { booleanOption, busyError, readArray, threadsOption } from '../core/validate.js';
-import type { StepPlan } from './step-plan.js';
 import { makeGroupObject, type GroupGuard } from './group-object.js';
+import { StepEngine } from './step-engine.js';
 
 /** The kernel an optimizer runs and the shape of its arguments. */
 export interface KernelSpec {
@@ -69,53 +68,9 @@ export const captureState = Symbol('simd-optim.captureState');
 export abstract class OptimizerCore<O extends object, State extends object> {
   /** The defaults the groups started from. */
   readonly defaults: Readonly<Required<O>>;
-  /** Whether `step` checks the gradients for NaN and infinity first (see StepOptions). */
-  readonly skipNonFinite: boolean;
-  /** How many threads a step may use (see StepOptions.threads). */
-  readonly threads: number | 'auto';
-  /** 'Adam.step', made once: a step builds no strings unless it throws. */
-  protected readonly stepLabel: string;
-
-  // Groups and params, as given; the public arrays are frozen copies, rebuilt when a group is added.
-  protected groups: ParamGroup<O>[] = [];
-  protected publicGroups: readonly ParamGroup<O>[] = Object.freeze([]);
-  protected flat: Float32Array[] = [];
-  protected publicParams: readonly Float32Array[] = EMPTY;
-  /** Each param's length when it was given: a step refuses a param or state buffer that lost it. */
-  protected lengths: number[] = [];
-  protected groupOf: number[] = [];
-  protected records: (StateRecord | undefined)[] = [];
-  /** The params in each buffer (for the grads' overlap check), and the param owning each state buffer. */
-  protected paramsByBuffer = new Map<ArrayBufferLike, number[]>();
-  protected stateOwner = new Map<ArrayBufferLike, number>();
-  /** What the gradients are checked against: the same arrays and maps, which change in place. */
-  protected readonly layout: ParamLayout = {
-    params: this.flat, lengths: this.lengths, paramsByBuffer: this.paramsByBuffer, stateOwner: this.stateOwner,
-    stateOverlapping: (buffer, begin, end) => {
-      const i = this.records.findIndex((r) => r?.buffers.some((b) => b !== null && realBuffer(b) === buffer &&
-        realByteOffset(b) < end && begin < realByteOffset(b) + 4 * realLength(b)));
-      return i < 0 ? undefined : i;
-    },
-  };
-  // Reused by every step, so a step allocates nothing once the state exists.
-  protected hyper: Required<O>[] = [];
-  protected grads: Slot[] = [];
-  protected arrays: Slot[] = [];
-  protected scalars = new Float32Array(0);
-  protected flags = new Uint32Array(0);
-  protected tensorLengths: number[] = [];
-  protected stepped: number[] = [];
-  protected steppedRecords: (StateRecord | null)[] = [];
-  /** How many tensors the current step has staged so far (cleared when it ends), and their elements. */
-  protected staged = 0;
-  protected stagedElements = 0;
-  /**
-   * The plan of the last step (see step-plan.ts), while the steps are given the same gradients;
-   * and the gradients of the last full step, to see when they are (references: they stay alive
-   * until the next step).
-   */
-  protected plan: StepPlan | null = null;
-  protected previousGrads: Slot[] = [];
+  // The public arrays are frozen copies, rebuilt when a group is added.
+  private publicGroups: readonly ParamGroup<O>[] = Object.freeze([]);
+  private publicParams: readonly Float32Array[] = EMPTY;
   /**
    * The operation running now ('Adam.step', ...), if any. A getter or Proxy trap that a step
    * reads can call back into the optimizer; a step, addParamGroup or loadStateDict from there
@@ -123,15 +78,17 @@ export abstract class OptimizerCore<O extends object, State extends object> {
    * change of a group's option (group-object.ts), above all while a stepAsync is in flight.
    */
   protected readonly guard: GroupGuard;
+  /** The groups, the params, their state and the step itself: see step-engine.ts for why apart. */
+  protected readonly engine: StepEngine<O>;
 
   protected constructor(protected readonly definition: OptimizerDefinition<O>, params: unknown, options: unknown) {
     const { name, spec } = definition;
     const extra: Record<string, unknown> = {};
     this.defaults = Object.freeze(resolveOptions(spec, name, 'options', options, undefined, ['skipNonFinite', 'threads'], extra));
-    this.skipNonFinite = booleanOption(name, 'options.skipNonFinite', extra['skipNonFinite'], false);
-    this.threads = threadsOption(name, 'options.threads', extra['threads']);
-    this.stepLabel = `${name}.step`;
+    const skipNonFinite = booleanOption(name, 'options.skipNonFinite', extra['skipNonFinite'], false);
+    const threads = threadsOption(name, 'options.threads', extra['threads']);
     this.guard = { name, running: null, ownWrite: false };
+    this.engine = new StepEngine(definition, skipNonFinite, threads, this.guard);
     const list = readArray(name, 'params', params, 'an array of Float32Array or of parameter groups');
     if (list.length === 0) throw new RangeError(`${name}: params must not be empty`);
     // A list of groups when its first entry is a plain object; each group is read once (a copy).
@@ -140,6 +97,16 @@ export abstract class OptimizerCore<O extends object, State extends object> {
       ? list.map((group, i) => readGroupInit(name, spec, group, `params[${i}]`))
       : [{ label: 'params', params: list, overrides: {} }];
     this.addGroups(name, groups);
+  }
+
+  /** Whether `step` checks the gradients for NaN and infinity first (see StepOptions). */
+  get skipNonFinite(): boolean {
+    return this.engine.skipNonFinite;
+  }
+
+  /** How many threads a step may use (see StepOptions.threads). */
+  get threads(): number | 'auto' {
+    return this.engine.threads;
   }
 
   /** All params, group after group: the order `step` expects their gradients in. Frozen. */
@@ -167,41 +134,31 @@ export abstract class OptimizerCore<O extends object, State extends object> {
 
   /** Checks the new groups against each other and the existing params, then adds them. */
   private addGroups(where: string, groups: GroupInit[]): void {
-    const hyper = checkNewGroups(where, this.definition.spec, this.defaults as Required<O>, groups, this.flat, this.groupOf);
+    const engine = this.engine;
+    const hyper = checkNewGroups(where, this.definition.spec, this.defaults as Required<O>, groups, engine.flat, engine.groupOf);
     // Nothing below throws: install.
     groups.forEach((g, k) => {
       const params = Object.freeze(g.params.slice() as Float32Array[]);
       const entry = makeGroupObject(this.definition.spec, hyper[k]!, this.guard) as ParamGroup<O>;
       Object.defineProperty(entry, 'params', { value: params, enumerable: true, writable: false, configurable: false });
-      const groupIndex = this.groups.length;
-      this.groups.push(entry);
-      this.hyper.push(newSnapshot(this.definition.spec));
+      const groupIndex = engine.groups.length;
+      engine.groups.push(entry);
+      engine.hyper.push(newSnapshot(this.definition.spec));
       for (const p of params) {
-        const index = this.flat.length;
-        this.flat.push(p);
-        this.lengths.push(realLength(p));
-        this.groupOf.push(groupIndex);
-        this.records.push(undefined);
+        const index = engine.flat.length;
+        engine.flat.push(p);
+        engine.lengths.push(realLength(p));
+        engine.groupOf.push(groupIndex);
+        engine.records.push(undefined);
         const buffer = realBuffer(p);
-        const list = this.paramsByBuffer.get(buffer);
+        const list = engine.paramsByBuffer.get(buffer);
         if (list) list.push(index);
-        else this.paramsByBuffer.set(buffer, [index]);
+        else engine.paramsByBuffer.set(buffer, [index]);
       }
     });
-    this.forgetPlan();
-    this.publicGroups = Object.freeze(this.groups.slice());
-    this.publicParams = Object.freeze(this.flat.slice());
-    const n = this.flat.length;
-    this.grads = new Array<Slot>(n).fill(null);
-    this.arrays = new Array<Slot>(n * this.definition.kernel.slots).fill(null);
-    this.scalars = new Float32Array(n * this.definition.kernel.scalars);
-    this.flags = new Uint32Array(n);
-    this.tensorLengths = new Array<number>(n).fill(0); // small integers: V8 keeps them unboxed
-  }
-
-  protected forgetPlan(): void {
-    this.plan = null;
-    this.previousGrads = [];
+    engine.resize();
+    this.publicGroups = Object.freeze(engine.groups.slice());
+    this.publicParams = Object.freeze(engine.flat.slice());
   }
 
   /**
@@ -210,8 +167,9 @@ export abstract class OptimizerCore<O extends object, State extends object> {
    */
   get state(): ReadonlyMap<Float32Array, Readonly<State>> {
     const map = new Map<Float32Array, Readonly<State>>();
-    this.records.forEach((record, i) => {
-      if (record) map.set(this.flat[i]!, Object.freeze(this.describeState(record)));
+    const { records, flat } = this.engine;
+    records.forEach((record, i) => {
+      if (record) map.set(flat[i]!, Object.freeze(this.describeState(record)));
     });
     return map;
   }
@@ -225,10 +183,11 @@ export abstract class OptimizerCore<O extends object, State extends object> {
   stateDict(): OptimizerStateDict {
     const where = `${this.definition.name}.stateDict`;
     if (this.guard.running !== null) throw busyError(where, this.guard.running);
-    const values = groupDictValues(where, this.groups, Object.keys(this.definition.spec.options));
-    const state = stateEntries(where, this.definition, this.records, this.lengths);
+    const { groups, records, lengths } = this.engine;
+    const values = groupDictValues(where, groups, Object.keys(this.definition.spec.options));
+    const state = stateEntries(where, this.definition, records, lengths);
     let next = 0;
-    const paramGroups = values.map((copy, g) => ({ ...copy, params: this.groups[g]!.params.map(() => next++) }));
+    const paramGroups = values.map((copy, g) => ({ ...copy, params: groups[g]!.params.map(() => next++) }));
     return { optimizer: this.definition.name, state, paramGroups };
   }
 
@@ -259,56 +218,56 @@ export abstract class OptimizerCore<O extends object, State extends object> {
   private load(where: string, stateDict: OptimizerStateDict): void {
     const { bufferNames, spec, countsSteps = true, scalarState = {}, scalarRules = {} } = this.definition;
     const name = this.definition.name;
+    const engine = this.engine, groups = engine.groups;
     const checked = checkStateDict(where, stateDict, {
       optimizer: name,
       spec,
-      groupSizes: this.groups.map((g) => g.params.length),
-      paramLengths: this.lengths,
-      groupOf: this.groupOf,
+      groupSizes: groups.map((g) => g.params.length),
+      paramLengths: engine.lengths,
+      groupOf: engine.groupOf,
       bufferNames,
-      bufferUse: (hyper) => this.bufferUse(hyper as Required<O>),
+      bufferUse: this.definition.bufferUse,
       countsSteps,
       scalarRules,
     });
     // Assigning into the group objects runs the caller's setters, if any were defined on them:
     // on a throw, the values assigned so far are put back.
-    const previous = groupValues(this.groups, Object.keys(this.definition.spec.options));
+    const previous = groupValues(groups, Object.keys(spec.options));
     this.guard.ownWrite = true; // the groups' own setters let the load through
     try {
       checked.groups.forEach((hyper, g) => {
-        Object.assign(this.groups[g]!, hyper);
+        Object.assign(groups[g]!, hyper);
         const initialLr = checked.initialLrs[g];
-        if (initialLr !== undefined) (this.groups[g] as { initialLr?: number }).initialLr = initialLr;
+        if (initialLr !== undefined) (groups[g] as { initialLr?: number }).initialLr = initialLr;
       });
     } catch (error) {
-      assignGroupValues(this.groups, previous);
+      assignGroupValues(groups, previous);
       throw new TypeError(`${where}: the parameter groups could not be updated (${(error as Error).message})`, { cause: error });
     } finally {
       this.guard.ownWrite = false;
     }
-    this.records = checked.records.map((r) =>
+    engine.records = checked.records.map((r) =>
       r ? { step: r.step, buffers: bufferNames.map((b) => r.buffers[b] ?? null), scalars: { ...scalarState, ...r.scalars } } : undefined,
     );
-    this.stateOwner.clear();
-    this.records.forEach((r, i) => r?.buffers.forEach((b) => b && !this.stateOwner.has(realBuffer(b)) && this.stateOwner.set(realBuffer(b), i)));
-    this.forgetPlan();
+    const owners = engine.stateOwner;
+    owners.clear();
+    engine.records.forEach((r, i) => r?.buffers.forEach((b) => b && !owners.has(realBuffer(b)) && owners.set(realBuffer(b), i)));
+    engine.forgetPlan();
   }
 
   /** See captureState. Nothing is copied: a load replaces the records, it never writes into them. @internal */
   [captureState](): () => void {
-    const records = this.records.slice(), owners = new Map(this.stateOwner);
-    const values = groupValues(this.groups, Object.keys(this.definition.spec.options));
+    const engine = this.engine;
+    const records = engine.records.slice(), owners = new Map(engine.stateOwner);
+    const values = groupValues(engine.groups, Object.keys(this.definition.spec.options));
     return () => {
-      this.records = records;
-      this.stateOwner.clear(); // in place: this.layout holds the map
-      for (const [buffer, owner] of owners) this.stateOwner.set(buffer, owner);
-      assignGroupValues(this.groups, values);
-      this.forgetPlan();
+      engine.records = records;
+      engine.stateOwner.clear(); // in place: the engine's layout holds the map
+      for (const [buffer, owner] of owners) engine.stateOwner.set(buffer, owner);
+      assignGroupValues(engine.groups, values);
+      engine.forgetPlan();
     };
   }
-
-  /** Which state buffers (kernel slots 2, 3, ...) the group's options use. */
-  protected abstract bufferUse(hyper: Required<O>): readonly BufferUse[];
 
   /** The public view of a record. */
   protected abstract describeState(record: StateRecord): State;

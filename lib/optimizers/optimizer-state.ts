@@ -44,6 +44,21 @@ export interface OptimizerDefinition<O extends object> {
    * runs params whose arrays lie end to end as one. Default: scalarsByStep.
    */
   readonly planSharesScalars?: boolean;
+  /** Which state buffers (kernel slots 2, 3, ...) a group's options use; runs for every param on every step. */
+  readonly bufferUse: (hyper: Required<O>) => readonly BufferUse[];
+  /**
+   * Writes a tensor's float32 scalars at `scalars[offset...]` for the step about to run
+   * (record.step + 1) and returns its kernel flags. It may create a buffer the step needs in
+   * `buffers[at + k]` (SGD's momentum buffer on its first step) but changes nothing else: the
+   * buffers are attached and the counts moved by `advance` once the kernel has succeeded.
+   */
+  readonly prepare: (
+    record: Readonly<StateRecord>, hyper: Required<O>, length: number, scalars: Float32Array, offset: number, buffers: Slot[], at: number,
+  ) => number;
+  /** A new state buffer for kernel slot k + 2, for a param of this length. Default: zeros. */
+  readonly createBuffer?: (k: number, length: number, hyper: Required<O>) => Float32Array;
+  /** Updates a record after a successful step. Default: counts the step, and nothing else. */
+  readonly advance?: (record: StateRecord, hyper: Required<O>) => void;
 }
 
 /** Per-param state: the step count, the state buffers in kernel slot order, other numbers. */

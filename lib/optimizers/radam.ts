@@ -24,7 +24,7 @@ import { fmaf } from '../core/float32.js';
 import { FLAG_DECOUPLED_DECAY, FLAG_MAXIMIZE, FLAG_WEIGHT_DECAY, KernelId, RADAM, type Slot } from '../bridge/kernels.js';
 import { betas, bool, num, type OptionSpec } from '../core/options.js';
 import {
-  ALL_REQUIRED, Optimizer, type BufferUse, type OptimizerDefinition, type ParamGroupInit,
+  ALL_REQUIRED, Optimizer, type OptimizerDefinition, type ParamGroupInit,
   type StateRecord, type StepOptions,
 } from './optimizer.js';
 import { functionalUpdate } from './functional.js';
@@ -128,7 +128,11 @@ export function radamKernelJs(arrays: readonly Slot[], scalars: Float32Array, fl
 }
 
 const KERNEL = { id: KernelId.Radam, js: radamKernelJs, slots: RADAM.slots, scalars: RADAM.scalars } as const;
-const DEFINITION: OptimizerDefinition<RAdamOptions> = { name: 'RAdam', kernel: KERNEL, spec: SPEC, bufferNames: ['exp_avg', 'exp_avg_sq'], scalarsByStep: true };
+const DEFINITION: OptimizerDefinition<RAdamOptions> = {
+  name: 'RAdam', kernel: KERNEL, spec: SPEC, bufferNames: ['exp_avg', 'exp_avg_sq'], scalarsByStep: true,
+  bufferUse: () => ALL_REQUIRED[2]!,
+  prepare: (record, hyper, _length, scalars, offset) => radamScalars(hyper, record.step + 1, scalars, offset),
+};
 
 /**
  * RAdam (Liu et al.), with PyTorch's options and defaults. Updates the params in place.
@@ -145,14 +149,6 @@ export class RAdam extends Optimizer<RAdamOptions, RAdamState> {
    */
   constructor(params: readonly Float32Array[] | readonly ParamGroupInit<RAdamOptions>[], options?: RAdamOptions & StepOptions) {
     super(DEFINITION, params, options);
-  }
-
-  protected bufferUse(): readonly BufferUse[] {
-    return ALL_REQUIRED[2]!;
-  }
-
-  protected prepare(record: Readonly<StateRecord>, hyper: Required<RAdamOptions>, _length: number, scalars: Float32Array, offset: number): number {
-    return radamScalars(hyper, record.step + 1, scalars, offset);
   }
 
   protected describeState(record: StateRecord): RAdamState {

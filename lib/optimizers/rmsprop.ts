@@ -162,6 +162,8 @@ const USES: readonly (readonly BufferUse[])[] = [
 
 const DEFINITION: OptimizerDefinition<RMSpropOptions> = {
   name: 'RMSprop', kernel: RMSPROP_KERNEL, spec: SPEC, bufferNames: ['square_avg', 'grad_avg', 'momentum_buffer'], scalarsByStep: true,
+  bufferUse: (hyper) => USES[(hyper.centered ? 1 : 0) + (hyper.momentum > 0 ? 2 : 0)]!,
+  prepare: (_record, hyper, _length, scalars, offset) => rmspropScalars(hyper, scalars, offset),
 };
 
 /**
@@ -180,14 +182,6 @@ export class RMSprop extends Optimizer<RMSpropOptions, RMSpropState> {
    */
   constructor(params: readonly Float32Array[] | readonly ParamGroupInit<RMSpropOptions>[], options?: RMSpropOptions & StepOptions) {
     super(DEFINITION, params, options);
-  }
-
-  protected bufferUse(hyper: Required<RMSpropOptions>): readonly BufferUse[] {
-    return USES[(hyper.centered ? 1 : 0) + (hyper.momentum > 0 ? 2 : 0)]!;
-  }
-
-  protected prepare(_record: Readonly<StateRecord>, hyper: Required<RMSpropOptions>, _length: number, scalars: Float32Array, offset: number): number {
-    return rmspropScalars(hyper, scalars, offset);
   }
 
   protected describeState(record: StateRecord): RMSpropState {

@@ -126,6 +126,14 @@ const UNUSED: readonly BufferUse[] = Object.freeze(['unused']);
 
 const DEFINITION: OptimizerDefinition<SGDOptions> = {
   name: 'SGD', kernel: SGD_KERNEL, spec: SPEC, bufferNames: ['momentum_buffer'], countsSteps: false, planSharesScalars: true,
+  // PyTorch creates the momentum buffer on the first step that uses momentum, as a copy of the
+  // gradient; a state dict may lack it.
+  bufferUse: (hyper) => (hyper.momentum !== 0 ? OPTIONAL : UNUSED),
+  prepare: (_record, hyper, length, scalars, offset, buffers, at) => {
+    const firstStep = hyper.momentum !== 0 && buffers[at] === null;
+    if (firstStep) buffers[at] = new Float32Array(length); // attached once the step has succeeded
+    return sgdScalars(hyper, firstStep, scalars, offset);
+  },
 };
 
 /**
@@ -145,20 +153,6 @@ export class SGD extends Optimizer<SGDOptions, SGDState> {
    */
   constructor(params: readonly Float32Array[] | readonly ParamGroupInit<SGDOptions>[], options?: SGDOptions & StepOptions) {
     super(DEFINITION, params, options);
-  }
-
-  // PyTorch creates the momentum buffer on the first step that uses momentum, as a copy of the
-  // gradient; a state dict may lack it.
-  protected bufferUse(hyper: Required<SGDOptions>): readonly BufferUse[] {
-    return hyper.momentum !== 0 ? OPTIONAL : UNUSED;
-  }
-
-  protected prepare(
-    _record: Readonly<StateRecord>, hyper: Required<SGDOptions>, length: number, scalars: Float32Array, offset: number, buffers: Slot[], at: number,
-  ): number {
-    const firstStep = hyper.momentum !== 0 && buffers[at] === null;
-    if (firstStep) buffers[at] = new Float32Array(length); // attached once the step has succeeded
-    return sgdScalars(hyper, firstStep, scalars, offset);
   }
 
   protected describeState(record: StateRecord): SGDState {
