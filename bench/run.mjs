@@ -3,7 +3,7 @@
 //   --quick               Adam, AdamW, SGD momentum, RMSprop at 64K (in cache) and 4M (out of it), no peers
 //   --sizes 1K,64K        sizes of the optimizer and gradient tables (default 1K,64K,1M,16M)
 //   --only Adam,models    a part: optimizer names, 'gradients', 'models', 'threads', 'peers'
-//   --rounds N            samples per row (default 7 with --quick, else 5), taken in rounds over the whole run
+//   --rounds N            samples per row (default 7 with --quick, else 5): one round of every row per process
 //   --save NAME           record this run (every sample, the machine's fingerprint) as bench/results/NAME.json
 //   --compare NAME        compare this run with a saved one; exit 1 on a significant slowdown beyond --threshold
 //   --threshold 10%       the slowdown that counts (default 10%); --alpha 0.05 the test's level
@@ -26,7 +26,7 @@ const require = createRequire(import.meta.url);
 const simd = require('../dist/index.js');
 const backendModule = require('../dist/bridge/backend.js');
 const { fingerprint } = require('../dist/bench/fingerprint.js');
-const { runRounds } = require('../dist/bench/runner.js');
+const { isRoundProcess, runRoundsInProcesses, serveRound } = require('../dist/bench/processes.js');
 const { median } = require('../dist/bench/measure.js');
 const { compareRuns, formatComparison, parseAlpha, parseRounds, parseThreshold, sizeLabel } = require('../dist/bench/compare.js');
 const { loadRun, runPath, saveRun } = require('../dist/bench/store.js');
@@ -75,6 +75,14 @@ function parseSize(text) {
   return Number(m[1]) * (m[2] === 'K' ? 1024 : m[2] === 'M' ? 1024 * 1024 : 1);
 }
 
+// The measured rows. Each round is taken by a process of its own, this script again (see
+// lib/bench/processes.ts); in one of those, serve the round and stop here.
+const measurements = [...optimizers.flatMap((o) => optimizerMeasurements(o, sizes)), ...(wants('gradients') && !quick ? gradientMeasurements(sizes) : [])];
+if (isRoundProcess()) {
+  await serveRound(measurements);
+  process.exit(0);
+}
+
 if (backendModule.backend !== 'native') {
   console.error('bench: the native addon did not load; run npm install (or unset SIMD_OPTIM_BACKEND)');
   process.exit(2);
@@ -89,10 +97,9 @@ console.log(`${machine.cpu}, ${machine.cores} cores, caches ${Object.entries(mac
 console.log(`Default configuration: ${backendModule.backend} ${backendModule.isa}, 'auto' threads${Object.keys(env).length ? ` (${Object.entries(env).map(([k, v]) => `${k}=${v}`).join(' ')})` : ''}.`);
 console.log(`Each cell: the median of ${rounds} samples, ns/element · G elements/s · % of the same-traffic ceiling.\n`);
 
-// The measured rows, in rounds, with a progress bar on a terminal.
-const measurements = [...optimizers.flatMap((o) => optimizerMeasurements(o, sizes)), ...(wants('gradients') && !quick ? gradientMeasurements(sizes) : [])];
+// The rounds, each in a new process, with a progress bar on a terminal.
 const bar = await progressBar();
-const rows = runRounds(measurements, {
+const rows = await runRoundsInProcesses(measurements, { script: fileURLToPath(import.meta.url), args: process.argv.slice(2) }, {
   rounds,
   onSample: (done, total, m) => bar?.update(done, { total, what: `${m.table}, ${m.series}, ${sizeLabel(m.elements)}` }),
 });

@@ -12,8 +12,9 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 
 import { compareRuns, formatComparison, parseAlpha, parseRounds, parseThreshold, sizeLabel } from './compare.js';
-import { runBenchmarks, type Benchmark } from './index.js';
+import { benchmarkMeasurements, runOf, type Benchmark } from './index.js';
 import { median } from './measure.js';
+import { isRoundProcess, runRoundsInProcesses, serveRound } from './processes.js';
 import { loadRun, runPath, saveRun } from './store.js';
 
 const USAGE = 'usage: simd-optim-bench FILE [--save NAME] [--compare NAME] [--threshold 10%] [--alpha 0.05] [--rounds 7] [--chart FILE.svg]';
@@ -50,7 +51,13 @@ async function main(): Promise<number> {
   let list = loaded.default;
   if (typeof list === 'function') list = await (list as () => unknown)();
   if (!Array.isArray(list) || list.length === 0) throw new TypeError(`${file} must export default an array of { name, fn, elements } (or a function returning one), not empty`);
-  const run = runBenchmarks(list as Benchmark[], { rounds });
+  const measurements = benchmarkMeasurements(list as Benchmark[]);
+  // Each round in a new process of this command (lib/bench/processes.ts): there, serve it and stop.
+  if (isRoundProcess()) {
+    await serveRound(measurements);
+    return 0;
+  }
+  const run = runOf(await runRoundsInProcesses(measurements, { script: process.argv[1]!, args: process.argv.slice(2) }, { rounds }));
   console.log(`| benchmark | elements | ns/element (median of ${rounds}) | ceiling | % of ceiling |\n|---|---|---|---|---|`);
   for (const row of Object.values(run.rows)) {
     if (row.kind !== 'package') continue;

@@ -94,13 +94,18 @@ function snapshot(b: unknown, index: number): BenchmarkSnapshot {
 
 /**
  * Measures each benchmark in rounds (every benchmark once per round, `rounds` samples each, 7 by
- * default) with,
- * where it declares its bytes, the same-traffic ceiling beside it. Returns the run, to print,
- * save (saveRun), compare (compareRuns) or chart (runChart).
+ * default) with, where it declares its bytes, the same-traffic ceiling beside it, in this process.
+ * Returns the run, to print, save (saveRun), compare (compareRuns) or chart (runChart). The CLI
+ * `simd-optim-bench FILE` takes each round in a new process instead, which makes its intervals
+ * honest about what differs from one process to the next (see the README).
  */
 export function runBenchmarks(benchmarks: readonly Benchmark[], options: RoundOptions = {}): BenchRun {
+  return runOf(runRounds(benchmarkMeasurements(benchmarks), { ...options, rounds: options.rounds ?? 7 }));
+}
+
+/** The measurements of a user's benchmarks, each read once and checked, with their ceilings. @internal */
+export function benchmarkMeasurements(benchmarks: readonly Benchmark[]): Measurement[] {
   if (!Array.isArray(benchmarks)) throw new TypeError('benchmarks must be an array of { name, fn, elements }');
-  // Everything is read and checked before any benchmark's function runs.
   const list = Array.from(benchmarks as readonly unknown[], snapshot);
   const names = new Set<string>();
   for (const b of list) {
@@ -108,7 +113,6 @@ export function runBenchmarks(benchmarks: readonly Benchmark[], options: RoundOp
     names.add(b.name);
   }
   list.forEach((b, index) => {
-    // Timing an async function would time making its promise, not its work.
     const result: unknown = b.fn();
     if (typeof (result as { then?: unknown } | null)?.then === 'function') {
       Promise.resolve(result).catch(() => {}); // its rejection, if any, is not this call's to report
@@ -123,8 +127,11 @@ export function runBenchmarks(benchmarks: readonly Benchmark[], options: RoundOp
     if (ceiling) measurements.push({ key: ceilingKey, table: b.name, series: 'ceiling', kind: 'ceiling', elements: b.elements, prepare: () => ceiling });
     measurements.push({ key: `${b.name}|yours`, table: b.name, series: 'yours', kind: 'package', elements: b.elements, prepare: () => b.fn, ...(ceiling ? { ceilingKey } : {}) });
   }
-  // Seven samples by default: with five, one outlying sample can pull an interval's end to zero.
-  const rows = runRounds(measurements, { ...options, rounds: options.rounds ?? 7 });
+  return measurements;
+}
+
+/** A run of these rows, on this machine, now. @internal */
+export function runOf(rows: BenchRun['rows']): BenchRun {
   const env = Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => e[0].startsWith('SIMD_OPTIM_') && e[1] !== undefined));
   return { format: 'simd-optim-bench/1', fingerprint: fingerprint(), date: new Date().toISOString(), env, rows };
 }

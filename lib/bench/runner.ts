@@ -38,28 +38,48 @@ export interface RoundOptions {
   readonly onSample?: (done: number, total: number, measurement: Measurement) => void;
 }
 
-/** Takes `rounds` samples of every measurement; returns the rows by key. */
+/** Takes `rounds` samples of every measurement, in this process; returns the rows by key. */
 export function runRounds(measurements: readonly Measurement[], options: RoundOptions = {}): Record<string, BenchRow> {
-  const rounds = options.rounds ?? 5, batches = options.batches ?? 3, minBatchNs = options.minBatchNs ?? 10e6;
+  const rounds = options.rounds ?? 5;
   if (!Number.isInteger(rounds) || rounds < 1) throw new RangeError(`rounds must be a whole number >= 1, got ${String(rounds)}`);
-  if (!Number.isInteger(batches) || batches < 1) throw new RangeError(`batches must be a whole number >= 1, got ${String(batches)}`);
-  if (!(minBatchNs > 0 && Number.isFinite(minBatchNs))) throw new RangeError(`minBatchNs must be a number > 0, got ${String(minBatchNs)}`);
   const iterations = new Map<string, number>();
   const samples = new Map<string, number[]>(measurements.map((m) => [m.key, []]));
   const total = rounds * measurements.length;
   let done = 0;
   for (let round = 0; round < rounds; round++) {
-    for (const m of measurements) {
-      const fn = m.prepare();
-      let calls = iterations.get(m.key);
-      if (calls === undefined) iterations.set(m.key, (calls = calibrate(fn, minBatchNs)));
-      else fn(); // warm-up: the first call of a new setup allocates state and touches fresh pages
-      // A call that fills a batch alone (16M elements on the fallback: 160 ms) is its own average
-      // over a long time: after the warm-up, one call is the sample.
-      samples.get(m.key)!.push(sampleOnce(fn, m.elements, calls, calls === 1 ? 1 : batches));
-      options.onSample?.(++done, total, m);
-    }
+    const taken = runRound(measurements, iterations, options, (m) => options.onSample?.(++done, total, m));
+    for (const [key, value] of taken) samples.get(key)!.push(value);
   }
+  return rowsOf(measurements, samples);
+}
+
+/**
+ * One sample of every measurement, in order. `iterations` holds the calls per batch of the
+ * measurements calibrated before (in this process or another); the others are calibrated here and
+ * added to it.
+ */
+export function runRound(
+  measurements: readonly Measurement[], iterations: Map<string, number>, options: Omit<RoundOptions, 'rounds' | 'onSample'>, onSample?: (m: Measurement) => void,
+): Map<string, number> {
+  const batches = options.batches ?? 3, minBatchNs = options.minBatchNs ?? 10e6;
+  if (!Number.isInteger(batches) || batches < 1) throw new RangeError(`batches must be a whole number >= 1, got ${String(batches)}`);
+  if (!(minBatchNs > 0 && Number.isFinite(minBatchNs))) throw new RangeError(`minBatchNs must be a number > 0, got ${String(minBatchNs)}`);
+  const taken = new Map<string, number>();
+  for (const m of measurements) {
+    const fn = m.prepare();
+    let calls = iterations.get(m.key);
+    if (calls === undefined) iterations.set(m.key, (calls = calibrate(fn, minBatchNs)));
+    else fn(); // warm-up: the first call of a new setup allocates state and touches fresh pages
+    // A call that fills a batch alone (16M elements on the fallback: 160 ms) is its own average
+    // over a long time: after the warm-up, one call is the sample.
+    taken.set(m.key, sampleOnce(fn, m.elements, calls, calls === 1 ? 1 : batches));
+    onSample?.(m);
+  }
+  return taken;
+}
+
+/** The rows of a run from every measurement's samples, with each row's ceiling beside it. */
+export function rowsOf(measurements: readonly Omit<Measurement, 'prepare'>[], samples: ReadonlyMap<string, readonly number[]>): Record<string, BenchRow> {
   const rows: Record<string, BenchRow> = {};
   for (const m of measurements) {
     const row: { -readonly [K in keyof BenchRow]: BenchRow[K] } = { table: m.table, series: m.series, kind: m.kind, elements: m.elements, samples: samples.get(m.key)! };
