@@ -1,13 +1,6 @@
 // The benchmark's model rows: what a step costs for the shapes real models have, many tensors
 // rather than one, through the public API (Adam, 'auto' threads, the native backend at its best
-// level and the fallback). "per tensor", for the models of 640,000 elements, is the step's time
-// beyond what one tensor of 640,000 costs, divided by the number of tensors: the per-tensor overhead.
-import { spawnSync } from 'node:child_process';
-import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
-
-import { measure } from './measure.mjs';
-
+// level and the fallback).
 /** Tensors of the given lengths: separate arrays, or views of one ArrayBuffer (params and grads each). */
 function tensors(lengths, views) {
   if (!views) return lengths.map((n) => new Float32Array(n).fill(0.5));
@@ -53,56 +46,65 @@ function stepEveryKind(simd) {
   }
 }
 
-/** Prints the table; returns results by key `models|<name>|<backend>` ({ stepNs, nsPerElement, perTensorNs }). */
-export function benchModels({ simd, useBackend, bestLevel, fmt }) {
-  const results = {};
-  const rows = [];
-  for (const backend of ['native', 'js']) {
-    backend === 'native' ? useBackend('native', bestLevel) : useBackend('js');
-    let oneTensorNsPerElement = 0;
+const BACKENDS = ['native', 'js'];
+const backendLabel = (backend, bestLevel) => (backend === 'native' ? `native ${bestLevel}` : 'js fallback');
+const elementsOf = (model) => model.lengths.reduce((a, b) => a + b, 0);
+
+/**
+ * The model rows as measurements, sampled in rounds with the rest (table 'models', one series per
+ * model and backend): Adam with 'auto' threads through the public API. They come first in each
+ * round's process, so the 1-element row has seen Adam only and the row after it every kind.
+ */
+export function modelMeasurements({ simd, useBackend, bestLevel, sizeLabel }) {
+  const list = [];
+  for (const backend of BACKENDS) {
     for (const model of MODELS) {
-      const params = tensors(model.lengths, model.views);
-      const grads = tensors(model.lengths, model.views).map((g) => g.fill(1e-3));
-      const elements = model.lengths.reduce((a, b) => a + b, 0);
-      if (model.everyKindFirst) stepEveryKind(simd);
-      const opt = new simd.Adam(params);
-      const nsPerElement = measure(() => opt.step(grads), elements);
-      if (model === MODELS[0]) oneTensorNsPerElement = nsPerElement;
-      const stepNs = nsPerElement * elements;
-      // Only against the same number of elements: a larger model is also further out of cache.
-      const perTensorNs = model.lengths.length > 1 && elements === MODELS[0].lengths[0] ? (stepNs - oneTensorNsPerElement * elements) / model.lengths.length : null;
-      results[`models|${model.name}|${backend}`] = { stepNs, nsPerElement, perTensorNs };
-      rows.push(`| ${model.name} | ${backend === 'native' ? `native ${bestLevel}` : 'js fallback'} | ${fmt(stepNs / 1000, 1)} µs | ${fmt(nsPerElement, 3)} ns | ${perTensorNs === null ? '' : `${fmt(perTensorNs, 0)} ns`} |`);
+      const elements = elementsOf(model), series = `${model.name} · ${backendLabel(backend, bestLevel)}`;
+      list.push({
+        key: `models|${series}|${sizeLabel(elements)}`, table: 'models', series, kind: 'package', elements,
+        prepare: () => {
+          if (model.everyKindFirst) stepEveryKind(simd);
+          backend === 'native' ? useBackend('native', bestLevel) : useBackend('js');
+          const params = tensors(model.lengths, model.views);
+          const grads = tensors(model.lengths, model.views).map((g) => g.fill(1e-3));
+          const opt = new simd.Adam(params);
+          return () => opt.step(grads);
+        },
+      });
     }
   }
-  useBackend('native', bestLevel);
-  console.log("## Models: Adam, 'auto' threads\n");
-  console.log('| model | backend | per step | per element | per tensor (beyond one tensor of 640,000) |\n|---|---|---|---|---|');
-  for (const row of rows) console.log(row);
-  console.log('');
-  return results;
+  return list;
 }
 
 /**
- * The model rows measured in a fresh process, where only the last row has seen the other
- * optimizer kinds: what V8 has learnt from the rest of the bench would otherwise be part of every
- * figure. (Before the step moved to one class, lib/optimizers/step-engine.ts, a 1-element Adam
- * step took 260 ns fresh and 470 ns once every kind had stepped.) Prints the table; returns the
- * results.
+ * Prints the models table from the rows' medians. Returns the figures the targets read, by key
+ * `models|<name>|<backend>`: { stepNs, nsPerElement, perTensorNs }. "per tensor", for the models of
+ * 640,000 elements, is the step's time beyond what one tensor of 640,000 costs, divided by the
+ * number of tensors: the per-tensor overhead.
  */
-export function benchModelsInChild(bestLevel) {
-  const run = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--child', bestLevel], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
-  if (run.status !== 0) throw new Error(`bench/models.mjs exited with ${run.status}`);
-  const lines = run.stdout.trimEnd().split('\n');
-  console.log(lines.slice(0, -1).join('\n'));
-  return JSON.parse(lines.at(-1));
-}
-
-if (process.argv[1] === fileURLToPath(import.meta.url) && process.argv[2] === '--child') {
-  const require = createRequire(import.meta.url);
-  const simd = require('../dist/index.js');
-  const { useBackend } = require('../dist/bridge/backend.js');
-  const fmt = (x, digits = 2) => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(digits));
-  const results = benchModels({ simd, useBackend, bestLevel: process.argv[3], fmt });
-  console.log(JSON.stringify(results));
+export function printModels({ rows, median, bestLevel, sizeLabel, fmt }) {
+  const results = {}, lines = [];
+  for (const backend of BACKENDS) {
+    const nsOf = (model) => {
+      const row = rows[`models|${model.name} · ${backendLabel(backend, bestLevel)}|${sizeLabel(elementsOf(model))}`];
+      return row ? median(row.samples) : null;
+    };
+    const oneTensorNsPerElement = nsOf(MODELS[0]);
+    for (const model of MODELS) {
+      const nsPerElement = nsOf(model);
+      if (nsPerElement === null) continue;
+      const elements = elementsOf(model), stepNs = nsPerElement * elements;
+      // Only against the same number of elements: a larger model is also further out of cache.
+      const perTensorNs = model.lengths.length > 1 && elements === MODELS[0].lengths[0] && oneTensorNsPerElement !== null
+        ? (stepNs - oneTensorNsPerElement * elements) / model.lengths.length : null;
+      results[`models|${model.name}|${backend}`] = { stepNs, nsPerElement, perTensorNs };
+      lines.push(`| ${model.name} | ${backendLabel(backend, bestLevel)} | ${fmt(stepNs / 1000, 1)} µs | ${fmt(nsPerElement, 3)} ns | ${perTensorNs === null ? '' : `${fmt(perTensorNs, 0)} ns`} |`);
+    }
+  }
+  if (lines.length === 0) return results;
+  console.log("## Models: Adam, 'auto' threads\n");
+  console.log('| model | backend | per step | per element | per tensor (beyond one tensor of 640,000) |\n|---|---|---|---|---|');
+  for (const line of lines) console.log(line);
+  console.log('');
+  return results;
 }

@@ -18,8 +18,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { OPTIMIZERS, QUICK_OPTIMIZERS, fmt, gradientMeasurements, levels, optimizerMeasurements, printTables, useDefault } from './tables.mjs';
-import { benchModelsInChild } from './models.mjs';
-import { benchEventLoop, benchThreads } from './threads.mjs';
+import { modelMeasurements, printModels } from './models.mjs';
+import { benchEventLoop, printThreads, threadMeasurements } from './threads.mjs';
 import { printTargets } from './targets.mjs';
 
 const require = createRequire(import.meta.url);
@@ -30,6 +30,7 @@ const { isRoundProcess, runRoundsInProcesses, serveRound } = require('../dist/be
 const { median } = require('../dist/bench/measure.js');
 const { compareRuns, formatComparison, parseAlpha, parseRounds, parseThreshold, sizeLabel } = require('../dist/bench/compare.js');
 const { loadRun, runPath, saveRun } = require('../dist/bench/store.js');
+const { KernelId } = require('../dist/bridge/kernels.js');
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const RESULTS = path.join(here, 'results');
@@ -77,7 +78,18 @@ function parseSize(text) {
 
 // The measured rows. Each round is taken by a process of its own, this script again (see
 // lib/bench/processes.ts); in one of those, serve the round and stop here.
-const measurements = [...optimizers.flatMap((o) => optimizerMeasurements(o, sizes)), ...(wants('gradients') && !quick ? gradientMeasurements(sizes) : [])];
+// The models come first in a round, so that its 1-element row has seen Adam only (bench/models.mjs).
+const bestLevel = levels()[0];
+const threadSizes = (args['thread-sizes'] ?? '64K,256K,1M,4M,16M,64M').split(',').map(parseSize);
+const { useBackend, nativeAddon, threadsFor, trafficPerElement } = backendModule;
+const measurements = [
+  ...(!quick && wants('models') && nativeAddon ? modelMeasurements({ simd, useBackend, bestLevel, sizeLabel }) : []),
+  ...optimizers.flatMap((o) => optimizerMeasurements(o, sizes)),
+  ...(wants('gradients') && !quick ? gradientMeasurements(sizes) : []),
+  ...(!quick && wants('threads') && nativeAddon
+    ? threadMeasurements({ simd, nativeAddon, useBackend, bestLevel, sizes: threadSizes, sizeLabel, threadsFor, trafficPerElement, trafficKernel: KernelId.Traffic })
+    : []),
+];
 if (isRoundProcess()) {
   await serveRound(measurements);
   process.exit(0);
@@ -114,7 +126,9 @@ if (withPeers && optimizers.length > 0) {
   for (const row of peers.rows) rows[`${row.table}|${row.series}|${sizeLabel(row.elements)}`] = row;
   if (peers.notes.length) console.log(`Peers: ${peers.notes.join('; ')}.\n`);
 }
-printTables(rows);
+const modelRows = Object.fromEntries(Object.entries(rows).filter(([, r]) => r.table === 'models'));
+const threadRows = Object.fromEntries(Object.entries(rows).filter(([, r]) => r.table.startsWith('threads · ')));
+printTables(Object.fromEntries(Object.entries(rows).filter(([k]) => !(k in modelRows) && !(k in threadRows))));
 
 // The figures the targets read, from the medians.
 const results = {};
@@ -122,17 +136,16 @@ for (const [key, row] of Object.entries(rows)) {
   const ns = median(row.samples);
   results[key] = { ns, ...(row.ceilingNs ? { ceilingPct: (100 * row.ceilingNs) / ns } : {}) };
 }
-const bestLevel = levels()[0];
 for (const o of optimizers) {
   for (const n of sizes) {
     const best = results[`${o.name}|native ${bestLevel}|${sizeLabel(n)}`], plain = results[`${o.name}|plain JS loop|${sizeLabel(n)}`];
     if (best && plain) best.vsPlain = plain.ns / best.ns;
   }
 }
-if (!quick && wants('models')) Object.assign(results, benchModelsInChild(bestLevel));
+Object.assign(results, printModels({ rows: modelRows, median, bestLevel, sizeLabel, fmt }));
+Object.assign(results, printThreads({ rows: threadRows, median, sizes: threadSizes, sizeLabel, fmt, availableThreads: backendModule.availableThreads }));
 if (!quick && wants('threads')) {
-  backendModule.useBackend('native', bestLevel); // the threads tables are of the best level, as the models'
-  Object.assign(results, benchThreads({ simd, nativeAddon: backendModule.nativeAddon, sizes: (args['thread-sizes'] ?? '64K,256K,1M,4M,16M,64M').split(',').map(parseSize), label: sizeLabel, fmt, availableThreads: backendModule.availableThreads, threadsFor: backendModule.threadsFor, trafficPerElement: backendModule.trafficPerElement }));
+  backendModule.useBackend('native', bestLevel);
   const loop = await benchEventLoop({ simd, fmt });
   results['eventLoop|stepAsync|16M'] = loop.async;
   results['eventLoop|step|16M'] = loop.sync;

@@ -1,13 +1,15 @@
 // simd-optim/bench for a user's own code: runs in rounds with a ceiling for the declared bytes,
 // refuses malformed benchmarks naming them, and the CLI's save / compare workflow.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, test } from 'vitest';
 
 import { compareRuns, runBenchmarks, sameTrafficCeiling, type Benchmark } from '../lib/bench/index.js';
 import { backend } from '../lib/bridge/backend.js';
+import { warmUp } from '../lib/bench/measure.js';
+import { runRound } from '../lib/bench/runner.js';
 
 const n = 4096;
 const a = new Float32Array(n).fill(1), b = new Float32Array(n).fill(2);
@@ -53,6 +55,34 @@ describe('runBenchmarks', () => {
   });
 });
 
+describe('warm-up', () => {
+  const spin = (ns: number) => {
+    const end = process.hrtime.bigint() + BigInt(ns);
+    while (process.hrtime.bigint() < end);
+  };
+  // A call that is slow over its first 300 calls in a setup, as code V8 has not compiled yet.
+  const coldStart = { key: 'k', table: 't', series: 's', kind: 'package' as const, elements: 1, prepare: () => {
+    let calls = 0;
+    return () => spin(++calls <= 300 ? 50_000 : 5_000);
+  } };
+
+  test('warmUp runs batches until one is no faster than the fastest before it', () => {
+    let calls = 0;
+    // Slow, half slow, fast, then fast ones until one is no faster (4 batches on a quiet machine).
+    const batches = warmUp(() => spin(++calls <= 150 ? 50_000 : 5_000), 100);
+    expect(batches).toBeGreaterThanOrEqual(4);
+    expect(batches).toBeLessThan(10);
+    expect(calls).toBe(100 * batches);
+  });
+
+  test('a row is sampled after its warm-up, not during it', () => {
+    // Calibrated in an earlier round's process: 100 calls a batch. With one call of warm-up, all
+    // three batches fell in the slow start.
+    const taken = runRound([coldStart], new Map([['k', 100]]), { batches: 3 });
+    expect(taken.get('k')).toBeLessThan(20_000);
+  });
+});
+
 // Timed while other test files run: the CLI test retries an attempt they disturbed.
 describe.runIf(backend === 'native')('the simd-optim-bench CLI', () => {
   test('--save, then --compare: exit 0 unchanged, 1 on a real slowdown, 2 on a bad file or option', { timeout: 60_000, retry: 2 }, () => {
@@ -79,5 +109,18 @@ export default [{ name: 'scale', elements: n, readBytes: 4 * n, writeBytes: 4 * 
     const bad = cli(['empty.mjs']);
     expect(bad.status).toBe(2);
     expect(bad.stderr).toMatch(/must export default an array/);
+  });
+
+  test('each round is taken by a process of its own', { timeout: 60_000 }, () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'simd-optim-user-bench-'));
+    // The file notes the process that loads it: the CLI itself, then one process per round.
+    writeFileSync(path.join(dir, 'pids.mjs'), `import { appendFileSync } from 'node:fs';
+appendFileSync('pids.txt', process.pid + '\\n');
+export default [{ name: 'sqrt', elements: 1, fn: () => Math.sqrt(2) }];\n`);
+    const run = spawnSync(process.execPath, [path.resolve(__dirname, '../dist/bench/cli.js'), 'pids.mjs', '--rounds', '4'], { cwd: dir, encoding: 'utf8' });
+    expect(run.status, run.stderr).toBe(0);
+    const pids = readFileSync(path.join(dir, 'pids.txt'), 'utf8').trim().split('\n');
+    expect(pids).toHaveLength(5);
+    expect(new Set(pids).size).toBe(5);
   });
 });

@@ -4,7 +4,7 @@
  * clock change) then touches one sample of many rows, where the statistics see it as noise,
  * instead of every sample of one row, where it would look like a change of that row.
  */
-import { calibrate, median, sampleOnce } from './measure.js';
+import { calibrate, median, sampleOnce, warmUp } from './measure.js';
 import type { BenchRow, RowKind } from './types.js';
 
 /** One figure to measure: what it is, and how to set it up. */
@@ -68,10 +68,16 @@ export function runRound(
   for (const m of measurements) {
     const fn = m.prepare();
     let calls = iterations.get(m.key);
-    if (calls === undefined) iterations.set(m.key, (calls = calibrate(fn, minBatchNs)));
-    else fn(); // warm-up: the first call of a new setup allocates state and touches fresh pages
+    if (calls === undefined) {
+      // Calibrated once warm: calls counted while the code is still being compiled are too few.
+      calls = calibrate(fn, minBatchNs);
+      if (calls > 1) warmUp(fn, calls), (calls = calibrate(fn, minBatchNs));
+      iterations.set(m.key, calls);
+    } else if (calls > 1) warmUp(fn, calls);
     // A call that fills a batch alone (16M elements on the fallback: 160 ms) is its own average
-    // over a long time: after the warm-up, one call is the sample.
+    // over a long time, and the compiler's part of it is small: after one call to allocate the
+    // state and touch fresh pages, one call is the sample.
+    else fn();
     taken.set(m.key, sampleOnce(fn, m.elements, calls, calls === 1 ? 1 : batches));
     onSample?.(m);
   }
