@@ -4,7 +4,7 @@
 //   g     = maximize ? -grad : grad
 //   g     = fma(p, weightDecay, g)                 (weightDecay != 0)
 //   sq    = fma((1 - rho) * g, g, sq * rho)
-//   std   = sqrt(sq + eps)
+//   std   = sqrt(sq + eps)                         (previousSquareAvg: sq before this step's update)
 //   delta = (sqrt(acc + eps) / std) * g
 //   acc   = fma((1 - rho) * delta, delta, acc * rho)
 //   p     = fma(delta, negLr, p)
@@ -17,7 +17,7 @@ namespace simd_optim {
 namespace SIMD_OPTIM_NS {
 namespace {
 
-template <bool WithDecay>
+template <bool WithDecay, bool PreviousSquareAvg>
 void adadeltaTensor(const TensorTask& task) {
   using namespace adadelta;
   float* param = task.slot[kParam];
@@ -37,8 +37,9 @@ void adadeltaTensor(const TensorTask& task) {
     V p = V::load(param + i);
     V g = xorBits(V::load(grad + i), V::broadcast(gradSign));
     if (WithDecay) g = fma(p, V::broadcast(weightDecay), g);
-    V sq = fma(V::broadcast(oneMinusRho) * g, g, V::load(squareAvg + i) * V::broadcast(rho));
-    V std = sqrt(sq + V::broadcast(eps));
+    V sqBefore = V::load(squareAvg + i);
+    V sq = fma(V::broadcast(oneMinusRho) * g, g, sqBefore * V::broadcast(rho));
+    V std = sqrt((PreviousSquareAvg ? sqBefore : sq) + V::broadcast(eps));
     V acc = V::load(accDelta + i);
     V delta = (sqrt(acc + V::broadcast(eps)) / std) * g;
     acc = fma(V::broadcast(oneMinusRho) * delta, delta, acc * V::broadcast(rho));
@@ -52,7 +53,9 @@ void adadeltaTensor(const TensorTask& task) {
 }  // namespace
 
 void adadeltaStep(const TensorTask& task) {
-  withFlags(task.flags, [&](auto decay) { adadeltaTensor<decltype(decay)::value>(task); }, kFlagWeightDecay);
+  withFlags(task.flags, [&](auto decay, auto previous) {
+    adadeltaTensor<decltype(decay)::value, decltype(previous)::value>(task);
+  }, kFlagWeightDecay, adadelta::kFlagPreviousSquareAvg);
 }
 
 }  // namespace SIMD_OPTIM_NS

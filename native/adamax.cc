@@ -6,6 +6,9 @@
 //   m = fma(g, 1 - beta1, m * beta1)
 //   u = max(u * beta2, |g| + eps)                (NaN-propagating, as torch.maximum)
 //   p = p + (negClr * m) / u
+// or, with epsOutsideMax (TensorFlow.js, Keras):
+//   u = max(u * beta2, |g|)
+//   p = p + (negClr * m) / (u + eps)
 //
 // negClr = fl(-lr / (1 - beta1^t)) is computed in float64 on the TypeScript side.
 #include "kernels.h"
@@ -15,7 +18,7 @@ namespace simd_optim {
 namespace SIMD_OPTIM_NS {
 namespace {
 
-template <bool WithDecay>
+template <bool WithDecay, bool EpsOutsideMax>
 void adamaxTensor(const TensorTask& task) {
   using namespace adamax;
   float* param = task.slot[kParam];
@@ -36,8 +39,10 @@ void adamaxTensor(const TensorTask& task) {
     V g = xorBits(V::load(grad + i), V::broadcast(gradSign));
     if (WithDecay) g = fma(p, V::broadcast(weightDecay), g);
     V m = fma(g, V::broadcast(oneMinusBeta1), V::load(expAvg + i) * V::broadcast(beta1));
-    V u = maxJs(V::load(expInf + i) * V::broadcast(beta2), abs(g) + V::broadcast(eps));
-    p = p + (V::broadcast(negClr) * m) / u;
+    V absG = EpsOutsideMax ? abs(g) : abs(g) + V::broadcast(eps);
+    V u = maxJs(V::load(expInf + i) * V::broadcast(beta2), absG);
+    V denom = EpsOutsideMax ? u + V::broadcast(eps) : u;
+    p = p + (V::broadcast(negClr) * m) / denom;
     m.store(expAvg + i);
     u.store(expInf + i);
     p.store(param + i);
@@ -47,7 +52,9 @@ void adamaxTensor(const TensorTask& task) {
 }  // namespace
 
 void adamaxStep(const TensorTask& task) {
-  withFlags(task.flags, [&](auto decay) { adamaxTensor<decltype(decay)::value>(task); }, kFlagWeightDecay);
+  withFlags(task.flags, [&](auto decay, auto epsOutside) {
+    adamaxTensor<decltype(decay)::value, decltype(epsOutside)::value>(task);
+  }, kFlagWeightDecay, adamax::kFlagEpsOutsideMax);
 }
 
 }  // namespace SIMD_OPTIM_NS

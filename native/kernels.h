@@ -84,11 +84,13 @@ constexpr uint32_t writesOf(uint32_t flags) { return (flags >> 8) & 0xFF; }
 namespace adadelta {
 enum Slot { kParam, kGrad, kSquareAvg, kAccDelta, kSlots };
 enum Scalar { kRho, kOneMinusRho, kWeightDecay, kNegLr, kEps, kScalars };
+constexpr uint32_t kFlagPreviousSquareAvg = 1u << 3;  // delta's denominator from sq before this step (TensorFlow.js)
 }  // namespace adadelta
 
 namespace adamax {
 enum Slot { kParam, kGrad, kExpAvg, kExpInf, kSlots };
 enum Scalar { kBeta1, kOneMinusBeta1, kBeta2, kWeightDecay, kNegClr, kEps, kScalars };
+constexpr uint32_t kFlagEpsOutsideMax = 1u << 3;  // max(u * beta2, |g|), then / (u + eps) (TensorFlow.js, Keras)
 }  // namespace adamax
 
 namespace nadam {

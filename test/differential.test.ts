@@ -78,14 +78,14 @@ function cases(): Case[] {
       update: ([p, g, buf], t) => sgdUpdate(p!, g!, withBuffer ? buf! : null, { ...h, step: t }),
     });
   }
-  for (const h of [{}, { weightDecay: 0.1, maximize: true }, { rho: 1, eps: 0, lr: 0.5 }]) {
+  for (const h of [{}, { weightDecay: 0.1, maximize: true }, { rho: 1, eps: 0, lr: 0.5 }, { previousSquareAvg: true }, { previousSquareAvg: true, weightDecay: 0.1, rho: 0.5, eps: 1e-7 }]) {
     list.push({
       name: `adadeltaUpdate ${JSON.stringify(h)}`,
       state: ['squareAvg', 'accDelta'],
       update: ([p, g, sq, acc]) => adadeltaUpdate(p!, g!, sq!, acc!, h),
     });
   }
-  for (const h of [{}, { weightDecay: 0.1, maximize: true }, { betas: [0, 0] as [number, number], eps: 0 }]) {
+  for (const h of [{}, { weightDecay: 0.1, maximize: true }, { betas: [0, 0] as [number, number], eps: 0 }, { epsOutsideMax: true }, { epsOutsideMax: true, maximize: true, eps: 1e-7 }]) {
     list.push({
       name: `adamaxUpdate ${JSON.stringify(h)}`,
       state: ['expAvg', 'expInf'],

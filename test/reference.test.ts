@@ -3,7 +3,7 @@
 // of their published formulas, on each backend and ISA level.
 import { describe, expect, test } from 'vitest';
 
-import { Adagrad, Adam, AdamW, Lion, NAdam, RMSprop } from '../lib/index.js';
+import { Adadelta, Adagrad, Adam, Adamax, AdamW, Lion, NAdam, RMSprop } from '../lib/index.js';
 import { backendsUnderTest, normal, rng } from './helpers.js';
 
 const N = 257;
@@ -83,6 +83,53 @@ describe.each(backendsUnderTest())('on $label', ({ activate }) => {
     new Adam([outside], { lr: 0.1, eps }).step([g]);
     expect(worst(outside, Float64Array.from(init, (p, i) => ref(p, g[i]!, Math.sqrt(g[i]! * g[i]!) + eps, 0.1)))).toBeLessThanOrEqual(1);
     expect(worst(outside, Float64Array.from(init, (p, i) => ref(p, g[i]!, Math.sqrt(g[i]! * g[i]! + eps), 0.1)))).toBeGreaterThan(1);
+  });
+
+  test('TensorFlow.js orders: Adadelta previousSquareAvg, Adamax epsOutsideMax', () => {
+    activate();
+    const { init, grads } = data(13);
+    const eps = 0.01; // large, so the two placements differ visibly
+    // Two Adadelta steps in float64, the denominator from the square average before or after the gradient.
+    const adadelta = (previous: boolean) => Float64Array.from(init, (p0, i) => {
+      let p = p0, sq = 0, acc = 0;
+      for (const g of [grads[0]![i]!, grads[1]![i]!]) {
+        const sqNew = 0.9 * sq + 0.1 * g * g;
+        const delta = (Math.sqrt(acc + eps) / Math.sqrt((previous ? sq : sqNew) + eps)) * g;
+        acc = 0.9 * acc + 0.1 * delta * delta;
+        sq = sqNew;
+        p -= 0.5 * delta;
+      }
+      return p;
+    });
+    // Two Adamax steps in float64, eps inside the max or added after it. They differ where the decayed
+    // norm wins the max (with eps in it, or not), so beta2 is small.
+    const adamax = (outside: boolean) => Float64Array.from(init, (p0, i) => {
+      let p = p0, m = 0, u = 0, t = 0;
+      for (const g of [grads[0]![i]!, grads[1]![i]!]) {
+        t++;
+        m = 0.9 * m + 0.1 * g;
+        u = Math.max(0.5 * u, Math.abs(g) + (outside ? 0 : eps));
+        p -= (0.1 / (1 - 0.9 ** t)) * m / (u + (outside ? eps : 0));
+      }
+      return p;
+    });
+    const run = (make: (p: Float32Array[]) => { step(g: Float32Array[]): boolean }) => {
+      const param = init.slice();
+      const opt = make([param]);
+      opt.step([grads[0]!]);
+      opt.step([grads[1]!]);
+      return param;
+    };
+    for (const previous of [false, true]) {
+      const got = run((p) => new Adadelta(p, { lr: 0.5, eps, previousSquareAvg: previous }));
+      expect(worst(got, adadelta(previous)), `Adadelta previousSquareAvg ${previous}`).toBeLessThanOrEqual(4);
+      expect(worst(got, adadelta(!previous)), `Adadelta previousSquareAvg ${previous} differs`).toBeGreaterThan(4);
+    }
+    for (const outside of [false, true]) {
+      const got = run((p) => new Adamax(p, { lr: 0.1, betas: [0.9, 0.5], eps, epsOutsideMax: outside }));
+      expect(worst(got, adamax(outside)), `Adamax epsOutsideMax ${outside}`).toBeLessThanOrEqual(4);
+      expect(worst(got, adamax(!outside)), `Adamax epsOutsideMax ${outside} differs`).toBeGreaterThan(4);
+    }
   });
 
   test.each([

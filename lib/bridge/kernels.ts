@@ -82,6 +82,7 @@ export const ADADELTA = {
   param: 0, grad: 1, squareAvg: 2, accDelta: 3,
   scalars: 5,
   rho: 0, oneMinusRho: 1, weightDecay: 2, negLr: 3, eps: 4,
+  flagPreviousSquareAvg: 1 << 3,
 } as const;
 
 export const ADAMAX = {
@@ -89,6 +90,7 @@ export const ADAMAX = {
   param: 0, grad: 1, expAvg: 2, expInf: 3,
   scalars: 6,
   beta1: 0, oneMinusBeta1: 1, beta2: 2, weightDecay: 3, negClr: 4, eps: 5,
+  flagEpsOutsideMax: 1 << 3,
 } as const;
 
 export const NADAM = {

@@ -7,13 +7,16 @@
  *   g     = maximize ? -grad : grad
  *   g     = fma(p, weightDecay, g)                   weightDecay != 0   (grad.add(p, alpha=wd))
  *   sq    = fma((1 - rho) * g, g, sq * rho)          (sq.mul_(rho).addcmul_(g, g, value=1-rho))
- *   std   = sqrt(sq + eps)
+ *   std   = sqrt(sq + eps)                           (previousSquareAvg: sq as it was before this step)
  *   delta = (sqrt(acc + eps) / std) * g
  *   acc   = fma((1 - rho) * delta, delta, acc * rho)
  *   p     = fma(delta, -lr, p)                       (p.add_(delta, alpha=-lr))
  *
  * fma(a, b, c) is a*b + c rounded once, where PyTorch's vectorized CPU kernels fuse (see
  * lib/optimizers/adam.ts); 1 - rho and -lr are computed in float64 and rounded once.
+ *
+ * previousSquareAvg is TensorFlow.js's order (tf.train.adadelta divides by the square average of
+ * the steps before, not by the one this gradient has just entered); simd-optim/tfjs uses it.
  */
 import { fmaf } from '../core/float32.js';
 import { ADADELTA, FLAG_MAXIMIZE, FLAG_WEIGHT_DECAY, KernelId, type Slot } from '../bridge/kernels.js';
@@ -38,6 +41,11 @@ export interface AdadeltaOptions {
   weightDecay?: number;
   /** Maximize the objective instead of minimizing it. Default false. */
   maximize?: boolean;
+  /**
+   * Divide by the square average as it was before this step's gradient entered it, as
+   * TensorFlow.js's Adadelta does (PyTorch and Keras use the updated one). Default false.
+   */
+  previousSquareAvg?: boolean;
 }
 
 /** Per-param state of Adadelta. */
@@ -54,6 +62,7 @@ const SPEC: OptionSpec<AdadeltaOptions> = {
     eps: [1e-6, num({ min: 0 })],
     weightDecay: [0, num({ min: 0 })],
     maximize: [false, bool],
+    previousSquareAvg: [false, bool],
   },
 };
 
@@ -63,7 +72,8 @@ function adadeltaScalars(o: Required<AdadeltaOptions>, s: Float32Array, at: numb
   s[at + ADADELTA.weightDecay] = o.weightDecay;
   s[at + ADADELTA.negLr] = -o.lr;
   s[at + ADADELTA.eps] = o.eps;
-  return (o.maximize ? FLAG_MAXIMIZE : 0) | (o.weightDecay !== 0 ? FLAG_WEIGHT_DECAY : 0);
+  return (o.maximize ? FLAG_MAXIMIZE : 0) | (o.weightDecay !== 0 ? FLAG_WEIGHT_DECAY : 0)
+    | (o.previousSquareAvg ? ADADELTA.flagPreviousSquareAvg : 0);
 }
 
 // The loop lives in its own function with typed-array parameters, so V8 knows the element kind of
@@ -84,12 +94,14 @@ function adadeltaTensor(
   const weightDecay = s[at + ADADELTA.weightDecay]!, negLr = s[at + ADADELTA.negLr]!, eps = s[at + ADADELTA.eps]!;
   const maximize = (flags & FLAG_MAXIMIZE) !== 0;
   const decay = (flags & FLAG_WEIGHT_DECAY) !== 0;
+  const previous = (flags & ADADELTA.flagPreviousSquareAvg) !== 0;
   for (let i = 0; i < n; i++) {
     let p = param[i]!;
     let g = maximize ? -grad[i]! : grad[i]!;
     if (decay) g = fmaf(p, weightDecay, g);
-    const sq = fmaf(f(oneMinusRho * g), g, f(squareAvg[i]! * rho));
-    const std = f(Math.sqrt(f(sq + eps)));
+    const sqBefore = squareAvg[i]!;
+    const sq = fmaf(f(oneMinusRho * g), g, f(sqBefore * rho));
+    const std = f(Math.sqrt(f((previous ? sqBefore : sq) + eps)));
     const acc = accDelta[i]!;
     const delta = f(f(f(Math.sqrt(f(acc + eps))) / std) * g);
     p = fmaf(delta, negLr, p);
@@ -127,7 +139,7 @@ const DEFINITION: OptimizerDefinition<AdadeltaOptions> = {
 export class Adadelta extends Optimizer<AdadeltaOptions, AdadeltaState> {
   /**
    * @param params - the parameters to optimize (distinct, non-overlapping), or parameter groups.
-   * @param options - lr 1.0, rho 0.9, eps 1e-6, weightDecay 0, maximize false; and skipNonFinite, threads (see StepOptions).
+   * @param options - lr 1.0, rho 0.9, eps 1e-6, weightDecay 0, maximize false, previousSquareAvg false; and skipNonFinite, threads (see StepOptions).
    * @throws TypeError or RangeError naming the offending argument.
    */
   constructor(params: readonly Float32Array[] | readonly ParamGroupInit<AdadeltaOptions>[], options?: AdadeltaOptions & StepOptions) {

@@ -10,6 +10,11 @@
  *   u = max(u * beta2, |g| + eps)            NaN if either is NaN, as torch.maximum
  *   p = p + (negClr * m) / u                 (p.addcdiv_(m, u, value=-clr))
  *
+ * or with epsOutsideMax, as TensorFlow.js and Keras:
+ *
+ *   u = max(u * beta2, |g|)
+ *   p = p + (negClr * m) / (u + eps)
+ *
  * negClr = -lr / (1 - beta1^t), t the step count after its increment, is computed in float64 and
  * rounded once. fma(a, b, c) is a*b + c rounded once (see lib/optimizers/adam.ts).
  */
@@ -36,6 +41,11 @@ export interface AdamaxOptions {
   weightDecay?: number;
   /** Maximize the objective instead of minimizing it. Default false. */
   maximize?: boolean;
+  /**
+   * Keep eps out of the infinity norm and add it to the denominator, max(beta2 * u, |g|) + eps, as
+   * TensorFlow.js and Keras do (PyTorch: max(beta2 * u, |g| + eps)). Default false.
+   */
+  epsOutsideMax?: boolean;
 }
 
 /** Per-param state of Adamax. */
@@ -52,6 +62,7 @@ const SPEC: OptionSpec<AdamaxOptions> = {
     eps: [1e-8, num({ min: 0 })],
     weightDecay: [0, num({ min: 0 })],
     maximize: [false, bool],
+    epsOutsideMax: [false, bool],
   },
 };
 
@@ -63,7 +74,8 @@ function adamaxScalars(o: Required<AdamaxOptions>, t: number, s: Float32Array, a
   s[at + ADAMAX.weightDecay] = o.weightDecay;
   s[at + ADAMAX.negClr] = -(o.lr / (1 - beta1 ** t));
   s[at + ADAMAX.eps] = o.eps;
-  return (o.maximize ? FLAG_MAXIMIZE : 0) | (o.weightDecay !== 0 ? FLAG_WEIGHT_DECAY : 0);
+  return (o.maximize ? FLAG_MAXIMIZE : 0) | (o.weightDecay !== 0 ? FLAG_WEIGHT_DECAY : 0)
+    | (o.epsOutsideMax ? ADAMAX.flagEpsOutsideMax : 0);
 }
 
 // The loop lives in its own function with typed-array parameters: V8 then knows the element
@@ -74,13 +86,14 @@ function adamaxTensor(n: number, param: Float32Array, grad: Float32Array, expAvg
   const negClr = s[at + ADAMAX.negClr]!, eps = s[at + ADAMAX.eps]!;
   const maximize = (flags & FLAG_MAXIMIZE) !== 0;
   const decay = (flags & FLAG_WEIGHT_DECAY) !== 0;
+  const epsOutside = (flags & ADAMAX.flagEpsOutsideMax) !== 0;
   for (let i = 0; i < n; i++) {
     let p = param[i]!;
     let g = maximize ? -grad[i]! : grad[i]!;
     if (decay) g = fmaf(p, weightDecay, g);
     const m = fmaf(g, oneMinusBeta1, f(expAvg[i]! * beta1));
-    const u = Math.max(f(expInf[i]! * beta2), f(Math.abs(g) + eps));
-    p = f(p + f(f(negClr * m) / u));
+    const u = Math.max(f(expInf[i]! * beta2), epsOutside ? Math.abs(g) : f(Math.abs(g) + eps));
+    p = f(p + f(f(negClr * m) / (epsOutside ? f(u + eps) : u)));
     expAvg[i] = m;
     expInf[i] = u;
     param[i] = p;
@@ -111,7 +124,7 @@ const DEFINITION: OptimizerDefinition<AdamaxOptions> = {
 export class Adamax extends Optimizer<AdamaxOptions, AdamaxState> {
   /**
    * @param params - the parameters to optimize (distinct, non-overlapping), or parameter groups.
-   * @param options - lr 2e-3, betas [0.9, 0.999], eps 1e-8, weightDecay 0, maximize false; and skipNonFinite, threads (see StepOptions).
+   * @param options - lr 2e-3, betas [0.9, 0.999], eps 1e-8, weightDecay 0, maximize false, epsOutsideMax false; and skipNonFinite, threads (see StepOptions).
    * @throws TypeError or RangeError naming the offending argument.
    */
   constructor(params: readonly Float32Array[] | readonly ParamGroupInit<AdamaxOptions>[], options?: AdamaxOptions & StepOptions) {

@@ -50,12 +50,12 @@ export const OPTIMIZERS = {
     update: { fn: 'sgdUpdate', arrays: ['param', 'grad', 'momentumBuffer'], needs: { momentumBuffer: (h) => h.momentum !== 0 }, step: 'momentum' },
   },
   Adadelta: {
-    options: { lr: NONNEG, rho: num({ min: 0, max: 1 }), eps: NONNEG, weightDecay: NONNEG, maximize: BOOL },
+    options: { lr: NONNEG, rho: num({ min: 0, max: 1 }), eps: NONNEG, weightDecay: NONNEG, maximize: BOOL, previousSquareAvg: BOOL },
     buffers: ['square_avg', 'acc_delta'], bufferUse: () => [true, true],
     update: { fn: 'adadeltaUpdate', arrays: ['param', 'grad', 'squareAvg', 'accDelta'], needs: {}, step: 'ignored' },
   },
   Adamax: {
-    options: { lr: NONNEG, betas: BETAS, eps: NONNEG, weightDecay: NONNEG, maximize: BOOL },
+    options: { lr: NONNEG, betas: BETAS, eps: NONNEG, weightDecay: NONNEG, maximize: BOOL, epsOutsideMax: BOOL },
     buffers: ['exp_avg', 'exp_inf'], bufferUse: () => [true, true],
     update: { fn: 'adamaxUpdate', arrays: ['param', 'grad', 'expAvg', 'expInf'], needs: {}, step: 'required' },
   },
