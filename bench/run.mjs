@@ -2,7 +2,7 @@
 //
 //   --quick               Adam, AdamW, SGD momentum, RMSprop at 64K (in cache) and 4M (out of it), no peers
 //   --sizes 1K,64K        sizes of the optimizer and gradient tables (default 1K,64K,1M,16M)
-//   --only Adam,models    a part: optimizer names, 'gradients', 'models', 'threads', 'peers'
+//   --only Adam,models    a part: optimizer names, 'gradients', 'models', 'threads', 'peers', 'tfjs' (simd-optim/tfjs in tfjs)
 //   --rounds N            samples per row (default 7 with --quick, else 5): one round of every row per process
 //   --save NAME           record this run (every sample, the machine's fingerprint) as bench/results/NAME.json
 //   --compare NAME        compare this run with a saved one; exit 1 on a significant slowdown beyond --threshold
@@ -153,6 +153,14 @@ if (!quick && wants('threads')) {
   results['eventLoop|clipGradNorm+stepAsync|16M'] = loop.clip;
 }
 printTargets({ results, optimizers, bestLevel, fmt });
+if (!quick && !args['no-peers'] && wants('tfjs')) {
+  // simd-optim/tfjs inside tfjs: printed, not sampled into rows (its times are tfjs's as much as ours).
+  const { benchTfjsAdapter, formatTfjsAdapter } = await import('./tfjs.mjs');
+  const adapter = await benchTfjsAdapter({ log: (line) => process.stderr.isTTY && process.stderr.write(`\r\x1b[2Ktfjs adapter: ${line}`) });
+  if (process.stderr.isTTY) process.stderr.write('\r\x1b[2K');
+  console.log(formatTfjsAdapter(adapter));
+  for (const r of adapter.rows) results[`tfjsAdapter|${r.backend}|${r.kind}|${r.what}`] = { tfjsMs: r.tfjsMs, oursMs: r.oursMs, speedup: r.tfjsMs / r.oursMs };
+}
 
 // The run as saved: every row with its samples, the machine, the environment.
 const run = { format: 'simd-optim-bench/1', fingerprint: machine, date: new Date().toISOString(), env, rows };

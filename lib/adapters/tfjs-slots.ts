@@ -1,0 +1,286 @@
+/**
+ * The state and the step of simd-optim/tfjs's optimizers, apart from the classes (which extend
+ * TensorFlow.js's own, one per kind: see tfjs.ts).
+ *
+ * TensorFlow.js keeps an optimizer's state by position in the gradient list (the i-th gradient of
+ * every call uses state i), named after the variable it was first created for, and creates it even
+ * for a position whose gradient is null. This keeps the same layout, so getWeights and setWeights
+ * exchange state with tfjs's own optimizers in both directions.
+ *
+ * A step reads its inputs once into a snapshot and checks all of it before anything is written:
+ * every name is a registered float32 variable, every gradient a live float32 tensor of its shape,
+ * no variable twice. Then one kernel call updates every tensor (copies of the variables' values, as
+ * tfjs variables are immutable: their data may be shared with other tensors), and each variable is
+ * assigned its new tensor.
+ * @internal
+ */
+import type * as TF from '@tensorflow/tfjs-core';
+import { runKernel, threadsFor, trafficPerElement } from '../bridge/backend.js';
+import type { KernelFn, KernelId, Slot } from '../bridge/kernels.js';
+
+/** tfjs's { name, tensor } (its NamedTensor, which tfjs-core does not export by name). */
+export interface NamedTensor {
+  name: string;
+  tensor: TF.Tensor;
+}
+
+/** A kernel of the package, with its argument layout. @internal */
+export interface TfjsKernel {
+  readonly id: KernelId;
+  readonly js: KernelFn;
+  /** Array slots per tensor: param, grad, then the state arrays. */
+  readonly slots: number;
+  readonly scalars: number;
+}
+
+/** What differs between the kinds of optimizer. @internal */
+export interface TfjsKind {
+  readonly kernel: TfjsKernel;
+  /** tfjs's suffixes of the state tensors (`${name}/m`), in tfjs's getWeights order. */
+  readonly stateSuffixes: readonly string[];
+  /** The kernel slot of each state tensor, in the same order. */
+  readonly stateSlots: readonly number[];
+  /** The value a new state array starts with (Adagrad's initialAccumulatorValue; 0 otherwise). */
+  readonly initialValue?: (state: number) => number;
+}
+
+/** One position of the gradient list. */
+interface Position {
+  /** `${variable name}/${suffix}` per state array, as tfjs names them. */
+  readonly names: string[];
+  readonly shape: number[];
+  readonly state: Float32Array[];
+}
+
+/** A variable and its gradient, read once. */
+interface Entry {
+  readonly position: number;
+  readonly variable: TF.Variable;
+  readonly grad: Float32Array;
+}
+
+/** Per backend instance: whether its dataSync returns the tensor's own array (cpu) or a copy. */
+const aliasing = new WeakMap<object, boolean>();
+
+function readsAlias(tf: typeof TF): boolean {
+  const backend = tf.backend();
+  let aliases = aliasing.get(backend);
+  if (aliases === undefined) {
+    const probe = tf.tensor1d([0]);
+    aliases = probe.dataSync() === probe.dataSync();
+    probe.dispose();
+    aliasing.set(backend, aliases);
+  }
+  return aliases;
+}
+
+const sameShape = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((n, i) => n === b[i]);
+
+/** @internal */
+export class TfjsSlots {
+  private readonly positions: Position[] = [];
+  /** Tensors the last getWeights returned: the optimizer owns them, as tfjs's own own their variables. */
+  private lent: TF.Tensor[] = [];
+  private arrays: Slot[] = [];
+  private scalars = new Float32Array(0);
+  private flags = new Uint32Array(0);
+  private readonly lengths: number[] = [];
+
+  constructor(private readonly tf: typeof TF, private readonly kind: TfjsKind, private readonly where: string) {}
+
+  /** The number of positions with state. */
+  get size(): number {
+    return this.positions.length;
+  }
+
+  /** State array k of position i (for the kinds that rescale or read it). */
+  state(i: number, k: number): Float32Array {
+    return this.positions[i]!.state[k]!;
+  }
+
+  /**
+   * One step: checks the whole input, creates missing state, runs `fill` for each tensor to write
+   * its scalars and return its flags, then one kernel call, then assigns every variable.
+   * @returns the number of tensors updated.
+   */
+  apply(
+    variableGradients: TF.NamedTensorMap | readonly NamedTensor[],
+    fill: (scalars: Float32Array, at: number) => number,
+  ): number {
+    const tf = this.tf, where = `${this.where}.applyGradients`;
+    const list = Array.isArray(variableGradients) ? (variableGradients as readonly NamedTensor[]) : null;
+    const map = list === null ? (variableGradients as TF.NamedTensorMap) : null;
+    if (list === null && (map === null || typeof map !== 'object')) {
+      throw new TypeError(`${where}: variableGradients must be a map of names to tensors or a list of { name, tensor }`);
+    }
+    const names = list !== null ? list.map((item, i) => {
+      if (item === null || typeof item !== 'object') throw new TypeError(`${where}: variableGradients[${i}] must be a { name, tensor }`);
+      return item.name;
+    }) : Object.keys(map!);
+
+    // The snapshot: every name, variable and gradient read once and checked before anything changes.
+    const registered = tf.engine().registeredVariables;
+    const seen = new Set<string>();
+    const entries: Entry[] = [];
+    const variables: TF.Variable[] = [];
+    for (let i = 0; i < names.length; i++) {
+      const name = names[i];
+      const label = list !== null ? `variableGradients[${i}]` : `variableGradients['${String(name)}']`;
+      if (typeof name !== 'string') throw new TypeError(`${where}: ${label}.name must be a string`);
+      if (seen.has(name)) throw new RangeError(`${where}: the variable '${name}' appears twice`);
+      seen.add(name);
+      const variable = registered[name];
+      if (variable === undefined) throw new TypeError(`${where}: ${label}: no variable named '${name}' is registered`);
+      if (variable.dtype !== 'float32') throw new TypeError(`${where}: the variable '${name}' is ${variable.dtype}; only float32 variables are updated`);
+      if (variable.isDisposed) throw new TypeError(`${where}: the variable '${name}' is disposed`);
+      const existing = this.positions[i];
+      if (existing !== undefined && !sameShape(existing.shape, variable.shape)) {
+        throw new RangeError(`${where}: ${label} ('${name}') has shape [${variable.shape}], but the state at position ${i} was made for shape [${existing.shape}]`);
+      }
+      variables.push(variable);
+      const grad = list !== null ? list[i]!.tensor : map![name];
+      if (grad === null || grad === undefined) continue; // tfjs skips it, after making its state
+      if (!(grad instanceof tf.Tensor)) throw new TypeError(`${where}: ${label} must be a tf.Tensor`);
+      if (grad.isDisposed) throw new TypeError(`${where}: the gradient of '${name}' is disposed`);
+      if (grad.dtype !== 'float32') throw new TypeError(`${where}: the gradient of '${name}' is ${grad.dtype}, not float32`);
+      if (!sameShape(grad.shape, variable.shape)) {
+        throw new RangeError(`${where}: the gradient of '${name}' has shape [${grad.shape}], the variable [${variable.shape}]`);
+      }
+      const data = grad.dataSync();
+      if (!(data instanceof Float32Array) || data.length !== variable.size) throw new TypeError(`${where}: the gradient of '${name}' did not read as ${variable.size} float32 values`);
+      entries.push({ position: i, variable, grad: data });
+    }
+
+    for (let i = this.positions.length; i < variables.length; i++) this.positions.push(this.createPosition(variables[i]!));
+
+    const { slots, scalars: perTensor } = this.kind.kernel;
+    const count = entries.length;
+    const aliased = readsAlias(tf);
+    this.reserve(count);
+    const params: Float32Array[] = [];
+    let elements = 0;
+    for (let t = 0; t < count; t++) {
+      const { position, variable, grad } = entries[t]!;
+      // The step writes a copy: the variable's data may be shared with tensors the caller holds
+      // (tf.variable(x) shares x's). The cpu backend's dataSync returns the data itself, so it is
+      // copied; wasm's (and tfjs-node's) return a copy already.
+      const values = variable.dataSync() as Float32Array;
+      const param = aliased ? values.slice() : values;
+      params.push(param);
+      const at = t * slots;
+      this.arrays[at] = param;
+      this.arrays[at + 1] = grad;
+      const state = this.positions[position]!.state;
+      for (let k = 0; k < state.length; k++) this.arrays[at + this.kind.stateSlots[k]!] = state[k]!;
+      this.flags[t] = fill(this.scalars, t * perTensor);
+      this.lengths[t] = param.length;
+      elements += param.length;
+    }
+    try {
+      runKernel(this.kind.kernel.id, this.kind.kernel.js, this.arrays, this.scalars, this.flags, count, this.lengths,
+        threadsFor('auto', elements * trafficPerElement(slots)));
+    } finally {
+      this.arrays.fill(null); // keep no tensor's data alive
+    }
+    for (let t = 0; t < count; t++) {
+      const { variable } = entries[t]!;
+      const next = tf.tensor(params[t]!, variable.shape, 'float32'); // takes the array, no copy on cpu
+      variable.assign(next);
+      next.dispose(); // the variable holds the data now
+    }
+    return count;
+  }
+
+  /**
+   * [iterations, then every state tensor, kind by kind], as tfjs's getWeights. The tensors are
+   * the optimizer's: they stay valid until the next getWeights or dispose, as tfjs's own stay
+   * valid until they are replaced. `scale(k, i)` multiplies state k of position i on the way out.
+   */
+  weights(iterations: NamedTensor, scale?: (k: number, i: number) => number): NamedTensor[] {
+    this.release();
+    const out: NamedTensor[] = [iterations];
+    for (let k = 0; k < this.kind.stateSuffixes.length; k++) {
+      for (let i = 0; i < this.positions.length; i++) {
+        const { names, shape, state } = this.positions[i]!;
+        const factor = scale?.(k, i) ?? 1;
+        const values = factor === 1 ? state[k]!.slice() : state[k]!.map((v) => v * factor);
+        const tensor = this.tf.keep(this.tf.tensor(values, shape, 'float32'));
+        this.lent.push(tensor);
+        out.push({ name: names[k]!, tensor });
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Reads [iterations, state tensors kind by kind] (tfjs's layout), checks it all, and only then
+   * replaces the state. Returns the iteration count. `scale(k, i)` as for weights, applied on the way in.
+   */
+  async setWeights(weightValues: readonly NamedTensor[], scale?: (k: number, i: number) => number): Promise<number> {
+    const where = `${this.where}.setWeights`;
+    if (!Array.isArray(weightValues) || weightValues.length === 0) throw new TypeError(`${where}: weightValues must be a list starting with the iteration count`);
+    const kinds = this.kind.stateSuffixes.length;
+    const rest = weightValues.length - 1;
+    if (rest % Math.max(kinds, 1) !== 0 || (kinds === 0 && rest !== 0)) {
+      throw new RangeError(`${where}: ${rest} state tensors do not split into ${kinds} per variable (${this.kind.stateSuffixes.join(', ') || 'none'})`);
+    }
+    const tensors = weightValues.map((w, j) => {
+      if (w === null || typeof w !== 'object' || !(w.tensor instanceof this.tf.Tensor) || w.tensor.isDisposed) {
+        throw new TypeError(`${where}: weightValues[${j}] must be a { name, tensor } with a live tensor`);
+      }
+      return w;
+    });
+    const data = await Promise.all(tensors.map((w) => w.tensor.data()));
+    const iterations = Number(data[0]![0]);
+    if (!Number.isInteger(iterations) || iterations < 0) throw new RangeError(`${where}: the iteration count must be a whole number >= 0, not ${iterations}`);
+    const count = kinds === 0 ? 0 : rest / kinds;
+    const positions: Position[] = [];
+    for (let i = 0; i < count; i++) {
+      const shape = tensors[1 + i]!.tensor.shape;
+      const names: string[] = [], state: Float32Array[] = [];
+      for (let k = 0; k < kinds; k++) {
+        const j = 1 + k * count + i;
+        const { name, tensor } = tensors[j]!;
+        if (tensor.dtype !== 'float32' || !sameShape(tensor.shape, shape)) {
+          throw new TypeError(`${where}: weightValues[${j}] ('${name}') must be float32 of shape [${shape}] like the other state of its variable`);
+        }
+        const factor = scale?.(k, i) ?? 1;
+        const values = Float32Array.from(data[j] as Float32Array); // a copy: on cpu data() is the tensor's own
+        if (factor !== 1) for (let e = 0; e < values.length; e++) values[e] = values[e]! * factor;
+        names.push(String(name));
+        state.push(values);
+      }
+      positions.push({ names, shape: [...shape], state });
+    }
+    this.positions.length = 0;
+    this.positions.push(...positions);
+    return iterations;
+  }
+
+  /** Drops the state and the tensors lent by weights(). */
+  dispose(): void {
+    this.release();
+    this.positions.length = 0;
+  }
+
+  private release(): void {
+    for (const tensor of this.lent) tensor.dispose();
+    this.lent = [];
+  }
+
+  private createPosition(variable: TF.Variable): Position {
+    const n = variable.size;
+    return {
+      names: this.kind.stateSuffixes.map((suffix) => `${variable.name}/${suffix}`),
+      shape: [...variable.shape],
+      state: this.kind.stateSuffixes.map((_, k) => new Float32Array(n).fill(this.kind.initialValue?.(k) ?? 0)),
+    };
+  }
+
+  private reserve(count: number): void {
+    const { slots, scalars } = this.kind.kernel;
+    if (this.arrays.length < count * slots) this.arrays = new Array<Slot>(count * slots).fill(null);
+    if (this.scalars.length < count * scalars) this.scalars = new Float32Array(count * scalars);
+    if (this.flags.length < count) this.flags = new Uint32Array(count);
+  }
+}
