@@ -34,4 +34,4 @@ export {
   type DirectionalReport, type DirectionCheck, type Tensor,
 } from './gradcheck/gradcheck.js';
 export { checkDirectional } from './gradcheck/gradcheck-directional.js';
-
+export { StandardScaler, type StandardScalerOptions, type StandardScalerStateDict } from './preprocessing/standard-scaler.js';
