@@ -2,9 +2,9 @@
  * Feature scaling, as the lecture notes teach it: x <- (x - mean) / std, per column, with the mean
  * and standard deviation of the training data (scikit-learn's StandardScaler, in camelCase).
  *
- *   fit:        mean = sum(x) / n,  var = (sum(d^2) - sum(d)^2 / n) / n  with d = x - mean
- *               (two passes in float64, the second corrected by sum(d): exact enough that a
- *               column of equal values has var 0), scale = sqrt(var), or 1 for a constant column
+ *   fit:        mean and var = sum((x - mean)^2) / n by Welford's updates, one pass in float64
+ *               (a column of equal values has var exactly 0), scale = sqrt(var), or 1 for a
+ *               constant column
  *   transform:  y = fl32((x - mean) / scale)     in float64, rounded to float32 once
  *   inverse:    x = fl32(y * scale + mean)       in float64 (no fused multiply-add), rounded once
  *
@@ -13,8 +13,8 @@
  * Every backend runs this same code, so the bits are the same everywhere. NaN in the data is a missing value: fit leaves it out of its column's
  * statistics and transform keeps it NaN (as scikit-learn). An infinity is an error.
  */
-import { describe } from '../core/validate.js';
-import { isFloat32Array, realBuffer, realByteOffset, realLength } from '../core/intrinsics.js';
+import { booleanOption, checkFloat32Array, checkOptionsObject, describe, extentOf, extentsOverlap } from '../core/validate.js';
+import { realLength } from '../core/intrinsics.js';
 
 /** Options of StandardScaler, scikit-learn's names in camelCase. */
 export interface StandardScalerOptions {
@@ -62,9 +62,9 @@ export class StandardScaler {
    */
   constructor(options?: StandardScalerOptions) {
     const where = 'StandardScaler';
-    const given = readOptions(where, options);
-    this.withMean = given.withMean;
-    this.withStd = given.withStd;
+    const given = checkOptionsObject(where, 'options', options, ['withMean', 'withStd']);
+    this.withMean = booleanOption(where, 'options.withMean', given['withMean'], true);
+    this.withStd = booleanOption(where, 'options.withStd', given['withStd'], true);
   }
 
   /** The number of columns fitted, or 0 before fit. */
@@ -99,37 +99,29 @@ export class StandardScaler {
     const n = checkData(where, 'data', data);
     if (!Number.isInteger(columns) || columns < 1) throw new RangeError(`${where}: columns must be a whole number >= 1, got ${describe(columns)}`);
     if (n === 0 || n % columns !== 0) throw new RangeError(`${where}: data has ${n} values, not a whole number (>= 1) of rows of ${columns}`);
-    const sum = new Float64Array(columns), count = new Float64Array(columns);
+    // One pass, each value read once (data may be shared memory another thread writes): Welford's
+    // running mean and sum of squared deviations, in float64, per column.
+    const mean = new Float64Array(columns), squares = new Float64Array(columns), count = new Float64Array(columns);
     for (let i = 0, c = 0; i < n; i++) {
       const x = data[i]!;
       if (x === x) { // not NaN
         if (x === Infinity || x === -Infinity) throw new RangeError(`${where}: data[${i}] is ${x} (row ${Math.floor(i / columns)}, column ${c})`);
-        sum[c] = sum[c]! + x;
-        count[c] = count[c]! + 1;
+        const k = count[c]! + 1;
+        const before = mean[c]!;
+        const after = before + (x - before) / k;
+        squares[c] = squares[c]! + (x - before) * (x - after);
+        mean[c] = after;
+        count[c] = k;
       }
       if (++c === columns) c = 0;
     }
-    const mean = new Float64Array(columns);
     for (let c = 0; c < columns; c++) {
       if (count[c] === 0) throw new RangeError(`${where}: column ${c} of data has no value that is not NaN`);
-      mean[c] = sum[c]! / count[c]!;
-    }
-    // The second pass: squared deviations, and their plain sum, which is 0 but for rounding; the
-    // correction removes what the rounding of the mean adds (Chan, Golub & LeVeque's two-pass).
-    const squares = new Float64Array(columns), deviations = new Float64Array(columns);
-    for (let i = 0, c = 0; i < n; i++) {
-      const x = data[i]!;
-      if (x === x) {
-        const d = x - mean[c]!;
-        squares[c] = squares[c]! + d * d;
-        deviations[c] = deviations[c]! + d;
-      }
-      if (++c === columns) c = 0;
     }
     const variance = new Float64Array(columns), scale = new Float64Array(columns);
     for (let c = 0; c < columns; c++) {
       const k = count[c]!;
-      const v = Math.max(0, (squares[c]! - (deviations[c]! * deviations[c]!) / k) / k);
+      const v = squares[c]! / k;
       variance[c] = v;
       scale[c] = this.withStd && !isConstant(v, mean[c]!, k) ? Math.sqrt(v) : 1;
     }
@@ -220,33 +212,14 @@ export class StandardScaler {
     const m = checkData(where, 'out', out);
     if (m !== n) throw new RangeError(`${where}: out has ${m} values, data ${n}`);
     // In place is data itself; any other overlap would read values already written.
-    if (out !== data && realBuffer(out) === realBuffer(data)) {
-      const a = realByteOffset(data), b = realByteOffset(out);
-      if (n > 0 && a < b + 4 * n && b < a + 4 * n) throw new RangeError(`${where}: out overlaps data without being data itself`);
-    }
+    if (out !== data && extentsOverlap(extentOf(out), extentOf(data))) throw new RangeError(`${where}: out overlaps data without being data itself`);
     return { fitted, n, target: out };
   }
 }
 
-function readOptions(where: string, options: unknown): { withMean: boolean; withStd: boolean } {
-  if (options === undefined) return { withMean: true, withStd: true };
-  if (options === null || typeof options !== 'object' || Array.isArray(options)) throw new TypeError(`${where}: options must be an object, got ${describe(options)}`);
-  const known = ['withMean', 'withStd'];
-  const out = { withMean: true, withStd: true };
-  for (const key of Object.keys(options)) {
-    if (!known.includes(key)) throw new TypeError(`${where}: unknown option options.${key} (known: ${known.join(', ')})`);
-    const value: unknown = (options as Record<string, unknown>)[key];
-    if (value === undefined) continue;
-    if (typeof value !== 'boolean') throw new TypeError(`${where}: options.${key} must be a boolean, got ${describe(value)}`);
-    out[key as 'withMean' | 'withStd'] = value;
-  }
-  return out;
-}
-
 /** A real Float32Array's real length, or a TypeError naming it. */
 function checkData(where: string, name: string, value: unknown): number {
-  if (!isFloat32Array(value)) throw new TypeError(`${where}: ${name} must be a Float32Array, got ${describe(value)}`);
-  return realLength(value);
+  return realLength(checkFloat32Array(where, name, value));
 }
 
 /**
