@@ -61,7 +61,7 @@ function inputs(n) {
 
 let tfjs; // { tf, versions }, loaded on first use
 
-function loadTfjs() {
+export function loadTfjs() {
   if (tfjs) return tfjs;
   // The node bundles, all through require: the backends register with the tfjs-core driven here.
   const tf = require('@tensorflow/tfjs-core');
@@ -79,7 +79,7 @@ function loadTfjs() {
 }
 
 /** Switches tfjs to `backend` ('cpu' or 'wasm'); false if it cannot start. */
-async function useTfjsBackend(tf, backend) {
+export async function useTfjsBackend(tf, backend) {
   if (!(await tf.setBackend(backend))) return false;
   await tf.ready();
   return true;

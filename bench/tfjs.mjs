@@ -7,6 +7,9 @@
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
+import { loadTfjs, useTfjsBackend } from './peers.mjs';
+import { randomValues as values } from './random.mjs';
+
 const require = createRequire(import.meta.url);
 
 /** MLP 784-128-10 shapes, as in the MNIST example: 101,770 parameters in 4 variables. */
@@ -17,14 +20,6 @@ const KINDS = {
   momentum: (t) => t.momentum(1e-2, 0.9),
   rmsprop: (t) => t.rmsprop(1e-3),
 };
-
-function values(n, seed, scale = 1) {
-  let s = seed >>> 0;
-  return Float32Array.from({ length: n }, () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return (s / 2 ** 31 - 1) * scale;
-  });
-}
 
 const median = (list) => [...list].sort((a, b) => a - b)[Math.floor(list.length / 2)];
 
@@ -78,20 +73,15 @@ async function timeFit(tf, tfl, optimizer) {
  * @param log - progress lines (one per row), or nothing.
  */
 export async function benchTfjsAdapter({ samples = 5, log = () => {} } = {}) {
-  const tf = require('@tensorflow/tfjs-core');
-  require('@tensorflow/tfjs-backend-cpu');
-  const wasm = require('@tensorflow/tfjs-backend-wasm');
+  const { tf } = loadTfjs(); // the cpu and wasm backends, wasm from node_modules, tfjs's warnings off
   const tfl = require('@tensorflow/tfjs-layers');
   const { train } = require('../dist/adapters/tfjs.js');
-  tf.enableProdMode();
-  try { wasm.setWasmPaths(require.resolve('@tensorflow/tfjs-backend-wasm').replace(/[^/]+$/, '')); } catch {}
   const rows = [], notes = [];
   for (const backend of ['cpu', 'wasm']) {
-    if (!(await tf.setBackend(backend))) {
+    if (!(await useTfjsBackend(tf, backend))) {
       notes.push(`tfjs ${backend} did not start`);
       continue;
     }
-    await tf.ready();
     for (const [kind, make] of Object.entries(KINDS)) {
       for (const [what, shapes] of [['applyGradients, MLP 102K', MLP_SHAPES], ['applyGradients, 1M tensor', [[1 << 20]]]]) {
         log(`${backend} ${kind} ${what}`);

@@ -15,6 +15,8 @@ const tf = require('@tensorflow/tfjs-core') as typeof TF;
 require('@tensorflow/tfjs-backend-cpu');
 const tfl = require('@tensorflow/tfjs-layers') as typeof TFL; // also registers the gradients
 const { train, registerClasses, AdamOptimizer } = require('../dist/adapters/tfjs.js') as typeof Adapter;
+// The backend module the adapter in dist/ uses (lib/'s, under vitest, would be another instance).
+const backendModule = require('../dist/bridge/backend.js') as typeof import('../lib/bridge/backend.js');
 
 type Maker = (t: typeof tf.train | typeof train) => TF.Optimizer;
 // Small learning rates: 100 steps move the variables without reaching the optimum, where an
@@ -221,6 +223,11 @@ test('bad input throws, naming it, and changes nothing: variables, state and ite
     step(optimizer, m, 0);
     const before = m.variables.map((v) => v.dataSync().slice());
     const weightsBefore = (await optimizer.getWeights()).map((w) => w.tensor.dataSync().slice());
+    // A new learning rate: RMSprop rescales its buffers for it, which must wait for a valid input
+    // (by 0.3, not a power of two, whose rescaling would round nothing).
+    const withLr = optimizer as unknown as { learningRate: number };
+    const lr = withLr.learningRate;
+    withLr.learningRate = lr * 0.3;
     const grads = m.grads();
     const named = grads.map((tensor, i) => ({ name: m.variables[i]!.name, tensor }));
     const bad: [unknown, RegExp][] = [
@@ -238,6 +245,7 @@ test('bad input throws, naming it, and changes nothing: variables, state and ite
     expect(() => optimizer.applyGradients([named[0]!, { name: m.variables[1]!.name, tensor: disposed }]), name).toThrow(/disposed/);
     expect(optimizer.iterations, name).toBe(1);
     m.variables.forEach((v, i) => expect(v.dataSync(), name).toEqual(before[i]));
+    withLr.learningRate = lr;
     (await optimizer.getWeights()).forEach((w, i) => expect(w.tensor.dataSync(), name).toEqual(weightsBefore[i]));
     tf.dispose(grads);
   }
@@ -268,5 +276,37 @@ test('on the wasm backend too (whose reads are copies, where the cpu backend len
     }
   } finally {
     await tf.setBackend('cpu');
+  }
+});
+
+test.skipIf(backendModule.availableIsas().length === 0)('the same bits on the fallback, at every ISA level and with the threads a 1M variable gets', () => {
+  const shapes = [[1 << 20], [7, 13], [1]];
+  const grads = [0, 1, 2].map((k) => shapes.map((shape, i) => tf.tensor(values(shape.reduce((a, b) => a * b, 1), 100 + 10 * k + i), shape)));
+  const run = (make: Maker) => {
+    const optimizer = make(train);
+    const variables = shapes.map((shape, i) => tf.variable(tf.tensor(values(shape.reduce((a, b) => a * b, 1), 40 + i), shape)));
+    for (const step of grads) optimizer.applyGradients(step.map((tensor, i) => ({ name: variables[i]!.name, tensor })));
+    const bits = variables.map((v) => new Uint32Array(v.dataSync().slice().buffer));
+    tf.dispose(variables);
+    optimizer.dispose();
+    return bits;
+  };
+  // A 1M Adam step moves 36 MB: 'auto' splits it over 2 threads on a machine that has them.
+  expect(backendModule.threadsFor('auto', (1 << 20) * backendModule.trafficPerElement(5))).toBe(Math.min(2, backendModule.availableThreads));
+  try {
+    for (const [name, make] of CONFIGS) {
+      backendModule.useBackend('js');
+      const reference = run(make);
+      for (const level of backendModule.availableIsas()) {
+        backendModule.useBackend('native', level);
+        run(make).forEach((bits, i) => {
+          const first = bits.findIndex((b, e) => b !== reference[i]![e]); // toEqual on 1M elements takes a minute
+          expect(first, `${name} on ${level}, tensor ${i}: first differing element`).toBe(-1);
+        });
+      }
+    }
+  } finally {
+    backendModule.useBackend('native');
+    tf.dispose(grads.flat());
   }
 });

@@ -17,6 +17,7 @@
 import type * as TF from '@tensorflow/tfjs-core';
 import { runKernel, threadsFor, trafficPerElement } from '../bridge/backend.js';
 import type { KernelFn, KernelId, Slot } from '../bridge/kernels.js';
+import { isFloat32Array, realLength } from '../core/intrinsics.js';
 
 /** tfjs's { name, tensor } (its NamedTensor, which tfjs-core does not export by name). */
 export interface NamedTensor {
@@ -57,6 +58,8 @@ interface Entry {
   readonly position: number;
   readonly variable: TF.Variable;
   readonly grad: Float32Array;
+  /** The copy of the variable's values the step writes. */
+  readonly param: Float32Array;
 }
 
 /** Per backend instance: whether its dataSync returns the tensor's own array (cpu) or a copy. */
@@ -99,33 +102,47 @@ export class TfjsSlots {
   }
 
   /**
-   * One step: checks the whole input, creates missing state, runs `fill` for each tensor to write
-   * its scalars and return its flags, then one kernel call, then assigns every variable.
+   * One step: checks the whole input, runs `beforeStep`, creates missing state, runs `fill` for each
+   * tensor to write its scalars and return its flags, then one kernel call, then assigns every variable.
    * @returns the number of tensors updated.
    */
   apply(
     variableGradients: TF.NamedTensorMap | readonly NamedTensor[],
     fill: (scalars: Float32Array, at: number) => number,
+    beforeStep?: () => void,
   ): number {
     const tf = this.tf, where = `${this.where}.applyGradients`;
-    const list = Array.isArray(variableGradients) ? (variableGradients as readonly NamedTensor[]) : null;
-    const map = list === null ? (variableGradients as TF.NamedTensorMap) : null;
-    if (list === null && (map === null || typeof map !== 'object')) {
+    const isList = Array.isArray(variableGradients);
+    if (!isList && (variableGradients === null || typeof variableGradients !== 'object')) {
       throw new TypeError(`${where}: variableGradients must be a map of names to tensors or a list of { name, tensor }`);
     }
-    const names = list !== null ? list.map((item, i) => {
-      if (item === null || typeof item !== 'object') throw new TypeError(`${where}: variableGradients[${i}] must be a { name, tensor }`);
-      return item.name;
-    }) : Object.keys(map!);
+    // Each item, name and tensor read once.
+    const names: unknown[] = [], tensors: unknown[] = [];
+    if (isList) {
+      const list = variableGradients as readonly NamedTensor[];
+      for (let i = 0, n = list.length; i < n; i++) {
+        const item: unknown = list[i];
+        if (item === null || typeof item !== 'object') throw new TypeError(`${where}: variableGradients[${i}] must be a { name, tensor }`);
+        names.push((item as NamedTensor).name);
+        tensors.push((item as NamedTensor).tensor);
+      }
+    } else {
+      const map = variableGradients as TF.NamedTensorMap;
+      for (const name of Object.keys(map)) {
+        names.push(name);
+        tensors.push(map[name]);
+      }
+    }
 
     // The snapshot: every name, variable and gradient read once and checked before anything changes.
     const registered = tf.engine().registeredVariables;
+    const aliased = readsAlias(tf);
     const seen = new Set<string>();
     const entries: Entry[] = [];
     const variables: TF.Variable[] = [];
     for (let i = 0; i < names.length; i++) {
       const name = names[i];
-      const label = list !== null ? `variableGradients[${i}]` : `variableGradients['${String(name)}']`;
+      const label = isList ? `variableGradients[${i}]` : `variableGradients['${String(name)}']`;
       if (typeof name !== 'string') throw new TypeError(`${where}: ${label}.name must be a string`);
       if (seen.has(name)) throw new RangeError(`${where}: the variable '${name}' appears twice`);
       seen.add(name);
@@ -138,7 +155,7 @@ export class TfjsSlots {
         throw new RangeError(`${where}: ${label} ('${name}') has shape [${variable.shape}], but the state at position ${i} was made for shape [${existing.shape}]`);
       }
       variables.push(variable);
-      const grad = list !== null ? list[i]!.tensor : map![name];
+      const grad = tensors[i];
       if (grad === null || grad === undefined) continue; // tfjs skips it, after making its state
       if (!(grad instanceof tf.Tensor)) throw new TypeError(`${where}: ${label} must be a tf.Tensor`);
       if (grad.isDisposed) throw new TypeError(`${where}: the gradient of '${name}' is disposed`);
@@ -147,26 +164,25 @@ export class TfjsSlots {
         throw new RangeError(`${where}: the gradient of '${name}' has shape [${grad.shape}], the variable [${variable.shape}]`);
       }
       const data = grad.dataSync();
-      if (!(data instanceof Float32Array) || data.length !== variable.size) throw new TypeError(`${where}: the gradient of '${name}' did not read as ${variable.size} float32 values`);
-      entries.push({ position: i, variable, grad: data });
+      // The brand and the real length: a look-alike tensor's dataSync could return anything.
+      if (!isFloat32Array(data) || realLength(data) !== variable.size) throw new TypeError(`${where}: the gradient of '${name}' did not read as ${variable.size} float32 values`);
+      // The step writes a copy of the variable: its data may be shared with tensors the caller holds
+      // (tf.variable(x) shares x's). The cpu backend's dataSync returns the data itself, so it is
+      // copied; wasm's (and tfjs-node's) return a copy already.
+      const values = variable.dataSync();
+      if (!isFloat32Array(values) || realLength(values) !== variable.size) throw new TypeError(`${where}: the variable '${name}' did not read as ${variable.size} float32 values`);
+      entries.push({ position: i, variable, grad: data, param: aliased ? values.slice() : values });
     }
 
+    beforeStep?.();
     for (let i = this.positions.length; i < variables.length; i++) this.positions.push(this.createPosition(variables[i]!));
 
     const { slots, scalars: perTensor } = this.kind.kernel;
     const count = entries.length;
-    const aliased = readsAlias(tf);
     this.reserve(count);
-    const params: Float32Array[] = [];
     let elements = 0;
     for (let t = 0; t < count; t++) {
-      const { position, variable, grad } = entries[t]!;
-      // The step writes a copy: the variable's data may be shared with tensors the caller holds
-      // (tf.variable(x) shares x's). The cpu backend's dataSync returns the data itself, so it is
-      // copied; wasm's (and tfjs-node's) return a copy already.
-      const values = variable.dataSync() as Float32Array;
-      const param = aliased ? values.slice() : values;
-      params.push(param);
+      const { position, grad, param } = entries[t]!;
       const at = t * slots;
       this.arrays[at] = param;
       this.arrays[at + 1] = grad;
@@ -183,8 +199,8 @@ export class TfjsSlots {
       this.arrays.fill(null); // keep no tensor's data alive
     }
     for (let t = 0; t < count; t++) {
-      const { variable } = entries[t]!;
-      const next = tf.tensor(params[t]!, variable.shape, 'float32'); // takes the array, no copy on cpu
+      const { variable, param } = entries[t]!;
+      const next = tf.tensor(param, variable.shape, 'float32'); // takes the array, no copy on cpu
       variable.assign(next);
       next.dispose(); // the variable holds the data now
     }

@@ -24,13 +24,13 @@
  * `@tensorflow/tfjs-core` is an optional peer dependency, loaded only by this module.
  */
 import type * as TF from '@tensorflow/tfjs-core';
-import { ADADELTA, ADAGRAD, ADAMAX, FLAG_EPS_INSIDE_SQRT, KernelId, RMSPROP, SGD } from '../bridge/kernels.js';
+import { ADADELTA, ADAGRAD, ADAM, ADAMAX, KernelId, RMSPROP, SGD } from '../bridge/kernels.js';
 import { adamKernelJs, adamScalars, type AdamOptions } from '../optimizers/adam.js';
-import { adadeltaKernelJs } from '../optimizers/adadelta.js';
-import { adagradKernelJs } from '../optimizers/adagrad.js';
-import { adamaxKernelJs } from '../optimizers/adamax.js';
-import { rmspropKernelJs } from '../optimizers/rmsprop.js';
-import { sgdKernelJs } from '../optimizers/sgd.js';
+import { adadeltaKernelJs, adadeltaScalars, type AdadeltaOptions } from '../optimizers/adadelta.js';
+import { adagradKernelJs, adagradScalars, type AdagradOptions } from '../optimizers/adagrad.js';
+import { adamaxKernelJs, adamaxScalars, type AdamaxOptions } from '../optimizers/adamax.js';
+import { rmspropKernelJs, rmspropScalars, type RMSpropOptions } from '../optimizers/rmsprop.js';
+import { sgdKernelJs, sgdScalars, type SGDOptions } from '../optimizers/sgd.js';
 import { TfjsSlots, type NamedTensor, type TfjsKind } from './tfjs-slots.js';
 
 export type { NamedTensor } from './tfjs-slots.js';
@@ -58,7 +58,7 @@ const ADADELTA_KIND: TfjsKind = {
   kernel: kernel(KernelId.Adadelta, adadeltaKernelJs, ADADELTA),
   stateSuffixes: ['accum_grad', 'accum_var'], stateSlots: [ADADELTA.squareAvg, ADADELTA.accDelta],
 };
-const ADAM_KIND: TfjsKind = { kernel: kernel(KernelId.Adam, adamKernelJs, { slots: 5, scalars: 10 }), stateSuffixes: ['m', 'v'], stateSlots: [2, 3] };
+const ADAM_KIND: TfjsKind = { kernel: kernel(KernelId.Adam, adamKernelJs, ADAM), stateSuffixes: ['m', 'v'], stateSlots: [ADAM.expAvg, ADAM.expAvgSq] };
 const ADAMAX_KIND: TfjsKind = {
   kernel: kernel(KernelId.Adamax, adamaxKernelJs, ADAMAX), stateSuffixes: ['m', 'v'], stateSlots: [ADAMAX.expAvg, ADAMAX.expInf],
 };
@@ -74,14 +74,8 @@ export class SGDOptimizer extends tf.SGDOptimizer {
   private readonly slots = new TfjsSlots(tf, SGD_KIND, 'SGDOptimizer');
 
   override applyGradients(variableGradients: VariableGradients): void {
-    const negLr = -this.learningRate;
-    this.slots.apply(variableGradients, (s, at) => {
-      s[at + SGD.weightDecay] = 0;
-      s[at + SGD.momentum] = 0;
-      s[at + SGD.oneMinusDampening] = 1;
-      s[at + SGD.negLr] = negLr;
-      return 0;
-    });
+    const options: Required<SGDOptions> = { lr: this.learningRate, momentum: 0, dampening: 0, weightDecay: 0, nesterov: false, maximize: false };
+    this.slots.apply(variableGradients, (s, at) => sgdScalars(options, false, s, at));
     this.incrementIterations();
   }
 
@@ -105,17 +99,14 @@ export class MomentumOptimizer extends tf.MomentumOptimizer {
 
   override applyGradients(variableGradients: VariableGradients): void {
     const config = this.getConfig();
-    const momentum = configNumber(config, 'momentum'), negLr = -this.learningRate;
+    const options: Required<SGDOptions> = {
+      lr: this.learningRate, momentum: configNumber(config, 'momentum'), dampening: 0, weightDecay: 0,
+      nesterov: config['useNesterov'] === true, maximize: false,
+    };
     // Never the kernel's first step (which copies the gradient): tfjs's accumulation starts at
-    // zero, and m 0 + g is g anyway.
-    const flags = SGD.flagMomentum | (config['useNesterov'] === true ? SGD.flagNesterov : 0);
-    this.slots.apply(variableGradients, (s, at) => {
-      s[at + SGD.weightDecay] = 0;
-      s[at + SGD.momentum] = momentum;
-      s[at + SGD.oneMinusDampening] = 1;
-      s[at + SGD.negLr] = negLr;
-      return flags;
-    });
+    // zero, and m 0 + g is g anyway. The momentum flag even for momentum 0, as tfjs keeps its
+    // accumulation then too.
+    this.slots.apply(variableGradients, (s, at) => sgdScalars(options, false, s, at) | SGD.flagMomentum);
     this.incrementIterations();
   }
 
@@ -141,13 +132,11 @@ export class AdagradOptimizer extends tf.AdagradOptimizer {
   }, 'AdagradOptimizer');
 
   override applyGradients(variableGradients: VariableGradients): void {
-    const negLr = -this.learningRate, eps = tf.backend().epsilon();
-    this.slots.apply(variableGradients, (s, at) => {
-      s[at + ADAGRAD.weightDecay] = 0;
-      s[at + ADAGRAD.negClr] = negLr;
-      s[at + ADAGRAD.eps] = eps;
-      return FLAG_EPS_INSIDE_SQRT;
-    });
+    const options: Required<AdagradOptions> = {
+      lr: this.learningRate, lrDecay: 0, weightDecay: 0, initialAccumulatorValue: 0, eps: tf.backend().epsilon(),
+      maximize: false, epsInsideSqrt: true,
+    };
+    this.slots.apply(variableGradients, (s, at) => adagradScalars(options, 1, s, at));
     this.incrementIterations();
   }
 
@@ -170,15 +159,10 @@ export class AdadeltaOptimizer extends tf.AdadeltaOptimizer {
   private readonly slots = new TfjsSlots(tf, ADADELTA_KIND, 'AdadeltaOptimizer');
 
   override applyGradients(variableGradients: VariableGradients): void {
-    const rho = this.rho, negLr = -this.learningRate, eps = this.epsilon;
-    this.slots.apply(variableGradients, (s, at) => {
-      s[at + ADADELTA.rho] = rho;
-      s[at + ADADELTA.oneMinusRho] = 1 - rho;
-      s[at + ADADELTA.weightDecay] = 0;
-      s[at + ADADELTA.negLr] = negLr;
-      s[at + ADADELTA.eps] = eps;
-      return ADADELTA.flagPreviousSquareAvg;
-    });
+    const options: Required<AdadeltaOptions> = {
+      lr: this.learningRate, rho: this.rho, eps: this.epsilon, weightDecay: 0, maximize: false, previousSquareAvg: true,
+    };
+    this.slots.apply(variableGradients, (s, at) => adadeltaScalars(options, s, at));
     this.incrementIterations();
   }
 
@@ -220,28 +204,23 @@ export class RMSPropOptimizer extends tf.RMSPropOptimizer {
   override applyGradients(variableGradients: VariableGradients): void {
     const lr = this.learningRate;
     if (!(lr > 0)) throw new RangeError(`RMSPropOptimizer.applyGradients: learningRate must be > 0 here (the momentum is kept divided by it), not ${lr}`);
-    if (this.bufferLr !== null && this.bufferLr !== lr) {
-      const factor = Math.fround(this.bufferLr / lr);
-      for (let i = 0; i < this.slots.size; i++) {
-        const buffer = this.slots.state(i, 1);
-        for (let e = 0; e < buffer.length; e++) buffer[e] = buffer[e]! * factor;
-      }
-    }
-    this.bufferLr = lr;
-    const { decay, momentum, epsilon } = this;
+    const options: Required<RMSpropOptions> = {
+      lr, alpha: this.decay, momentum: this.momentum, weightDecay: 0, centered: this.isCentered, maximize: false,
+      // tfjs's centered denominator is sqrt(s - (c^2 + eps)): eps with a minus sign.
+      eps: this.isCentered ? -this.epsilon : this.epsilon, epsInsideSqrt: true,
+    };
     // Every step takes the momentum path, even with momentum 0: tfjs keeps M then too (its last
     // lr g / d), and getWeights returns it.
-    const flags = RMSPROP.flagMomentum | FLAG_EPS_INSIDE_SQRT | (this.isCentered ? RMSPROP.flagCentered : 0);
-    // tfjs's centered denominator is sqrt(s - (c^2 + eps)): eps with a minus sign.
-    const eps = this.isCentered ? -epsilon : epsilon;
-    this.slots.apply(variableGradients, (s, at) => {
-      s[at + RMSPROP.alpha] = decay;
-      s[at + RMSPROP.oneMinusAlpha] = 1 - decay;
-      s[at + RMSPROP.weightDecay] = 0;
-      s[at + RMSPROP.momentum] = momentum;
-      s[at + RMSPROP.negLr] = -lr;
-      s[at + RMSPROP.eps] = eps;
-      return flags;
+    this.slots.apply(variableGradients, (s, at) => rmspropScalars(options, s, at) | RMSPROP.flagMomentum, () => {
+      // Once the input is checked: buffers kept divided by another learning rate are rescaled.
+      if (this.bufferLr !== null && this.bufferLr !== lr) {
+        const factor = Math.fround(this.bufferLr / lr);
+        for (let i = 0; i < this.slots.size; i++) {
+          const buffer = this.slots.state(i, 1);
+          for (let e = 0; e < buffer.length; e++) buffer[e] = buffer[e]! * factor;
+        }
+      }
+      this.bufferLr = lr;
     });
     this.incrementIterations();
   }
@@ -300,18 +279,12 @@ export class AdamaxOptimizer extends tf.AdamaxOptimizer {
   private readonly slots = new TfjsSlots(tf, ADAMAX_KIND, 'AdamaxOptimizer');
 
   override applyGradients(variableGradients: VariableGradients): void {
-    const { beta1, beta2, epsilon, decay } = this;
-    const iteration = this.iterations, t = iteration + 1;
-    const negClr = -(this.learningRate / (iteration * decay + 1) / (1 - beta1 ** t));
-    this.slots.apply(variableGradients, (s, at) => {
-      s[at + ADAMAX.beta1] = beta1;
-      s[at + ADAMAX.oneMinusBeta1] = 1 - beta1;
-      s[at + ADAMAX.beta2] = beta2;
-      s[at + ADAMAX.weightDecay] = 0;
-      s[at + ADAMAX.negClr] = negClr;
-      s[at + ADAMAX.eps] = epsilon;
-      return ADAMAX.flagEpsOutsideMax;
-    });
+    const iteration = this.iterations;
+    const options: Required<AdamaxOptions> = {
+      lr: this.learningRate / (iteration * this.decay + 1), // tfjs's decayed rate
+      betas: [this.beta1, this.beta2], eps: this.epsilon, weightDecay: 0, maximize: false, epsOutsideMax: true,
+    };
+    this.slots.apply(variableGradients, (s, at) => adamaxScalars(options, iteration + 1, s, at));
     this.incrementIterations();
   }
 

@@ -66,7 +66,8 @@ const SPEC: OptionSpec<AdadeltaOptions> = {
   },
 };
 
-function adadeltaScalars(o: Required<AdadeltaOptions>, s: Float32Array, at: number): number {
+/** Writes one tensor's scalars and returns its flags (simd-optim/tfjs uses it too). @internal */
+export function adadeltaScalars(o: Required<AdadeltaOptions>, s: Float32Array, at: number): number {
   s[at + ADADELTA.rho] = o.rho;
   s[at + ADADELTA.oneMinusRho] = 1 - o.rho;
   s[at + ADADELTA.weightDecay] = o.weightDecay;

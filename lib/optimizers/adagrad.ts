@@ -67,7 +67,8 @@ const SPEC: OptionSpec<AdagradOptions> = {
   },
 };
 
-function adagradScalars(o: Required<AdagradOptions>, t: number, s: Float32Array, at: number): number {
+/** Writes one tensor's scalars and returns its flags (simd-optim/tfjs uses it too). @internal */
+export function adagradScalars(o: Required<AdagradOptions>, t: number, s: Float32Array, at: number): number {
   s[at + ADAGRAD.weightDecay] = o.weightDecay;
   s[at + ADAGRAD.negClr] = -(o.lr / (1 + (t - 1) * o.lrDecay));
   s[at + ADAGRAD.eps] = o.eps;

@@ -66,7 +66,8 @@ const SPEC: OptionSpec<AdamaxOptions> = {
   },
 };
 
-function adamaxScalars(o: Required<AdamaxOptions>, t: number, s: Float32Array, at: number): number {
+/** Writes one tensor's scalars and returns its flags (simd-optim/tfjs uses it too). @internal */
+export function adamaxScalars(o: Required<AdamaxOptions>, t: number, s: Float32Array, at: number): number {
   const beta1 = o.betas[0], beta2 = o.betas[1]; // indexed: destructuring allocates an iterator
   s[at + ADAMAX.beta1] = beta1;
   s[at + ADAMAX.oneMinusBeta1] = 1 - beta1;

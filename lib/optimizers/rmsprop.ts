@@ -76,7 +76,8 @@ const SPEC: OptionSpec<RMSpropOptions> = {
   },
 };
 
-function rmspropScalars(o: Required<RMSpropOptions>, s: Float32Array, at: number): number {
+/** Writes one tensor's scalars and returns its flags (simd-optim/tfjs uses it too). @internal */
+export function rmspropScalars(o: Required<RMSpropOptions>, s: Float32Array, at: number): number {
   s[at + RMSPROP.alpha] = o.alpha;
   s[at + RMSPROP.oneMinusAlpha] = 1 - o.alpha;
   s[at + RMSPROP.weightDecay] = o.weightDecay;

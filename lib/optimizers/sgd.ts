@@ -72,7 +72,8 @@ const SPEC: OptionSpec<SGDOptions> = {
   },
 };
 
-function sgdScalars(o: Required<SGDOptions>, firstStep: boolean, s: Float32Array, at: number): number {
+/** Writes one tensor's scalars and returns its flags (simd-optim/tfjs uses it too). @internal */
+export function sgdScalars(o: Required<SGDOptions>, firstStep: boolean, s: Float32Array, at: number): number {
   s[at + LAYOUT.weightDecay] = o.weightDecay;
   s[at + LAYOUT.momentum] = o.momentum;
   s[at + LAYOUT.oneMinusDampening] = 1 - o.dampening;
