@@ -6,7 +6,7 @@ import { describe, expect, test } from 'vitest';
 
 import {
   Adadelta, Adagrad, Adam, Adamax, AdamW, Lion, NAdam, RAdam, RMSprop, SGD, ConstantLR, ExponentialLR, LambdaLR,
-  OneCycleLR, ReduceLROnPlateau, SequentialLR, StepLR,
+  MultiStepLR, OneCycleLR, ReduceLROnPlateau, SequentialLR, StepLR,
   adamUpdate, clipGradNorm, clipGradValue, sgdUpdate,
 } from '../lib/index.js';
 import { backendsUnderTest, describeBitDifference, normal, rng } from './helpers.js';
@@ -400,6 +400,15 @@ describe('schedulers: all or nothing', () => {
     sched.step();
     expect(() => sched.step()).toThrow(/ExponentialLR\.step: the lr of group 0 at epoch 2 would be Infinity/);
     expect([sched.lastEpoch, ...opt.paramGroups.map((g) => g.lr)]).toEqual([1, 0.1 * 1e300, 0.2 * 1e300]);
+  });
+
+  test('a rate that overflows at construction names the option it comes from, and changes nothing', () => {
+    // A milestone repeated at 0 applies gamma twice at once, as in PyTorch: 0.1 * 1e300^2.
+    const opt = optimizer();
+    expect(() => new MultiStepLR(opt, { milestones: [0, 0], gamma: 1e300 })).toThrow(
+      /MultiStepLR: the lr of group 0 at epoch 0 would be Infinity \(computed from its initial lr 0\.1 and options\.gamma, options\.milestones\)/,
+    );
+    expect(opt.paramGroups.map((g) => [g.lr, g.initialLr])).toEqual([[0.1, undefined], [0.2, undefined]]);
   });
 
   test('SequentialLR loads its own state dict, and a refused load leaves its schedulers as they were', () => {

@@ -235,6 +235,9 @@ export class CyclicLR extends LRScheduler {
     this.groups.forEach((g) => setMomentum(this.operation, g, this.momentumKind!, momentum));
   }
 
+  protected override rateSources(): readonly string[] {
+    return ['options.gamma', 'options.baseLr', 'options.maxLr'];
+  }
   protected lrAt(epoch: number, base: number, group: number): number {
     const { scaleFactor, scale } = this.position(epoch);
     return base + (this.maxLrs[group]! - base) * scaleFactor * scale;

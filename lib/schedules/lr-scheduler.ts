@@ -72,10 +72,11 @@ export function stateNumber(where: string, name: string, value: unknown, rule: N
  * its next step; the schedule says so where the rate comes from). A negative value within
  * rounding of 0 (LinearLR decaying to 0 computes -1e-18) is 0. @internal
  */
-export function checkedRate(where: string, what: string, value: number, group: number, epoch: number, scale: number): number {
+export function checkedRate(where: string, what: string, value: number, group: number, epoch: number, scale: number, sources: readonly string[] = []): number {
   if (value < 0 && value >= -(2 ** -40) * Math.abs(scale)) return 0;
   if (!(value >= 0) || value === Infinity) {
-    throw new RangeError(`${where}: the ${what} of group ${group} at epoch ${epoch} would be ${value}, not a finite number >= 0`);
+    const from = sources.length ? ` (computed from its initial lr ${scale} and ${sources.join(', ')})` : '';
+    throw new RangeError(`${where}: the ${what} of group ${group} at epoch ${epoch} would be ${value}${from}, not a finite number >= 0`);
   }
   return value;
 }
@@ -175,9 +176,18 @@ export abstract class LRScheduler {
 
   /** Sets the groups' lr (and momentum, for the cyclic schedules) for lastEpoch. @internal */
   apply(): void {
-    const next = this.baseLrs.map((base, i) => checkedRate(this.operation, 'lr', this.lrAt(this.lastEpoch, base, i), i, this.lastEpoch, base));
+    const sources = this.rateSources();
+    const next = this.baseLrs.map((base, i) => checkedRate(this.operation, 'lr', this.lrAt(this.lastEpoch, base, i), i, this.lastEpoch, base, sources));
     next.forEach((lr, i) => (this.groups[i]!.lr = lr));
     this.lastLr = next;
+  }
+
+  /**
+   * The options a rate is computed from, named when a rate comes out infinite or NaN (a gamma
+   * above 1 overflowing), so the error points at what the user gave.
+   */
+  protected rateSources(): readonly string[] {
+    return [];
   }
 
   /** The lr of group i at `epoch`: PyTorch's closed form. */
@@ -275,6 +285,9 @@ export class StepLR extends LRScheduler {
     this.gamma = numberOption(this.name, 'options.gamma', o['gamma'], 0.1, { min: 0 });
     this.initialStep();
   }
+  protected override rateSources(): readonly string[] {
+    return ['options.gamma'];
+  }
   protected lrAt(epoch: number, base: number): number {
     return base * this.gamma ** Math.floor(epoch / this.stepSize);
   }
@@ -294,6 +307,9 @@ export class MultiStepLR extends LRScheduler {
     this.gamma = numberOption(this.name, 'options.gamma', o['gamma'], 0.1, { min: 0 });
     this.initialStep();
   }
+  protected override rateSources(): readonly string[] {
+    return ['options.gamma', 'options.milestones'];
+  }
   protected lrAt(epoch: number, base: number): number {
     return base * this.gamma ** this.milestones.filter((m) => m <= epoch).length;
   }
@@ -309,6 +325,9 @@ export class ExponentialLR extends LRScheduler {
     if (o['gamma'] === undefined) throw new TypeError('ExponentialLR: options.gamma is required');
     this.gamma = numberOption(this.name, 'options.gamma', o['gamma'], 1, { min: 0 });
     this.initialStep();
+  }
+  protected override rateSources(): readonly string[] {
+    return ['options.gamma'];
   }
   protected lrAt(epoch: number, base: number): number {
     return base * this.gamma ** epoch;
