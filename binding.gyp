@@ -16,6 +16,7 @@
       'native/nadam.cc',
       'native/radam.cc',
       'native/lion.cc',
+      'native/swats.cc',
       'native/gradients.cc',
       'native/probes.cc',
     ],

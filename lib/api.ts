@@ -15,6 +15,7 @@ export { Adamax, adamaxUpdate, type AdamaxOptions, type AdamaxState } from './op
 export { NAdam, nadamUpdate, type NAdamOptions, type NAdamState } from './optimizers/nadam.js';
 export { RAdam, radamUpdate, type RAdamOptions, type RAdamState } from './optimizers/radam.js';
 export { Lion, lionUpdate, type LionOptions, type LionState } from './optimizers/lion.js';
+export { SWATS, type SWATSOptions, type SWATSState } from './optimizers/swats.js';
 export { clipGradNorm, clipGradNormAsync, clipGradValue, type ClipGradNormOptions } from './optimizers/gradients.js';
 export {
   combineGradNormPartials, gradNormPartials, type GradNormPartialsOptions, type NormType,

@@ -22,9 +22,10 @@ namespace {
     {                                                                                                 \
       ns::adamStep, ns::adagradStep, ns::rmspropStep, ns::sgdStep, ns::trafficStep, ns::fmaProbeStep, \
           ns::adadeltaStep, ns::adamaxStep, ns::nadamStep, ns::radamStep, ns::lionStep,               \
-          ns::scaleStep, ns::clampStep                                                                \
+          ns::scaleStep, ns::clampStep, ns::swatsStep                                                 \
     }                                                                                                 \
-    , { ns::sumSquares, ns::sumAbs, ns::maxAbs, ns::nonFinite, ns::readPass }, ns::compiledLevel      \
+    , { ns::sumSquares, ns::sumAbs, ns::maxAbs, ns::nonFinite, ns::readPass, ns::dotProducts },     \
+        ns::compiledLevel                                                                             \
   }
 
 const KernelTable kScalarTable = SIMD_OPTIM_TABLE(scalar);
@@ -159,6 +160,7 @@ const KernelLayout kLayouts[kKernelCount] = {
     {"lion", lion::kSlots, lion::kScalars, 0, allSlots<lion::kSlots>},
     {"scale", 1, 0, scale::kScalars, allSlots<1>},
     {"clamp", 1, 0, clamp::kScalars, allSlots<1>},
+    {"swats", swats::kSlots, swats::kScalars, 0, allSlots<swats::kSlots>},
 };
 
 }  // namespace

@@ -29,6 +29,7 @@ struct Reductions {
   void (*maxAbs)(const float* x, size_t length, float* lanes);
   bool (*nonFinite)(const float* x, size_t length);
   float (*readPass)(const float* x, size_t length);
+  void (*dot)(const float* x, const float* y, size_t length, double* lanes);
 };
 
 // Everything compiled for one level. Immutable, shared by every thread.

@@ -4,6 +4,7 @@
 //   sumSquares: lanes[i % 16] += double(x[i]) * double(x[i])   (the product is exact in float64)
 //   sumAbs:     lanes[i % 16] += |double(x[i])|
 //   maxAbs:     lanes[i % 16] = max(lanes[i % 16], |x[i]|)      (NaN-propagating, in float32)
+//   dot:        lanes[i % 16] += double(x[i]) * double(y[i])    (exact too; SWATS's projection)
 //   nonFinite:  whether any x[i] is NaN or infinite
 //   scale:      x[i] = x[i] * factor
 //   clamp:      x[i] = min(max(x[i], low), high)               (NaN stays NaN)
@@ -41,6 +42,17 @@ double magnitude(float x) { return __builtin_fabs(double(x)); }
 void sumSquares(const float* x, size_t length, double* lanes) { sumLanes<&Lanes16::addSquares, square>(x, length, lanes); }
 
 void sumAbs(const float* x, size_t length, double* lanes) { sumLanes<&Lanes16::addAbs, magnitude>(x, length, lanes); }
+
+void dotProducts(const float* x, const float* y, size_t length, double* lanes) {
+  Lanes16 acc(lanes);
+  size_t i = 0;
+  for (; i + 16 <= length; i += 16) {
+    prefetchStreams<0>(i, x, y);
+    acc.addProducts(x + i, y + i);
+  }
+  acc.store(lanes);
+  for (; i < length; ++i) lanes[i % 16] = lanes[i % 16] + double(x[i]) * double(y[i]);
+}
 
 void maxAbs(const float* x, size_t length, float* lanes) {
   constexpr size_t kVectors = 16 / VecF::kLanes;

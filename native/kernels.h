@@ -26,11 +26,12 @@ using KernelFn = void (*)(const TensorTask& task);
 
 enum KernelId : uint32_t {
   kAdam, kAdagrad, kRmsprop, kSgd, kTraffic, kFmaProbe, kAdadelta, kAdamax, kNadam, kRadam, kLion,
-  kScale, kClamp, kKernelCount
+  kScale, kClamp, kSwats, kKernelCount
 };
 
 // Reductions over a list of arrays (native/gradients.cc), run by the binding's reduce().
-enum ReduceId : uint32_t { kSumSquares, kSumAbs, kMaxAbs, kNonFinite, kReadPass, kReduceCount };
+// kDot takes its arrays in pairs (x0, y0, x1, y1, ...): the sum of x * y (SWATS's projection).
+enum ReduceId : uint32_t { kSumSquares, kSumAbs, kMaxAbs, kNonFinite, kReadPass, kDot, kReduceCount };
 
 // The block of the reductions and of the split of a step over threads: every tensor is cut at
 // multiples of kBlock elements. A sum is the sum, in order, of each tensor's block sums (each
@@ -115,6 +116,18 @@ enum Slot { kParam, kGrad, kExpAvg, kSlots };
 enum Scalar { kBeta1, kOneMinusBeta1, kBeta2, kOneMinusBeta2, kDecayFactor, kNegLr, kScalars };
 }  // namespace lion
 
+// SWATS: Adam until its projected SGD rate settles, then SGD with momentum (native/swats.cc).
+// The update slot holds Adam's step in the Adam phase (the projection reads it) and SGD's
+// momentum in the SGD phase.
+namespace swats {
+enum Slot { kParam, kGrad, kExpAvg, kExpAvgSq, kUpdate, kSlots };
+enum Scalar {
+  kBeta1, kOneMinusBeta1, kBeta2, kOneMinusBeta2, kWeightDecay, kDecayFactor, kNegStepSize,
+  kBiasCorrection2Sqrt, kEps, kNegSgdLr, kScalars
+};
+constexpr uint32_t kFlagSgdPhase = 1u << 3;
+}  // namespace swats
+
 // Gradient clipping: slot 0 = slot 0 * scalar 0 (scale), or clamped to [scalar 0, scalar 1]; the
 // scalars are shared by all tensors of the call.
 namespace scale {
@@ -155,11 +168,13 @@ const KernelLayout& kernelLayout(KernelId id);
   void lionStep(const TensorTask& task);     \
   void scaleStep(const TensorTask& task);    \
   void clampStep(const TensorTask& task);    \
+  void swatsStep(const TensorTask& task);    \
   void sumSquares(const float* x, size_t length, double* lanes); \
   void sumAbs(const float* x, size_t length, double* lanes);     \
   void maxAbs(const float* x, size_t length, float* lanes);      \
   bool nonFinite(const float* x, size_t length);                 \
   float readPass(const float* x, size_t length);                 \
+  void dotProducts(const float* x, const float* y, size_t length, double* lanes); \
   const char* compiledLevel();                                   \
   }
 

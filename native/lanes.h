@@ -28,6 +28,10 @@ struct Lanes16 {
     low = _mm512_add_pd(low, abs(_mm512_cvtps_pd(_mm256_loadu_ps(x))));
     high = _mm512_add_pd(high, abs(_mm512_cvtps_pd(_mm256_loadu_ps(x + 8))));
   }
+  void addProducts(const float* x, const float* y) {
+    low = _mm512_add_pd(low, _mm512_mul_pd(_mm512_cvtps_pd(_mm256_loadu_ps(x)), _mm512_cvtps_pd(_mm256_loadu_ps(y))));
+    high = _mm512_add_pd(high, _mm512_mul_pd(_mm512_cvtps_pd(_mm256_loadu_ps(x + 8)), _mm512_cvtps_pd(_mm256_loadu_ps(y + 8))));
+  }
   void store(double* out) const {
     _mm512_storeu_pd(out, low);
     _mm512_storeu_pd(out + 8, high);
@@ -50,6 +54,11 @@ struct Lanes16 {
   }
   void addAbs(const float* x) {
     for (int j = 0; j < 4; ++j) acc[j] = _mm256_add_pd(acc[j], abs(_mm256_cvtps_pd(_mm_loadu_ps(x + 4 * j))));
+  }
+  void addProducts(const float* x, const float* y) {
+    for (int j = 0; j < 4; ++j) {
+      acc[j] = _mm256_add_pd(acc[j], _mm256_mul_pd(_mm256_cvtps_pd(_mm_loadu_ps(x + 4 * j)), _mm256_cvtps_pd(_mm_loadu_ps(y + 4 * j))));
+    }
   }
   void store(double* out) const {
     for (int j = 0; j < 4; ++j) _mm256_storeu_pd(out + 4 * j, acc[j]);
@@ -78,6 +87,13 @@ struct Lanes16 {
   void addAbs(const float* x) {
     each(x, [](__m128d a, __m128d v) { return _mm_add_pd(a, abs(v)); });
   }
+  void addProducts(const float* x, const float* y) {
+    for (int j = 0; j < 4; ++j) {
+      const __m128 u = _mm_loadu_ps(x + 4 * j), w = _mm_loadu_ps(y + 4 * j);
+      acc[2 * j] = _mm_add_pd(acc[2 * j], _mm_mul_pd(_mm_cvtps_pd(u), _mm_cvtps_pd(w)));
+      acc[2 * j + 1] = _mm_add_pd(acc[2 * j + 1], _mm_mul_pd(_mm_cvtps_pd(_mm_movehl_ps(u, u)), _mm_cvtps_pd(_mm_movehl_ps(w, w))));
+    }
+  }
   void store(double* out) const {
     for (int j = 0; j < 8; ++j) _mm_storeu_pd(out + 2 * j, acc[j]);
   }
@@ -99,6 +115,9 @@ struct Lanes16 {
   void addAbs(const float* x) {
     for (int j = 0; j < 8; ++j) acc[j] = vaddq_f64(acc[j], vabsq_f64(vcvt_f64_f32(vld1_f32(x + 2 * j))));
   }
+  void addProducts(const float* x, const float* y) {
+    for (int j = 0; j < 8; ++j) acc[j] = vaddq_f64(acc[j], vmulq_f64(vcvt_f64_f32(vld1_f32(x + 2 * j)), vcvt_f64_f32(vld1_f32(y + 2 * j))));
+  }
   void store(double* out) const {
     for (int j = 0; j < 8; ++j) vst1q_f64(out + 2 * j, acc[j]);
   }
@@ -116,6 +135,9 @@ struct Lanes16 {
   }
   void addAbs(const float* x) {
     for (int j = 0; j < 16; ++j) acc[j] = acc[j] + __builtin_fabs(double(x[j]));
+  }
+  void addProducts(const float* x, const float* y) {
+    for (int j = 0; j < 16; ++j) acc[j] = acc[j] + double(x[j]) * double(y[j]);
   }
   void store(double* out) const {
     for (int j = 0; j < 16; ++j) out[j] = acc[j];

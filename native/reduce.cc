@@ -24,8 +24,14 @@ struct ReduceJob {
 // One chunk of a reduction: its block's lanes from zero, combined in the fixed tree.
 void reduceChunk(const ReduceJob& job, size_t part) {
   const Chunk& chunk = job.split->chunks[part];
-  const float* x = job.views[chunk.task].data + chunk.begin;
   const size_t length = chunk.end - chunk.begin;
+  if (job.op == kDot) {  // task t is the pair of arrays 2t and 2t + 1
+    double lanes[16] = {};
+    job.reductions->dot(job.views[2 * chunk.task].data + chunk.begin, job.views[2 * chunk.task + 1].data + chunk.begin, length, lanes);
+    job.results[part] = combineLanes(lanes);
+    return;
+  }
+  const float* x = job.views[chunk.task].data + chunk.begin;
   switch (job.op) {
     case kSumSquares:
     case kSumAbs: {
@@ -83,6 +89,14 @@ bool readReduce(napi_env env, const char* name, napi_value* argv, ReduceArgument
     if (views.size() != count) return fail(env, false, where + ": called again while reading its arrays"), false;
     views[t] = view;
   }
+  if (args.op == kDot) {
+    if (count % 2 != 0) return fail(env, false, where + ": a dot product takes its arrays in pairs"), false;
+    for (uint32_t t = 0; t < count; t += 2) {
+      if (views[t].length != views[t + 1].length) {
+        return fail(env, false, where + ": arrays[" + std::to_string(t) + "] and arrays[" + std::to_string(t + 1) + "] differ in length"), false;
+      }
+    }
+  }
   return true;
 }
 
@@ -91,7 +105,8 @@ bool readReduce(napi_env env, const char* name, napi_value* argv, ReduceArgument
 // infinity". No N-API: stepAsync's sibling runs it on a libuv thread.
 double reduceViews(const Reductions& reductions, ReduceId op, const std::vector<Float32View>& views, uint32_t threads,
                    Split& split, std::vector<double>& results) {
-  split.cut(uint32_t(views.size()), [&](uint32_t t) { return views[t].length; });
+  const bool pairs = op == kDot;
+  split.cut(uint32_t(pairs ? views.size() / 2 : views.size()), [&](uint32_t t) { return views[pairs ? 2 * t : t].length; });
   const std::vector<Chunk>& chunks = split.chunks;
   results.resize(chunks.size());
   ReduceJob job{op, &reductions, views.data(), &split, results.data()};
@@ -100,7 +115,8 @@ double reduceViews(const Reductions& reductions, ReduceId op, const std::vector<
   double result = 0;
   switch (op) {
     case kSumSquares:
-    case kSumAbs: {
+    case kSumAbs:
+    case kDot: {
       double tensorSum = 0;
       for (size_t c = 0; c < chunks.size(); ++c) {
         tensorSum = tensorSum + results[c];

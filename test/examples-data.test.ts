@@ -78,3 +78,17 @@ test('examples/iris.mjs --quick: standardised features train smoothly and genera
   expect(losses(raw).at(-1)).toBeGreaterThan(losses(scaled).at(-1)!);
   expect(Math.max(...losses(raw))).toBeGreaterThan(Math.log(3));
 }, 60_000);
+
+test('examples/swats.mjs: SWATS trains as Adam, switches to SGD with a projected rate, and reaches the loss floor', () => {
+  const stdout = runExample('swats.mjs', []);
+  const switched = stdout.match(/SWATS switched to SGD at step (\d+) \(epoch (\d+)\) with lr ([0-9.e-]+)/);
+  expect(switched).not.toBeNull();
+  const [, step, , lr] = switched!;
+  expect(Number(step)).toBeGreaterThan(1);
+  expect(Number(lr)).toBeGreaterThan(0);
+  const losses = (label: string) => stdout.split('\n')[stdout.split('\n').findIndex((l) => l.startsWith(label)) + 1]!.trim().split('\t').map(Number);
+  const adam = losses('Adam'), swats = losses('SWATS');
+  // Identical to Adam until the switch (epoch 79 here: the first four reports), and as low at the end.
+  expect(swats.slice(0, 4)).toEqual(adam.slice(0, 4));
+  expect(swats.at(-1)).toBeLessThanOrEqual(adam.at(-1)! * 1.01);
+}, 60_000);

@@ -4,7 +4,7 @@ import { describe, expect, test } from 'vitest';
 
 import { backend, nativeAddon } from '../lib/bridge/backend.js';
 import {
-  ADADELTA, ADAGRAD, ADAM, ADAMAX, CLAMP, FMA_PROBE, KernelId, LION, NADAM, RADAM, RMSPROP, SCALE, SGD, TRAFFIC,
+  ADADELTA, ADAGRAD, ADAM, ADAMAX, CLAMP, FMA_PROBE, KernelId, LION, NADAM, RADAM, RMSPROP, SCALE, SGD, SWATS, TRAFFIC,
 } from '../lib/bridge/kernels.js';
 
 describe.skipIf(backend !== 'native')('native binding', () => {
@@ -25,6 +25,7 @@ describe.skipIf(backend !== 'native')('native binding', () => {
       lion: { id: KernelId.Lion, slots: LION.slots, scalars: LION.scalars },
       scale: { id: KernelId.Scale, slots: SCALE.slots, scalars: SCALE.scalars },
       clamp: { id: KernelId.Clamp, slots: CLAMP.slots, scalars: CLAMP.scalars },
+      swats: { id: KernelId.Swats, slots: SWATS.slots, scalars: SWATS.scalars },
     });
   });
 

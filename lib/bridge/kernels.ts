@@ -22,7 +22,7 @@ export type ReduceFn = (arrays: readonly Slot[], count: number, lengths: readonl
 /** Kernel ids, the order of KernelId in native/kernels.h. */
 export const KernelId = {
   Adam: 0, Adagrad: 1, Rmsprop: 2, Sgd: 3, Traffic: 4, FmaProbe: 5,
-  Adadelta: 6, Adamax: 7, Nadam: 8, Radam: 9, Lion: 10, Scale: 11, Clamp: 12,
+  Adadelta: 6, Adamax: 7, Nadam: 8, Radam: 9, Lion: 10, Scale: 11, Clamp: 12, Swats: 13,
 } as const;
 export type KernelId = (typeof KernelId)[keyof typeof KernelId];
 
@@ -33,7 +33,7 @@ export type KernelId = (typeof KernelId)[keyof typeof KernelId];
 export const REDUCE_BLOCK = 1 << 15;
 
 /** Reduction ids, the order of ReduceId in native/kernels.h. */
-export const ReduceId = { SumSquares: 0, SumAbs: 1, MaxAbs: 2, NonFinite: 3, ReadPass: 4 } as const;
+export const ReduceId = { SumSquares: 0, SumAbs: 1, MaxAbs: 2, NonFinite: 3, ReadPass: 4, Dot: 5 } as const;
 export type ReduceId = (typeof ReduceId)[keyof typeof ReduceId];
 
 /** Flags shared by every optimizer kernel. */
@@ -115,6 +115,16 @@ export const LION = {
   param: 0, grad: 1, expAvg: 2,
   scalars: 6,
   beta1: 0, oneMinusBeta1: 1, beta2: 2, oneMinusBeta2: 3, decayFactor: 4, negLr: 5,
+} as const;
+
+/** SWATS: the update slot is Adam's step in the Adam phase, SGD's momentum in the SGD phase. */
+export const SWATS = {
+  slots: 5,
+  param: 0, grad: 1, expAvg: 2, expAvgSq: 3, update: 4,
+  scalars: 10,
+  beta1: 0, oneMinusBeta1: 1, beta2: 2, oneMinusBeta2: 3, weightDecay: 4, decayFactor: 5,
+  negStepSize: 6, biasCorrection2Sqrt: 7, eps: 8, negSgdLr: 9,
+  flagSgdPhase: 1 << 3,
 } as const;
 
 /** The benchmark's same-traffic loop: flags = reads | writes << 8. */

@@ -53,6 +53,26 @@ export function sumAbsJs(arrays: readonly Slot[], count: number, lengths: readon
   return blockSums(arrays, count, lengths, false);
 }
 
+/**
+ * The sum of x * y over pairs of arrays (x0, y0, x1, y1, ...; `count` arrays, `lengths` per array):
+ * each product is exact in float64, added in the lanes and blocks of the sums above. @internal
+ */
+export function dotJs(arrays: readonly Slot[], count: number, lengths: readonly number[]): number {
+  let total = 0;
+  for (let t = 0; t + 1 < count; t += 2) {
+    const x = arrays[t]!, y = arrays[t + 1]!;
+    let tensorSum = 0;
+    for (let begin = 0, n = lengths[t]!; begin < n; begin += REDUCE_BLOCK) {
+      lanes.fill(0);
+      const end = Math.min(n, begin + REDUCE_BLOCK);
+      for (let i = begin; i < end; i++) lanes[(i - begin) & 15] = lanes[(i - begin) & 15]! + x[i]! * y[i]!;
+      tensorSum = tensorSum + combine(lanes);
+    }
+    total = total + tensorSum;
+  }
+  return total;
+}
+
 /** @internal The maximum is exact; lanes only fix where a NaN is noticed, which cannot matter. */
 export function maxAbsJs(arrays: readonly Slot[], count: number, lengths: readonly number[]): number {
   let max = 0;

@@ -59,6 +59,12 @@ export interface OptimizerDefinition<O extends object> {
   readonly createBuffer?: (k: number, length: number, hyper: Required<O>) => Float32Array;
   /** Updates a record after a successful step. Default: counts the step, and nothing else. */
   readonly advance?: (record: StateRecord, hyper: Required<O>) => void;
+  /**
+   * Runs after `advance`, for each param the step updated, with its gradient: what an optimizer
+   * computes from the step's results (SWATS's projection). An optimizer with it takes no step
+   * plan: every step stages its tensors.
+   */
+  readonly afterStep?: (record: StateRecord, hyper: Required<O>, grad: Float32Array, length: number, threads: number | 'auto') => void;
 }
 
 /** Per-param state: the step count, the state buffers in kernel slot order, other numbers. */

@@ -50,6 +50,7 @@ export class StepEngine<O extends object> {
   private readonly prepare: OptimizerDefinition<O>['prepare'];
   private readonly createBuffer: (k: number, length: number, hyper: Required<O>) => Float32Array;
   private readonly advance: (record: StateRecord, hyper: Required<O>) => void;
+  private readonly afterStep: NonNullable<OptimizerDefinition<O>['afterStep']> | null;
   /** True when `advance` only counts the step: a planned step then counts them in one loop. */
   private readonly countsOnly: boolean;
   /** The bytes a step moves per element ('auto' threads counts them). */
@@ -116,6 +117,7 @@ export class StepEngine<O extends object> {
     this.prepare = definition.prepare;
     this.createBuffer = definition.createBuffer ?? newZeros;
     this.advance = definition.advance ?? countStep;
+    this.afterStep = definition.afterStep ?? null;
     this.countsOnly = definition.advance === undefined;
     this.traffic = trafficPerElement(kernel.slots);
     this.stepLabel = `${name}.step`;
@@ -274,6 +276,7 @@ export class StepEngine<O extends object> {
    * plan the next ones; otherwise remember its gradients.
    */
   private planNext(count: number): void {
+    if (this.afterStep !== null) return; // it reads each step's gradients: no plan
     const n = this.flat.length, previous = this.previousGrads;
     let same = previous.length === n;
     for (let i = 0; same && i < n; i++) same = previous[i] === this.grads[i];
@@ -382,6 +385,7 @@ export class StepEngine<O extends object> {
       }
       this.records[i] = record;
       this.advance(record, this.hyper[this.groupOf[i]!]!);
+      if (this.afterStep !== null) this.afterStep(record, this.hyper[this.groupOf[i]!]!, this.grads[i]!, this.tensorLengths[t]!, this.threads);
     }
   }
 }

@@ -17,6 +17,7 @@ const { adamaxKernelJs } = require(dist + 'optimizers/adamax.js');
 const { nadamKernelJs } = require(dist + 'optimizers/nadam.js');
 const { radamKernelJs } = require(dist + 'optimizers/radam.js');
 const { lionKernelJs } = require(dist + 'optimizers/lion.js');
+const { swatsKernelJs } = require(dist + 'optimizers/swats.js');
 const G = require(dist + 'optimizers/gradients.js');
 const { fmaf } = require(dist + 'core/float32.js');
 const K = require(dist + 'bridge/kernels.js');
@@ -46,6 +47,9 @@ const kernels = [
   { id: K.KernelId.Nadam, js: nadamKernelJs, L: K.NADAM, flags: every(3), scalars: () => [0.9, 0.1, 0.999, 0.001, 0.1, 0.9998, 1 - 0.999 ** 2, 1e-8, -0.02, -0.3] },
   { id: K.KernelId.Radam, js: radamKernelJs, L: K.RADAM, flags: every(4), scalars: () => [0.9, 0.1, 0.999, 0.001, 0.1, 0.9999, 1 - 0.9 ** 7, 1e-3, 1e-8, Math.sqrt(1 - 0.999 ** 7), 0.12] },
   { id: K.KernelId.Lion, js: lionKernelJs, L: K.LION, flags: [0, 1, 4, 5], scalars: () => [0.9, 0.1, 0.99, 0.01, 0.99, -1e-4] },
+  // SWATS: both phases (flag 8), with maximize (1) and decoupled decay (4).
+  { id: K.KernelId.Swats, js: swatsKernelJs, L: K.SWATS, flags: [0, 1, 4, 5, 8, 9, 12, 13],
+    scalars: () => [0.9, 0.1, 0.999, 0.001, 0.01, 0.99999, -0.001 / (1 - 0.9 ** 3), Math.sqrt(1 - 0.999 ** 3), 1e-9, -(0.1 * 0.004)] },
   { id: K.KernelId.Sgd, js: sgdKernelJs, L: K.SGD, flags: [0, 1, 2, 4, 4 | 8, 4 | 16, 4 | 8 | 16, 7],
     scalars: () => [0.1, 0.9, 0.7, -0.01] },
 ];
