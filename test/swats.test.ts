@@ -182,6 +182,22 @@ describe.each(backendsUnderTest())('SWATS on $label', ({ activate }) => {
     }
   });
 
+  test('stepAsync gives the bits of step, the projection and switch included', async () => {
+    activate();
+    const random = rng(12);
+    const a = SIZES.map((n) => normal(random, n)), b = a.map((p) => p.slice());
+    const gradients = bowlGradients(a, 4);
+    const sync = new SWATS(a, { lr: 2e-2, switchEps: 3e-5, threads: 2 }), later = new SWATS(b, { lr: 2e-2, switchEps: 3e-5, threads: 2 });
+    for (let k = 1; k <= 40; k++) {
+      const g = gradients(k);
+      sync.step(g);
+      expect(await later.stepAsync(g)).toBe(true);
+    }
+    expect(later.phases()).toEqual(sync.phases());
+    expect(later.phases()).toContain('sgd');
+    expect(a.map((p, i) => describeBitDifference(`params[${i}]`, p, b[i]!)).filter(Boolean)).toEqual([]);
+  });
+
   test('a state dict taken after the switch loads into a new SWATS, which goes on as the first', () => {
     activate();
     const { params, opt } = run(1, 30);
