@@ -11,7 +11,7 @@ import { backend } from '../lib/bridge/backend.js';
 const ROOT = path.resolve(__dirname, '..');
 const SCRIPT = path.join(ROOT, 'test', 'fixtures', 'alloc', 'gc-per-step.cjs');
 const DIST = path.join(ROOT, 'dist', 'index.js');
-const OPTIMIZERS = ['SGD', 'Adam', 'AdamW', 'Adagrad', 'RMSprop', 'Adadelta', 'Adamax', 'NAdam', 'RAdam', 'Lion'];
+const OPTIMIZERS = ['SGD', 'Adam', 'AdamW', 'Adagrad', 'RMSprop', 'Adadelta', 'Adamax', 'NAdam', 'RAdam', 'Lion', 'SWATS'];
 
 type Result = { kind: string; backend: string; gcs: number; rounds: number[] };
 

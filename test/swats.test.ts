@@ -8,6 +8,9 @@ import * as path from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
 
 import { AdamW, SWATS, loadCheckpoint, saveCheckpoint, type SWATSOptions } from '../lib/index.js';
+import { backend, nativeAddon, runReduce } from '../lib/bridge/backend.js';
+import { ReduceId } from '../lib/bridge/kernels.js';
+import { dotJs } from '../lib/optimizers/gradients.js';
 import { backendsUnderTest, describeBitDifference, normal, rng, withFallback } from './helpers.js';
 
 const f = Math.fround;
@@ -180,6 +183,35 @@ describe.each(backendsUnderTest())('SWATS on $label', ({ activate }) => {
         expect(describeBitDifference(`momentum_buffer[${i}]`, a['momentum_buffer'] as Float32Array, b['momentum_buffer'] as Float32Array)).toBe(null);
       }
     }
+  });
+
+  test('the dot reduction: the fallback\'s bits for several pairs, across blocks, on 1 and 2 threads', () => {
+    activate();
+    const random = rng(21);
+    const arrays = SIZES.flatMap((n) => [normal(random, n), normal(random, n)]);
+    const lengths = arrays.map((a) => a.length);
+    const want = dotJs(arrays, arrays.length, lengths);
+    for (const threads of [1, 2]) expect(runReduce(ReduceId.Dot, dotJs, arrays, arrays.length, lengths, threads)).toBe(want);
+    expect(runReduce(ReduceId.Dot, dotJs, arrays, 2, lengths)).toBe(dotJs(arrays, 2, lengths));
+    if (backend === 'native') {
+      expect(() => nativeAddon!.reduce(ReduceId.Dot, arrays, 3, 1)).toThrow(/in pairs/);
+      expect(() => nativeAddon!.reduce(ReduceId.Dot, [arrays[0], arrays[2]], 2, 1)).toThrow(/differ in length/);
+    }
+  });
+
+  // On the fallback stepAsync has finished before it returns: nothing can be detached mid-step.
+  test.skipIf(backend !== 'native')('a gradient detached while stepAsync runs: the step settles, that param just gets no estimate', async () => {
+    activate();
+    const w = normal(rng(2), 1000), g = normal(rng(3), 1000);
+    const opt = new SWATS([w], { lr: 1e-2, switchEps: 1e9 });
+    opt.step([g.slice()]);
+    const pending = opt.stepAsync([g]);
+    structuredClone(g.buffer, { transfer: [g.buffer] }); // detaches g
+    expect(await pending).toBe(true);
+    const s = opt.state.get(w)!;
+    expect([s.step, s.phase]).toEqual([2, 'adam']); // no estimate from step 2, so no switch yet
+    opt.step([normal(rng(4), 1000)]);
+    expect(opt.phases()).toEqual(['sgd']);
   });
 
   test('stepAsync gives the bits of step, the projection and switch included', async () => {

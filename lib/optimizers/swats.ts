@@ -33,6 +33,7 @@
 import { fmaf } from '../core/float32.js';
 import { FLAG_DECOUPLED_DECAY, FLAG_MAXIMIZE, KernelId, ReduceId, SWATS as LAYOUT, type Slot } from '../bridge/kernels.js';
 import { runReduce, threadsFor } from '../bridge/backend.js';
+import { realLength } from '../core/intrinsics.js';
 import { betas, bool, num, type OptionSpec } from '../core/options.js';
 import { dotJs, sumSquaresJs } from './gradients.js';
 import {
@@ -155,6 +156,10 @@ export function swatsKernelJs(arrays: readonly Slot[], scalars: Float32Array, fl
   }
 }
 
+// Reused by every projection: a step allocates nothing once its state exists.
+const PAIR: Slot[] = [null, null];
+const LENGTHS = [0, 0];
+
 /**
  * The paper's projection and switch test for one param after its Adam step k (record.step):
  * from p_k (the update buffer) and the gradient, in float64. @internal
@@ -163,10 +168,20 @@ export function projectAndSwitch(record: StateRecord, hyper: Required<SWATSOptio
   const scalars = record.scalars;
   if (scalars['phase'] !== PHASE_ADAM) return;
   const update = record.buffers[2]!;
-  const pair: Slot[] = [update, grad], lengths = [length, length];
+  // The step has been applied; an array detached meanwhile (during stepAsync) gives no estimate
+  // this step rather than an error that would leave the step half-committed.
+  if (realLength(grad) !== length || realLength(update) !== length) return;
   const n = threadsFor(threads, 8 * length);
-  const pp = runReduce(ReduceId.SumSquares, sumSquaresJs, pair, 1, lengths, n);
-  const pgRaw = runReduce(ReduceId.Dot, dotJs, pair, 2, lengths, n);
+  PAIR[0] = update;
+  PAIR[1] = grad;
+  LENGTHS[0] = LENGTHS[1] = length;
+  let pp: number, pgRaw: number;
+  try {
+    pp = runReduce(ReduceId.SumSquares, sumSquaresJs, PAIR, 1, LENGTHS, n);
+    pgRaw = runReduce(ReduceId.Dot, dotJs, PAIR, 2, LENGTHS, n);
+  } finally {
+    PAIR[0] = PAIR[1] = null; // hold no caller's array past the step
+  }
   const pg = hyper.maximize ? -pgRaw : pgRaw; // g = -grad: the products change sign, exactly
   if (pg === 0) return; // the paper: no estimate from a step orthogonal to the gradient
   const gamma = pp / -pg;
