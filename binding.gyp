@@ -18,6 +18,7 @@
       'native/lion.cc',
       'native/swats.cc',
       'native/gradients.cc',
+      'native/scaler.cc',
       'native/probes.cc',
     ],
     'strict_fp_flags': ['-O3', '-fPIC', '-ffp-contract=off', '-fno-math-errno', '-fno-fast-math'],
@@ -45,7 +46,8 @@
     },
     {
       'target_name': 'simd_optim',
-      'sources': ['native/binding.cc', 'native/async.cc', 'native/plan.cc', 'native/reduce.cc', 'native/dispatch.cc', 'native/pool.cc'],
+      'sources': ['native/binding.cc', 'native/async.cc', 'native/plan.cc', 'native/reduce.cc', 'native/scaler-binding.cc',
+                  'native/dispatch.cc', 'native/pool.cc'],
       # node-addon-api's headers by path, as its README's alternative to its gyp target: depending
       # on that target made node-gyp write its makefiles into a node-addon-api/ folder inside the
       # installed package. NODE_ADDON_API_DISABLE_CPP_EXCEPTIONS is what the target defined.

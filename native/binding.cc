@@ -97,6 +97,10 @@ Read readFloat32Array(napi_env env, napi_value value, Float32View* view) {
   return readTypedArray<float, napi_float32_array>(env, value, &view->data, &view->length);
 }
 
+Read readFloat64Array(napi_env env, napi_value value, double** data, size_t* length) {
+  return readTypedArray<double, napi_float64_array>(env, value, data, length);
+}
+
 Read readUint32Array(napi_env env, napi_value value, uint32_t** data, size_t* length) {
   return readTypedArray<uint32_t, napi_uint32_array>(env, value, data, length);
 }
@@ -307,6 +311,11 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   napi_create_function(env, "stepPlanned", NAPI_AUTO_LENGTH, StepPlanned, nullptr, &stepPlanned);
   exports.Set("plan", Napi::Value(env, plan));
   exports.Set("stepPlanned", Napi::Value(env, stepPlanned));
+  napi_value scaleColumns, columnMoments;
+  napi_create_function(env, "scaleColumns", NAPI_AUTO_LENGTH, ScaleColumns, nullptr, &scaleColumns);
+  napi_create_function(env, "columnMoments", NAPI_AUTO_LENGTH, ColumnMoments, nullptr, &columnMoments);
+  exports.Set("scaleColumns", Napi::Value(env, scaleColumns));
+  exports.Set("columnMoments", Napi::Value(env, columnMoments));
   exports.Set("step", Napi::Value(env, step));
   exports.Set("reduce", Napi::Value(env, reduce));
   exports.Set("availableIsas", Napi::Function::New(env, AvailableIsas, "availableIsas"));

@@ -118,6 +118,7 @@ Read readStatus(napi_env env, napi_status status);
 Read readFloat32Array(napi_env env, napi_value value, Float32View* view);
 // Element `index` of the Array `array`, as a Float32Array.
 Read readElement(napi_env env, napi_value array, uint32_t index, Float32View* view);
+Read readFloat64Array(napi_env env, napi_value value, double** data, size_t* length);
 Read readUint32Array(napi_env env, napi_value value, uint32_t** data, size_t* length);
 Read readUint32(napi_env env, napi_value value, uint32_t* out);
 Read readArrayLength(napi_env env, napi_value value, uint32_t* length);
@@ -158,6 +159,10 @@ napi_value ReduceAsync(napi_env env, napi_callback_info info);
 
 // stepAsync (native/async.cc).
 napi_value StepAsync(napi_env env, napi_callback_info info);
+
+// scaleColumns and columnMoments: StandardScaler's passes (native/scaler-binding.cc).
+napi_value ScaleColumns(napi_env env, napi_callback_info info);
+napi_value ColumnMoments(napi_env env, napi_callback_info info);
 
 // plan and stepPlanned (native/plan.cc).
 napi_value MakePlan(napi_env env, napi_callback_info info);

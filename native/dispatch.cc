@@ -25,7 +25,7 @@ namespace {
           ns::scaleStep, ns::clampStep, ns::swatsStep                                                 \
     }                                                                                                 \
     , { ns::sumSquares, ns::sumAbs, ns::maxAbs, ns::nonFinite, ns::readPass, ns::dotProducts },     \
-        ns::compiledLevel                                                                             \
+        { ns::standardize, ns::unstandardize, ns::slotMoments }, ns::compiledLevel                    \
   }
 
 const KernelTable kScalarTable = SIMD_OPTIM_TABLE(scalar);

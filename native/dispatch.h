@@ -32,10 +32,20 @@ struct Reductions {
   void (*dot)(const float* x, const float* y, size_t length, double* lanes);
 };
 
+// StandardScaler's passes of one level (native/scaler.cc).
+struct Scaling {
+  // y = (x - shift[c]) / divisor[c], or x * divisor[c] + shift[c]; shift and divisor hold columns + 16 entries.
+  void (*standardize)(const float* x, float* y, size_t length, size_t columns, const double* shift, const double* divisor);
+  void (*unstandardize)(const float* x, float* y, size_t length, size_t columns, const double* shift, const double* divisor);
+  // Welford's updates of value i into slot i % slots; the state arrays hold slots rounded up to 16.
+  void (*slotMoments)(const float* x, size_t length, size_t slots, double* mean, double* m2, double* count);
+};
+
 // Everything compiled for one level. Immutable, shared by every thread.
 struct KernelTable {
   KernelFn fn[kKernelCount];
   Reductions reductions;
+  Scaling scaling;
   // The level the library was compiled for, from inside it (native/probes.cc).
   const char* (*compiledLevel)();
 };

@@ -175,6 +175,9 @@ const KernelLayout& kernelLayout(KernelId id);
   bool nonFinite(const float* x, size_t length);                 \
   float readPass(const float* x, size_t length);                 \
   void dotProducts(const float* x, const float* y, size_t length, double* lanes); \
+  void standardize(const float* x, float* y, size_t length, size_t columns, const double* shift, const double* divisor); \
+  void unstandardize(const float* x, float* y, size_t length, size_t columns, const double* shift, const double* divisor); \
+  void slotMoments(const float* x, size_t length, size_t slots, double* mean, double* m2, double* count); \
   const char* compiledLevel();                                   \
   }
 

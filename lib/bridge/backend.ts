@@ -36,6 +36,10 @@ export interface NativeAddon {
   plan(kernel: KernelId, arrays: readonly Slot[], flags: Uint32Array, count: number, blocks: Uint32Array, scalars: Float32Array): NativePlan;
   /** step() over a plan's tensors, tensor t reading scalars block blocks[t]. */
   stepPlanned(plan: NativePlan, threads: number): void;
+  /** StandardScaler's transform (inverse 0) or inverseTransform (1); shift and divisor hold columns + 16 entries (native/scaler.cc). */
+  scaleColumns(inverse: 0 | 1, data: Float32Array, out: Float32Array, columns: number, shift: Float64Array, divisor: Float64Array): void;
+  /** Welford's updates of data[i] into slot i % slots; the state arrays hold slots rounded up to 16 entries. */
+  columnMoments(data: Float32Array, slots: number, mean: Float64Array, m2: Float64Array, count: Float64Array): void;
   /** How many threads the shared native pool runs now. */
   poolThreads(): number;
   availableIsas(): string[];
@@ -242,6 +246,11 @@ export function runReduce(id: ReduceId, js: ReduceFn, arrays: readonly Slot[], c
  */
 export function runReduceAsync(id: ReduceId, arrays: readonly Slot[], count: number, threads: number): Promise<number> | null {
   return active === 'native' && addon ? addon.reduceAsync(id, arrays, count, threads) : null;
+}
+
+/** The addon's StandardScaler passes when the native backend is active; null on the fallback. @internal */
+export function scalingAddon(): Pick<NativeAddon, 'scaleColumns' | 'columnMoments'> | null {
+  return active === 'native' ? addon : null;
 }
 
 /**

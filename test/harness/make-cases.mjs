@@ -3,6 +3,9 @@
 // Record: u32 kernelId, u32 flags, u32 length, u32 slots, u32 scalarCount, u32 presentMask,
 //         f32 scalars[scalarCount], f32 inputs[slots][length] (absent slots: zeros), then
 //         f32 expected[slots][length].
+// Reductions (id 1000 + ReduceId) and StandardScaler's passes (2000 standardize, 2001
+// unstandardize: columns in the flags word; 2002 slotMoments: slots in the flags word) are laid
+// out as written below.
 import { writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 
@@ -19,6 +22,7 @@ const { radamKernelJs } = require(dist + 'optimizers/radam.js');
 const { lionKernelJs } = require(dist + 'optimizers/lion.js');
 const { swatsKernelJs } = require(dist + 'optimizers/swats.js');
 const G = require(dist + 'optimizers/gradients.js');
+const S = require(dist + 'preprocessing/standard-scaler.js');
 const { fmaf } = require(dist + 'core/float32.js');
 const K = require(dist + 'bridge/kernels.js');
 
@@ -102,6 +106,33 @@ for (const n of [0, 1, 15, 16, 17, 33, 1003, 4099]) {
       chunks.push(new Uint8Array(new Float64Array([r]).buffer));
       records++;
     });
+  }
+}
+// StandardScaler: x, per-column shift and divisor (columns + 16 entries, float64) -> y; and fit's
+// accumulators (slots rounded up to 16 entries each of mean, m2, count, float64).
+const f64 = (a) => chunks.push(new Uint8Array(a.buffer.slice(a.byteOffset, a.byteOffset + a.byteLength)));
+for (const columns of [1, 3, 4, 7, 16, 17, 33]) {
+  for (const rows of [1, 2, 5, 31, 100]) {
+    const n = rows * columns;
+    const x = values(n, true);
+    const shift = Float64Array.from({ length: columns + 16 }, (_, j) => [0, 1e-40, -3e38, 2.5, 1000][j % columns % 5]);
+    const divisor = Float64Array.from({ length: columns + 16 }, (_, j) => [1, 1e-30, 3e-7, 7e36, 0.01][j % columns % 5]);
+    for (const [id, spec] of [[2000, S.standardizeJs], [2001, S.unstandardizeJs]]) {
+      const y = new Float32Array(n);
+      spec(x, y, n, columns, shift, divisor);
+      u32(id, columns, n, 0, 0, 0);
+      [shift, divisor].forEach(f64);
+      [x, y].forEach(f32);
+      records++;
+    }
+    const finite = x.map((v) => (Number.isFinite(v) ? v : NaN)); // fit refuses infinities before its pass
+    const slots = S.momentSlots(columns), padded = Math.ceil(slots / 16) * 16;
+    const state = [new Float64Array(padded), new Float64Array(padded), new Float64Array(padded)];
+    S.slotMomentsJs(finite, n, slots, ...state);
+    u32(2002, slots, n, 0, 0, 0);
+    f32(finite);
+    state.forEach(f64);
+    records++;
   }
 }
 // The fused multiply-add itself, through the probe kernel.
