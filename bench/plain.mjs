@@ -2,6 +2,9 @@
 // Float32Array elements, no Math.fround. What simd-optim replaces; the speed to beat.
 // Each takes [param, grad, ...state] and the 1-based step t.
 
+/** The plain SWATS loop's running estimate λ, per parameter array. */
+const swatsEstimates = new WeakMap();
+
 export const plainLoops = {
   adam([p, g, m, v], t, lr = 1e-3, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, wd = 0) {
     const stepSize = lr / (1 - beta1 ** t);
@@ -41,6 +44,29 @@ export const plainLoops = {
       v[i] = vi;
       p[i] = p[i] * decay - (stepSize * mi) / (Math.sqrt(vi) / bc2Sqrt + eps);
     }
+  },
+  // SWATS before its switch as a hand-written loop does it: AdamW's update with the projection's
+  // sums (u.u and u.g) taken in the same pass, and the estimate and switch test after it.
+  swatsAdamPhase([p, g, m, v], t, lr = 1e-3, beta1 = 0.9, beta2 = 0.999, eps = 1e-9, wd = 0) {
+    const stepSize = lr / (1 - beta1 ** t);
+    const bc2Sqrt = Math.sqrt(1 - beta2 ** t);
+    const decay = 1 - lr * wd;
+    let uu = 0, ug = 0;
+    for (let i = 0; i < p.length; i++) {
+      const gi = g[i];
+      const mi = beta1 * m[i] + (1 - beta1) * gi;
+      const vi = beta2 * v[i] + (1 - beta2) * gi * gi;
+      m[i] = mi;
+      v[i] = vi;
+      const u = -(stepSize * mi) / (Math.sqrt(vi) / bc2Sqrt + eps);
+      p[i] = p[i] * decay + u;
+      uu += u * u;
+      ug += u * gi;
+    }
+    const gamma = uu / -ug;
+    const lambda = beta2 * (swatsEstimates.get(p) ?? 0) + (1 - beta2) * gamma;
+    swatsEstimates.set(p, lambda);
+    return Math.abs(lambda / (1 - beta2 ** t) - gamma) < 0; // switchEps 0, as the bench's SWATS row
   },
   adagrad([p, g, sum], t, lr = 1e-2, lrDecay = 0, eps = 1e-10) {
     const clr = lr / (1 + (t - 1) * lrDecay);

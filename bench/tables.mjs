@@ -39,6 +39,10 @@ export const OPTIMIZERS = [
   { name: 'NAdam', make: (p, o) => new simd.NAdam(p, o), reads: 4, writes: 3, plain: 'nadam' },
   { name: 'RAdam', make: (p, o) => new simd.RAdam(p, o), reads: 4, writes: 3, plain: 'radam' },
   { name: 'Lion', make: (p, o) => new simd.Lion(p, o), reads: 3, writes: 2, plain: 'lion' },
+  // Before its switch (switchEps 0 keeps it there: on random gradients it switched within a few
+  // steps): AdamW's update, written to a fourth state array as well, then the projection's two
+  // sums read that array and the gradient again (3 more reads per element).
+  { name: 'SWATS (Adam phase)', make: (p, o) => new simd.SWATS(p, { switchEps: 0, ...o }), reads: 4, writes: 4, extraReads: 3, plain: 'swatsAdamPhase' },
 ];
 
 /** The tables with rows on two threads (bench/threads.mjs has more sizes and 'auto'). */
@@ -102,8 +106,13 @@ export function optimizerMeasurements(config, sizes) {
       return () => opt.step(grads);
     };
     row('ceiling', 'ceiling', () => {
-      const prepare = trafficStep(config.reads, config.writes, n, best);
-      return prepare();
+      const traffic = trafficStep(config.reads, config.writes, n, best)();
+      if (!config.extraReads) return traffic;
+      const again = Array.from({ length: config.extraReads }, (_, k) => randomArray(n, k + 20));
+      return () => {
+        traffic();
+        nativeAddon.reduce(ReduceId.ReadPass, again, again.length, 1);
+      };
     });
     row('default', 'package', stepOn(useDefault), { ceilingKey });
     for (const level of levels()) row(`native ${level}`, 'package', stepOn(() => useLevel(level), 1), { ceilingKey, threads: 1 });
