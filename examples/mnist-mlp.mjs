@@ -20,7 +20,7 @@ import * as vega from 'vega';
 import * as vegaLite from 'vega-lite';
 
 import {
-  Adadelta, Adagrad, Adam, Adamax, AdamW, Lion, NAdam, RAdam, RMSprop, SGD,
+  Adadelta, Adagrad, Adam, Adamax, AdamW, Lion, NAdam, RAdam, RMSprop, SGD, SWATS,
   backend, checkDirectional, gradcheck, isa,
 } from 'simd-optim';
 
@@ -44,6 +44,8 @@ const OUT = args.out ?? (QUICK
 //   the effective rate is lr / (1 - 0.9), so 0.01 gives the same 0.1.
 // - Lion: 3e-4. It moves every weight by the full lr each step (the sign of its update), so its
 //   paper advises a rate 3-10x smaller than AdamW's.
+// - SWATS: Adam's 1e-3. It runs Adam until a tensor's projected SGD rate settles (the paper's
+//   switchEps 1e-9), then SGD with momentum at that rate; the run prints which tensors switched.
 // RAdam lags in short runs by design: its rectification term warms the rate up over the first
 // few hundred steps (about a third of Adam's step size after 250 steps with beta2 = 0.999).
 const OPTIMIZERS = [
@@ -59,6 +61,7 @@ const OPTIMIZERS = [
   { name: 'NAdam', lr: 2e-3, create: (p, lr) => new NAdam(p, { lr }) },
   { name: 'RAdam', lr: 1e-3, create: (p, lr) => new RAdam(p, { lr }) },
   { name: 'Lion', lr: 3e-4, create: (p, lr) => new Lion(p, { lr }) },
+  { name: 'SWATS', lr: 1e-3, create: (p, lr) => new SWATS(p, { lr }) },
 ];
 
 /** mulberry32: a small seeded generator, so that every run draws the same numbers. */
@@ -265,7 +268,8 @@ for (const spec of OPTIMIZERS) {
   }
   const trainLoss = lossAndGradient(net, data.train, range(data.train.count)).loss;
   const testAccuracy = lossAndGradient(net, data.test, range(data.test.count)).correct / data.test.count;
-  results.push({ ...spec, testAccuracy, trainLoss, msPerEpoch: trainingMs / SETTINGS.epochs, stepShare: stepMs / trainingMs });
+  const switches = optimizer instanceof SWATS ? net.params.map((p) => optimizer.state.get(p)) : null;
+  results.push({ ...spec, testAccuracy, trainLoss, msPerEpoch: trainingMs / SETTINGS.epochs, stepShare: stepMs / trainingMs, switches });
 }
 progress?.stop();
 
@@ -280,6 +284,13 @@ for (const r of results) {
 const widths = table[0].map((_, c) => Math.max(...table.map((row) => row[c].length)));
 console.log(`\n${SETTINGS.epochs} epoch(s) of ${stepsPerEpoch} mini-batches of ${BATCH_SIZE}; train loss over all training digits after the last epoch`);
 for (const row of table) console.log(row.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('  '));
+for (const r of results.filter((result) => result.switches)) {
+  const names = ['w1', 'b1', 'w2', 'b2'];
+  const told = r.switches.map((s, i) => (s.phase === 'sgd'
+    ? `${names[i]} at step ${s.switchStep} (lr ${s.sgdLr.toPrecision(3)})`
+    : `${names[i]} not (estimate ${Number.isFinite(s.lrEstimate) ? s.lrEstimate.toPrecision(3) : 'none'})`));
+  console.log(`${r.name} switched to SGD: ${told.join(', ')}`);
+}
 
 const chart = {
   $schema: 'https://vega.github.io/schema/vega-lite/v6.json',

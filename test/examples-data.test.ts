@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { expect, test } from 'vitest';
 
 const ROOT = path.resolve(__dirname, '..');
-const OPTIMIZERS = ['Adam', 'AdamW', 'Adagrad', 'RMSprop', 'SGD', 'SGD+momentum', 'SGD+Nesterov', 'Adadelta', 'Adamax', 'NAdam', 'RAdam', 'Lion'];
+const OPTIMIZERS = ['Adam', 'AdamW', 'Adagrad', 'RMSprop', 'SGD', 'SGD+momentum', 'SGD+Nesterov', 'Adadelta', 'Adamax', 'NAdam', 'RAdam', 'Lion', 'SWATS'];
 
 function runExample(file: string, args: string[]) {
   const run = spawnSync(process.execPath, [path.join(ROOT, 'examples', file), ...args], { encoding: 'utf8', timeout: 60_000 });
