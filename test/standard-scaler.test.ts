@@ -134,6 +134,33 @@ describe('bad input throws, naming it, and changes nothing', () => {
     expect(scaler.transform(x, x)).toBe(x);
     expect(Array.from(x)).toEqual([-1, -1, 1, 1]);
   });
+  test('fitTransform checks out before its statistics replace the old ones', () => {
+    const fresh = new StandardScaler();
+    expect(() => fresh.fitTransform(Float32Array.of(1, 2), 1, new Float32Array(1))).toThrow(/fitTransform: out has 1 values, data 2/);
+    expect(() => fresh.stateDict()).toThrow(/not fitted yet/);
+    const fitted = new StandardScaler().fit(Float32Array.of(10, 30), 1);
+    const before = fitted.stateDict();
+    const shared = new Float32Array(3);
+    expect(() => fitted.fitTransform(shared.subarray(0, 2), 1, shared.subarray(1, 3))).toThrow(/fitTransform: out overlaps data/);
+    expect(() => fitted.fitTransform(Float32Array.of(0, 0), 1, [0, 0] as never)).toThrow(/fitTransform: out must be a Float32Array/);
+    expect(fitted.stateDict()).toEqual(before);
+  });
+});
+
+describe('loadStateDict reads each array once, by index', () => {
+  test('a length that changes after it is read, or an iterator of other values, cannot slip past the checks', () => {
+    const good = new StandardScaler().fit(Float32Array.of(1, 3), 1).stateDict();
+    let reads = 0;
+    const shrinking = new Proxy([2], { get: (target, key, receiver) => (key === 'length' ? (reads++ === 0 ? 1 : 0) : Reflect.get(target, key, receiver)) });
+    const a = new StandardScaler();
+    a.loadStateDict({ ...good, mean: shrinking as number[] });
+    expect(a.stateDict().mean).toEqual([2]);
+    const lying = Object.assign([1], { *[Symbol.iterator]() { yield 1; yield 2; } });
+    const b = new StandardScaler();
+    b.loadStateDict({ ...good, scale: lying });
+    expect(b.stateDict().scale).toEqual([1]);
+    expect(Array.from(b.transform(Float32Array.of(4)))).toEqual([2]);
+  });
 });
 
 test('stateDict through JSON and loadStateDict give the same bits; a bad state is refused whole', () => {

@@ -108,7 +108,12 @@ export class StandardScaler {
    *   a multiple of columns, an infinity, a column with no value that is not NaN.
    */
   fit(data: Float32Array, columns: number): this {
-    const where = 'StandardScaler.fit';
+    this.fitted = this.computeFit('StandardScaler.fit', data, columns);
+    return this;
+  }
+
+  /** fit's statistics, checked whole; nothing is committed here. */
+  private computeFit(where: string, data: Float32Array, columns: number): Fitted {
     const n = checkData(where, 'data', data);
     if (!Number.isInteger(columns) || columns < 1) throw new RangeError(`${where}: columns must be a whole number >= 1, got ${describe(columns)}`);
     if (n === 0 || n % columns !== 0) throw new RangeError(`${where}: data has ${n} values, not a whole number (>= 1) of rows of ${columns}`);
@@ -135,8 +140,7 @@ export class StandardScaler {
       variance[c] = v;
       scale[c] = this.withStd && !isConstant(v, mean[c]!, k) ? Math.sqrt(v) : 1;
     }
-    this.fitted = fittedFrom(columns, mean, variance, scale, count, this.withMean);
-    return this;
+    return fittedFrom(columns, mean, variance, scale, count, this.withMean);
   }
 
   /**
@@ -146,10 +150,7 @@ export class StandardScaler {
    */
   transform(data: Float32Array, out?: Float32Array): Float32Array {
     const { fitted, n, target } = this.prepare('StandardScaler.transform', data, out);
-    const { columns, shift, divisor } = fitted;
-    const addon = scalingAddon();
-    if (addon) addon.scaleColumns(0, data, target, columns, shift, divisor);
-    else standardizeJs(data, target, n, columns, shift, divisor);
+    this.runTransform(fitted, data, target, n);
     return target;
   }
 
@@ -166,9 +167,18 @@ export class StandardScaler {
     return target;
   }
 
-  /** fit, then transform of the same data. */
+  /**
+   * fit, then transform of the same data. `out` is checked with the rest before the new
+   * statistics replace the old: a refused call changes nothing.
+   * @throws TypeError or RangeError naming the argument, as fit and transform do.
+   */
   fitTransform(data: Float32Array, columns: number, out?: Float32Array): Float32Array {
-    return this.fit(data, columns).transform(data, out);
+    const where = 'StandardScaler.fitTransform';
+    const fitted = this.computeFit(where, data, columns);
+    const { n, target } = this.prepare(where, data, out, fitted);
+    this.fitted = fitted;
+    this.runTransform(fitted, data, target, n);
+    return target;
   }
 
   /** The fitted statistics and options as plain data. @throws Error before fit. */
@@ -197,11 +207,17 @@ export class StandardScaler {
     }
     const list = (name: 'mean' | 'var' | 'scale' | 'nSamplesSeen', ok: (v: number) => boolean, rule: string) => {
       const value: unknown = state[name];
-      if (!Array.isArray(value) || value.length !== columns) throw new TypeError(`${where}: state.${name} must be an array of ${columns} numbers`);
-      const copy = Float64Array.from(value as unknown[], (v, i) => {
+      // The length read once, the elements by index up to it: a Proxy or an array with its own
+      // iterator cannot hand over other values than the ones checked.
+      const length: unknown = Array.isArray(value) ? value.length : undefined;
+      if (length !== columns) throw new TypeError(`${where}: state.${name} must be an array of ${columns} numbers`);
+      const elements = value as readonly unknown[];
+      const copy = new Float64Array(columns);
+      for (let i = 0; i < columns; i++) {
+        const v = elements[i];
         if (typeof v !== 'number' || !ok(v)) throw new RangeError(`${where}: state.${name}[${i}] must be ${rule}, got ${describe(v)}`);
-        return v;
-      });
+        copy[i] = v;
+      }
       return copy;
     };
     const mean = list('mean', Number.isFinite, 'a finite number');
@@ -211,8 +227,14 @@ export class StandardScaler {
     this.fitted = fittedFrom(columns, mean, variance, scale, count, this.withMean);
   }
 
-  private prepare(where: string, data: Float32Array, out: Float32Array | undefined): { fitted: Fitted; n: number; target: Float32Array } {
-    const fitted = this.fitted;
+  private runTransform(fitted: Fitted, data: Float32Array, target: Float32Array, n: number): void {
+    const { columns, shift, divisor } = fitted;
+    const addon = scalingAddon();
+    if (addon) addon.scaleColumns(0, data, target, columns, shift, divisor);
+    else standardizeJs(data, target, n, columns, shift, divisor);
+  }
+
+  private prepare(where: string, data: Float32Array, out: Float32Array | undefined, fitted = this.fitted): { fitted: Fitted; n: number; target: Float32Array } {
     if (!fitted) throw new Error(`${where}: the scaler is not fitted yet (call fit first)`);
     const n = checkData(where, 'data', data);
     if (n % fitted.columns !== 0) throw new RangeError(`${where}: data has ${n} values, not a whole number of rows of ${fitted.columns}`);

@@ -1,7 +1,7 @@
 // The fuzz modules and the budgets, shared by the runner (run.mjs) and test/fuzz.test.ts.
 
 /** Each is test/fuzz/<name>.mjs, exporting `properties`; the runner runs one or more per process. */
-export const MODULES = ['optimizer', 'functional', 'state', 'checkpoint', 'scheduler', 'gradients', 'gradcheck', 'backends'];
+export const MODULES = ['optimizer', 'functional', 'state', 'checkpoint', 'scheduler', 'gradients', 'gradcheck', 'backends', 'scaler'];
 
 /** Runs per property under plain `npm test`, and under CI=true. */
 export const SHORT_RUNS = 100;
