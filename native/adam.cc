@@ -40,10 +40,11 @@ void adamTensor(const TensorTask& task) {
 
   forEachBlock(task.length, [&](auto tag, size_t i) {
     using V = typename decltype(tag)::type;
-    prefetchWrite(tag, i, param);
-    prefetchRead(tag, i, grad);
-    prefetchWrite(tag, i, expAvg, expAvgSq);
-    if (Amsgrad) prefetchWrite(tag, i, maxExpAvgSq);
+    if (prefetchPays(Amsgrad ? 5 : 4)) {  // amsgrad's fifth array: none (see prefetchPays)
+      prefetchWrite(tag, i, param);
+      prefetchRead(tag, i, grad);
+      prefetchWrite(tag, i, expAvg, expAvgSq);
+    }
     V p = V::load(param + i), g = V::load(grad + i), m = V::load(expAvg + i), v = V::load(expAvgSq + i);
     moments.update<CoupledDecay, DecoupledDecay>(p, g, m, v);
     V vHat = v;

@@ -33,11 +33,13 @@ void rmspropTensor(const TensorTask& task) {
 
   forEachBlock(task.length, [&](auto tag, size_t i) {
     using V = typename decltype(tag)::type;
-    prefetchWrite(tag, i, param);
-    prefetchRead(tag, i, grad);
-    prefetchWrite(tag, i, squareAvg);
-    if (Centered) prefetchWrite(tag, i, gradAvg);
-    if (WithMomentum) prefetchWrite(tag, i, momentumBuffer);
+    if (prefetchPays(3 + Centered + WithMomentum)) {
+      prefetchWrite(tag, i, param);
+      prefetchRead(tag, i, grad);
+      prefetchWrite(tag, i, squareAvg);
+      if (Centered) prefetchWrite(tag, i, gradAvg);
+      if (WithMomentum) prefetchWrite(tag, i, momentumBuffer);
+    }
     V p = V::load(param + i);
     V g = xorBits(V::load(grad + i), V::broadcast(gradSign));
     if (WithDecay) g = fma(p, V::broadcast(weightDecay), g);

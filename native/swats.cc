@@ -46,9 +46,11 @@ void adamPhase(const TensorTask& task) {
 
   forEachBlock(task.length, [&](auto tag, size_t i) {
     using V = typename decltype(tag)::type;
-    prefetchWrite(tag, i, param);
-    prefetchRead(tag, i, grad);
-    prefetchWrite(tag, i, expAvg, expAvgSq, update);
+    if (prefetchPays(5)) {  // five arrays: no prefetch (see prefetchPays)
+      prefetchWrite(tag, i, param);
+      prefetchRead(tag, i, grad);
+      prefetchWrite(tag, i, expAvg, expAvgSq, update);
+    }
     V p = V::load(param + i), g = V::load(grad + i), m = V::load(expAvg + i), v = V::load(expAvgSq + i);
     moments.update<false, DecoupledDecay>(p, g, m, v);
     const V denom = divideByConstant(sqrt(v), byBiasCorrection2Sqrt) + V::broadcast(eps);
