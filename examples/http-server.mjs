@@ -35,6 +35,8 @@ import { createHistogram, monitorEventLoopDelay } from 'node:perf_hooks';
 
 import { Adam, backend, isa } from 'simd-optim';
 
+import { seededRandom } from './lib/random.mjs';
+
 const QUICK = process.argv.includes('--quick');
 const SERVE = process.argv.includes('--serve');
 const MODES = ['stepAsync', 'step'];
@@ -54,15 +56,6 @@ const LR = 0.01;  // higher rates overshoot: dense Adam keeps moving a rare feat
 const FIELDS = ['country', 'device', 'hour', 'category', 'brand', 'page', 'referrer', 'campaign'];
 const VALUES_PER_FIELD = 100;
 
-function seededRandom(seed) { // mulberry32
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 function fnv1a(text, basis = 0x811c9dc5) {
   let h = basis;
   for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);

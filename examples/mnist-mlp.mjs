@@ -24,6 +24,8 @@ import {
   backend, checkDirectional, gradcheck, isa,
 } from 'simd-optim';
 
+import { seededRandom } from './lib/random.mjs';
+
 const { values: args } = parseArgs({ options: { quick: { type: 'boolean', default: false }, out: { type: 'string' } } });
 const QUICK = args.quick;
 const SETTINGS = QUICK
@@ -63,16 +65,6 @@ const OPTIMIZERS = [
   { name: 'Lion', lr: 3e-4, create: (p, lr) => new Lion(p, { lr }) },
   { name: 'SWATS', lr: 1e-3, create: (p, lr) => new SWATS(p, { lr }) },
 ];
-
-/** mulberry32: a small seeded generator, so that every run draws the same numbers. */
-function seededRandom(seed) {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
 
 /** Fisher-Yates shuffle in place, driven by a seeded generator. */
 function shuffle(array, random) {

@@ -10,19 +10,11 @@ import { parseArgs } from 'node:util';
 
 import { Adam, SGD, SWATS } from 'simd-optim';
 
+import { seededRandom } from './lib/random.mjs';
+
 const { values: args } = parseArgs({ options: { quick: { type: 'boolean', default: false } } });
 const EPOCHS = args.quick ? 60 : 300;
 const SAMPLES = 256, FEATURES = 16, BATCH = 32;
-
-/** mulberry32: a small seeded generator, so that every run draws the same numbers. */
-function seededRandom(seed) {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
 
 // y = x . wTrue + 0.1 noise, features uniform in [-1, 1].
 const random = seededRandom(7);

@@ -16,6 +16,8 @@
 // compares them within a tolerance.
 import { Adam, backend, isa } from 'simd-optim';
 
+import { seededRandom } from './lib/random.mjs';
+
 const QUICK = process.argv.includes('--quick');
 const LR = 0.01;
 const TRAINING_STEPS = 200;           // cheap (1,153 params): the same check in --quick
@@ -49,15 +51,6 @@ function adamStep(params, grads, state, { lr, beta1 = 0.9, beta2 = 0.999, eps = 
 
 // ---------------------------------------------------------------------------------------------
 // Deterministic data: mulberry32 and Box-Muller, so that every run trains on the same numbers.
-function seededRandom(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const gaussian = (random) => Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
 const gaussianArray = (random, n, scale) => Float32Array.from({ length: n }, () => scale * gaussian(random));
 
