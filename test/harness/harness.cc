@@ -80,6 +80,8 @@ int main(int argc, char** argv) {
       }
       if (id >= 1000) {  // a reduction: one array, a float64 result
         std::vector<float> x = floats(length);
+        // Dot takes a pair: its second array follows the first, before the result.
+        std::vector<float> y = id - 1000 == kDot ? floats(length) : std::vector<float>();
         double expected;
         std::memcpy(&expected, &data[at], 8);
         at += 8;
@@ -92,6 +94,7 @@ int main(int argc, char** argv) {
           case kSumAbs: r.sumAbs(x.data(), length, lanes); got = combineLanes(lanes); break;
           case kMaxAbs: r.maxAbs(x.data(), length, maxLanes); got = combineMaxLanes(maxLanes); break;
           case kNonFinite: got = length > 0 && r.nonFinite(x.data(), length) ? 1 : 0; break;
+          case kDot: r.dot(x.data(), y.data(), length, lanes); got = combineLanes(lanes); break;
         }
         ++records;
         if (!(got == expected || (got != got && expected != expected)) && failures++ < 20) {

@@ -95,7 +95,7 @@ for (const n of [1, 5, 16, 17, 1003]) {
     records += 2;
   }
 }
-// The reductions (id 1000 + ReduceId): one array in, the float64 result out.
+// The reductions (id 1000 + ReduceId): one array in (two for Dot), the float64 result out.
 for (const n of [0, 1, 15, 16, 17, 33, 1003, 4099]) {
   for (const wild of [false, true]) {
     const x = values(n, wild);
@@ -106,6 +106,12 @@ for (const n of [0, 1, 15, 16, 17, 33, 1003, 4099]) {
       chunks.push(new Uint8Array(new Float64Array([r]).buffer));
       records++;
     });
+    // Dot (SWATS's projection): a second array after the first.
+    const y = values(n, wild);
+    u32(1000 + K.ReduceId.Dot, 0, n, 2, 0, 3);
+    [x, y].forEach(f32);
+    chunks.push(new Uint8Array(new Float64Array([G.dotJs([x, y], 2, [n, n])]).buffer));
+    records++;
   }
 }
 // StandardScaler: x, per-column shift and divisor (columns + 16 entries, float64) -> y; and fit's
