@@ -4,7 +4,7 @@
 // run it: the adapter's kernels are the addon's or the TypeScript fallback's.
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { beforeAll, describe, expect, test } from 'vitest';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 
 import type * as TF from '@tensorflow/tfjs-core';
 import type * as TFL from '@tensorflow/tfjs-layers';
@@ -260,10 +260,93 @@ test('tfjs\'s own variables stay untouched: the data a variable shares with its 
   expect(Array.from(initial.dataSync())).toEqual([1, 2, 3]);
 });
 
-test('on the wasm backend too (whose reads are copies, where the cpu backend lends its arrays)', async () => {
+/** Switches to the wasm backend (its binary read from node_modules); back to cpu with setBackend. */
+async function useWasm(): Promise<void> {
   const wasm = require('@tensorflow/tfjs-backend-wasm') as { setWasmPaths(path: string): void };
   try { wasm.setWasmPaths(path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm')) + '/'); } catch { /* already set up */ }
   expect(await tf.setBackend('wasm')).toBe(true);
+}
+
+describe.each(['cpu', 'wasm'])('where a step writes, on the %s backend', (backendName) => {
+  beforeAll(async () => {
+    if (backendName === 'wasm') await useWasm();
+  });
+  afterAll(async () => {
+    await tf.setBackend('cpu');
+  });
+
+  test('a variable that alone holds its data is updated in place: no new tensor per step', () => {
+    const v = tf.variable(tf.tensor1d(values(1000, 1)), true, `in-place-${backendName}`);
+    const theirs = tf.variable(tf.tensor1d(values(1000, 1)), true, `in-place-theirs-${backendName}`);
+    const ours = train.adam(0.01), reference = tf.train.adam(0.01);
+    const grads = [0, 1, 2, 3].map((k) => tf.tensor1d(values(1000, 50 + k)));
+    ours.applyGradients({ [v.name]: grads[0]! }); // shares the initial tensor's data: a copy, assigned
+    reference.applyGradients({ [theirs.name]: grads[0]! });
+    const dataId = v.dataId, tensors = tf.memory().numTensors;
+    for (const g of grads.slice(1)) {
+      ours.applyGradients({ [v.name]: g });
+      reference.applyGradients({ [theirs.name]: g });
+    }
+    expect(v.dataId).toBe(dataId);
+    expect(tf.memory().numTensors).toBe(tensors);
+    expect(maxDifference([v], [theirs])).toBeLessThan(2e-6);
+    tf.dispose([v, theirs, ...grads]);
+  });
+
+  test('data another tensor shares (tf.clone, reshape) is copied, and that tensor keeps its values', () => {
+    const optimizer = train.sgd(0.5);
+    const v = tf.variable(tf.tensor1d([1, 2, 3, 4]), true, `shared-${backendName}`);
+    optimizer.applyGradients({ [v.name]: tf.ones([4]) }); // from here v's data is its own
+    const clone = tf.clone(v), reshaped = tf.reshape(v, [2, 2]);
+    optimizer.applyGradients({ [v.name]: tf.ones([4]) });
+    expect(Array.from(v.dataSync())).toEqual([0, 1, 2, 3]);
+    expect(Array.from(clone.dataSync())).toEqual([0.5, 1.5, 2.5, 3.5]);
+    expect(Array.from(reshaped.dataSync())).toEqual([0.5, 1.5, 2.5, 3.5]);
+    tf.dispose([clone, reshaped]);
+    optimizer.applyGradients({ [v.name]: tf.ones([4]) }); // its own again: in place
+    expect(Array.from(v.dataSync())).toEqual([-0.5, 0.5, 1.5, 2.5]);
+    v.dispose();
+  });
+
+  test('a step after the heap grew between steps reads and writes the right memory', () => {
+    const optimizer = train.momentum(0.1, 0.9), reference = tf.train.momentum(0.1, 0.9);
+    const v = tf.variable(tf.tensor1d(values(4096, 7)), true, `grow-${backendName}`);
+    const w = tf.variable(tf.tensor1d(values(4096, 7)), true, `grow-theirs-${backendName}`);
+    const held: TF.Tensor[] = [];
+    for (let k = 0; k < 6; k++) {
+      const g = tf.tensor1d(values(4096, 60 + k));
+      optimizer.applyGradients({ [v.name]: g });
+      reference.applyGradients({ [w.name]: g });
+      g.dispose();
+      held.push(tf.zeros([1 << (18 + k)])); // 1 MB, 2 MB, ... 32 MB: the wasm heap grows
+    }
+    expect(maxDifference([v], [w])).toBeLessThan(1e-6);
+    tf.dispose([v, w, ...held]);
+  });
+});
+
+test('cpu: variables and gradients made from one Float32Array are copied, never updated through each other', () => {
+  // tf.tensor(array) on the cpu backend keeps the array itself, so two tensors can share memory
+  // without sharing a dataId: the refCount alone does not see it.
+  const shared = values(64, 3);
+  const a0 = tf.tensor1d(shared), b0 = tf.tensor1d(shared);
+  const a = tf.variable(a0, true, 'one-array-a'), b = tf.variable(b0, true, 'one-array-b');
+  tf.dispose([a0, b0]); // each variable now alone holds its dataId, both over the same array
+  const optimizer = train.sgd(0.5);
+  optimizer.applyGradients({ 'one-array-a': tf.ones([64]), 'one-array-b': tf.fill([64], 2) });
+  expect(Array.from(a.dataSync())).toEqual(Array.from(values(64, 3), (x) => Math.fround(x - 0.5)));
+  expect(Array.from(b.dataSync())).toEqual(Array.from(values(64, 3), (x) => Math.fround(x - 1)));
+  expect(shared).toEqual(values(64, 3));
+  // A gradient over the variable's own array: read as it was, not as the step rewrites it.
+  const own = a.dataSync(), before = own.slice();
+  const g = tf.tensor1d(own);
+  optimizer.applyGradients({ 'one-array-a': g });
+  expect(Array.from(a.dataSync())).toEqual(Array.from(before, (x) => Math.fround(x - Math.fround(0.5 * x))));
+  tf.dispose([a, b, g]);
+});
+
+test('on the wasm backend too (whose reads are copies, where the cpu backend lends its arrays)', async () => {
+  await useWasm();
   try {
     for (const [name, make] of CONFIGS.filter(([n]) => ['momentum', 'adam', 'rmsprop momentum'].includes(n))) {
       const ours = make(train), theirs = make(tf.train);

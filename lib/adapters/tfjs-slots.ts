@@ -9,15 +9,22 @@
  *
  * A step reads its inputs once into a snapshot and checks all of it before anything is written:
  * every name is a registered float32 variable, every gradient a live float32 tensor of its shape,
- * no variable twice. Then one kernel call updates every tensor (copies of the variables' values, as
- * tfjs variables are immutable: their data may be shared with other tensors), and each variable is
- * assigned its new tensor.
+ * no variable twice. Then one kernel call updates every tensor.
+ *
+ * Where the kernel reads and writes. A variable's data may be shared with other tensors
+ * (tf.variable(x) shares x's, tf.clone and reshape share theirs), and those must not change. So a
+ * variable whose data the backend counts once (`backend.refCount`) is updated in place, in the
+ * backend's own memory: the cpu backend's array, or a view of the wasm heap. Any other variable is
+ * updated in a copy of its values and assigned the new tensor, as tfjs's own optimizers do every
+ * step; after that first assignment its data is its own. Gradients are read where they lie too. On
+ * a backend that only hands out copies (tfjs-node), every step copies.
  * @internal
  */
 import type * as TF from '@tensorflow/tfjs-core';
 import { runKernel, threadsFor, trafficPerElement } from '../bridge/backend.js';
 import type { KernelFn, KernelId, Slot } from '../bridge/kernels.js';
 import { isFloat32Array, realLength } from '../core/intrinsics.js';
+import { extentOf, type Extent } from '../core/validate.js';
 
 /** tfjs's { name, tensor } (its NamedTensor, which tfjs-core does not export by name). */
 export interface NamedTensor {
@@ -58,23 +65,75 @@ interface Entry {
   readonly position: number;
   readonly variable: TF.Variable;
   readonly grad: Float32Array;
-  /** The copy of the variable's values the step writes. */
-  readonly param: Float32Array;
+  /** What the step writes: the variable's own data (in place), or a copy of its values. */
+  param: Float32Array;
+  inPlace: boolean;
 }
 
-/** Per backend instance: whether its dataSync returns the tensor's own array (cpu) or a copy. */
-const aliasing = new WeakMap<object, boolean>();
+/** How a backend lends a tensor's own data, found once per backend instance. */
+interface Access {
+  /** The tensor's own values (not a copy), or null where the backend only gives copies. */
+  readonly lend: ((tensor: TF.Tensor) => unknown) | null;
+  /** How many tensors share a tensor's data; undefined where the backend does not say. */
+  readonly refCount: ((tensor: TF.Tensor) => unknown) | undefined;
+  /** Whether dataSync returns the tensor's own array (cpu), which a copy must then slice. */
+  readonly dataSyncLends: boolean;
+}
 
-function readsAlias(tf: typeof TF): boolean {
-  const backend = tf.backend();
-  let aliases = aliasing.get(backend);
-  if (aliases === undefined) {
+const accessByBackend = new WeakMap<object, Access>();
+
+function accessOf(tf: typeof TF): Access {
+  const backend = tf.backend() as TF.KernelBackend & { typedArrayFromHeap?: unknown };
+  let access = accessByBackend.get(backend);
+  if (access === undefined) {
     const probe = tf.tensor1d([0]);
-    aliases = probe.dataSync() === probe.dataSync();
+    const dataSyncLends = probe.dataSync() === probe.dataSync();
     probe.dispose();
-    aliasing.set(backend, aliases);
+    const heap = backend.typedArrayFromHeap; // tfjs-backend-wasm: a view of the tensor's bytes in its heap
+    const lend = typeof heap === 'function' ? (t: TF.Tensor) => heap.call(backend, t) as unknown
+      : dataSyncLends ? (t: TF.Tensor) => t.dataSync() as unknown : null;
+    const count = (backend as { refCount?: unknown }).refCount;
+    const refCount = typeof count === 'function' ? (t: TF.Tensor) => count.call(backend, t.dataId) as unknown : undefined;
+    access = { lend, refCount, dataSyncLends };
+    accessByBackend.set(backend, access);
   }
-  return aliases;
+  return access;
+}
+
+/**
+ * A variable updated in place must share no byte with another array of the call (two variables
+ * made from one Float32Array on the cpu backend, or a gradient made from a variable's array): the
+ * kernel would read what it already wrote. Such params are copied. Sorted by start, an extent
+ * overlaps another exactly when it starts before the furthest end of those sorted before it, or
+ * the next one starts before it ends.
+ */
+function copyOverlapping(entries: Entry[]): void {
+  const items: { extent: Extent; entry: Entry | null }[] = [];
+  for (const entry of entries) {
+    items.push({ extent: extentOf(entry.grad), entry: null });
+    if (entry.inPlace) items.push({ extent: extentOf(entry.param), entry });
+  }
+  const byBuffer = new Map<ArrayBufferLike, { extent: Extent; entry: Entry | null }[]>();
+  for (const item of items) {
+    if (item.extent.end === item.extent.begin) continue;
+    const list = byBuffer.get(item.extent.buffer);
+    if (list === undefined) byBuffer.set(item.extent.buffer, [item]);
+    else list.push(item);
+  }
+  for (const list of byBuffer.values()) {
+    if (list.length < 2 || !list.some((item) => item.entry !== null)) continue;
+    list.sort((a, b) => a.extent.begin - b.extent.begin);
+    let furthest = -Infinity;
+    for (let i = 0; i < list.length; i++) {
+      const { extent, entry } = list[i]!;
+      const overlaps = furthest > extent.begin || (i + 1 < list.length && list[i + 1]!.extent.begin < extent.end);
+      furthest = Math.max(furthest, extent.end);
+      if (overlaps && entry !== null && entry.inPlace) {
+        entry.param = entry.param.slice();
+        entry.inPlace = false;
+      }
+    }
+  }
 }
 
 const sameShape = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((n, i) => n === b[i]);
@@ -136,7 +195,7 @@ export class TfjsSlots {
 
     // The snapshot: every name, variable and gradient read once and checked before anything changes.
     const registered = tf.engine().registeredVariables;
-    const aliased = readsAlias(tf);
+    const { lend, refCount, dataSyncLends } = accessOf(tf);
     const seen = new Set<string>();
     const entries: Entry[] = [];
     const variables: TF.Variable[] = [];
@@ -163,16 +222,17 @@ export class TfjsSlots {
       if (!sameShape(grad.shape, variable.shape)) {
         throw new RangeError(`${where}: the gradient of '${name}' has shape [${grad.shape}], the variable [${variable.shape}]`);
       }
-      const data = grad.dataSync();
+      const data = lend !== null ? lend(grad) : grad.dataSync();
       // The brand and the real length: a look-alike tensor's dataSync could return anything.
       if (!isFloat32Array(data) || realLength(data) !== variable.size) throw new TypeError(`${where}: the gradient of '${name}' did not read as ${variable.size} float32 values`);
-      // The step writes a copy of the variable: its data may be shared with tensors the caller holds
-      // (tf.variable(x) shares x's). The cpu backend's dataSync returns the data itself, so it is
-      // copied; wasm's (and tfjs-node's) return a copy already.
-      const values = variable.dataSync();
+      // In place only where the variable alone holds its data (see the top of this file).
+      const inPlace = lend !== null && refCount?.(variable) === 1;
+      const values = inPlace ? lend(variable) : variable.dataSync();
       if (!isFloat32Array(values) || realLength(values) !== variable.size) throw new TypeError(`${where}: the variable '${name}' did not read as ${variable.size} float32 values`);
-      entries.push({ position: i, variable, grad: data, param: aliased ? values.slice() : values });
+      // A copy: the cpu backend's dataSync returns the data itself; wasm's and tfjs-node's a copy.
+      entries.push({ position: i, variable, grad: data, param: !inPlace && dataSyncLends ? values.slice() : values, inPlace });
     }
+    copyOverlapping(entries);
 
     beforeStep?.();
     for (let i = this.positions.length; i < variables.length; i++) this.positions.push(this.createPosition(variables[i]!));
@@ -192,14 +252,18 @@ export class TfjsSlots {
       this.lengths[t] = param.length;
       elements += param.length;
     }
+    // Nothing from the snapshot to here allocates in the backend: a wasm heap that grew would have
+    // detached the views of it taken above.
     try {
       runKernel(this.kind.kernel.id, this.kind.kernel.js, this.arrays, this.scalars, this.flags, count, this.lengths,
         threadsFor('auto', elements * trafficPerElement(slots)));
     } finally {
       this.arrays.fill(null); // keep no tensor's data alive
     }
+    // The new tensors of the copied variables may grow the heap; they come last.
     for (let t = 0; t < count; t++) {
-      const { variable, param } = entries[t]!;
+      const { variable, param, inPlace } = entries[t]!;
+      if (inPlace) continue;
       const next = tf.tensor(param, variable.shape, 'float32'); // takes the array, no copy on cpu
       variable.assign(next);
       next.dispose(); // the variable holds the data now
