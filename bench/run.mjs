@@ -10,6 +10,7 @@
 //   --json FILE           this run as JSON (the format --save writes)
 //   --chart FILE.svg      the run's chart (default bench/results/last-run.svg; 'none' for no chart)
 //   --no-peers            leave out TensorFlow.js and PyTorch
+//   --no-recheck          with --compare: count what this run calls slower without measuring it again
 //
 // What each row and table measures: bench/README.md.
 import { createRequire } from 'node:module';
@@ -28,7 +29,7 @@ const backendModule = require('../dist/bridge/backend.js');
 const { fingerprint } = require('../dist/bench/fingerprint.js');
 const { isRoundProcess, runRoundsInProcesses, serveRound } = require('../dist/bench/processes.js');
 const { median } = require('../dist/bench/measure.js');
-const { compareRuns, formatComparison, parseAlpha, parseRounds, parseThreshold, sizeLabel } = require('../dist/bench/compare.js');
+const { compareRuns, formatComparison, parseAlpha, parseRounds, parseThreshold, sizeLabel, suspects, withRecheck } = require('../dist/bench/compare.js');
 const { loadRun, runPath, saveRun } = require('../dist/bench/store.js');
 const { KernelId } = require('../dist/bridge/kernels.js');
 
@@ -55,7 +56,7 @@ const rounds = parseRounds(args.rounds ?? (quick ? '7' : '5'));
 const started = Date.now();
 
 function parseArgs(list) {
-  const flags = new Set(['quick', 'no-peers']);
+  const flags = new Set(['quick', 'no-peers', 'no-recheck']);
   const valued = new Set(['sizes', 'only', 'rounds', 'save', 'compare', 'threshold', 'alpha', 'json', 'chart', 'thread-sizes']);
   const out = {};
   for (let i = 0; i < list.length; i++) {
@@ -111,7 +112,8 @@ console.log(`Each cell: the median of ${rounds} samples, ns/element · G element
 
 // The rounds, each in a new process, with a progress bar on a terminal.
 const bar = await progressBar();
-const rows = await runRoundsInProcesses(measurements, { script: fileURLToPath(import.meta.url), args: process.argv.slice(2) }, {
+const child = { script: fileURLToPath(import.meta.url), args: process.argv.slice(2) };
+const rows = await runRoundsInProcesses(measurements, child, {
   rounds,
   onSample: (done, total, m) => bar?.update(done, { total, what: `${m.table}, ${m.series}, ${sizeLabel(m.elements)}` }),
 });
@@ -174,8 +176,15 @@ const chartFile = args.chart ?? path.join(RESULTS, 'last-run.svg');
 if (chartFile !== 'none') await writeChart(chartFile, (chart) => chart.runChart(run, { title: `simd-optim, ${machine.cpu}` }));
 
 if (baseline) {
-  const comparison = compareRuns(baseline, run, { threshold, alpha });
+  let comparison = compareRuns(baseline, run, { threshold, alpha });
   if (comparison.rows.length === 0) throw new Error(`no row of this run is in ${baselineFile}: nothing was compared`);
+  // What this run calls slower is measured again, in new processes, before it counts (withRecheck
+  // in lib/bench/compare.ts): a slow stretch of a shared machine is not slower again.
+  const slower = suspects(comparison);
+  if (slower.length > 0 && !args['no-recheck']) {
+    console.log(`Measuring the ${slower.length} rows this run calls slower again, in ${rounds} new processes.\n`);
+    comparison = withRecheck(comparison, baseline, await runRoundsInProcesses(measurements, child, { rounds, keys: slower }));
+  }
   const name = path.relative(process.cwd(), baselineFile);
   if (comparison.machineDifferences.length > 0) {
     console.error(`\nWARNING: ${name} was recorded on another machine: ${comparison.machineDifferences.join('; ')}. Its figures do not compare with these.\n`);

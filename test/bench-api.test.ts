@@ -1,7 +1,7 @@
 // simd-optim/bench for a user's own code: runs in rounds with a ceiling for the declared bytes,
 // refuses malformed benchmarks naming them, and the CLI's save / compare workflow.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, test } from 'vitest';
@@ -81,6 +81,20 @@ describe('warm-up', () => {
     const taken = runRound([coldStart], new Map([['k', 100]]), { batches: 3 });
     expect(taken.get('k')).toBeLessThan(20_000);
   });
+
+  test("a later round prepares a row as the first did, and samples with the first round's calls", () => {
+    // 3 ms a call over its first 12 calls, then 0.3 ms: a step V8 compiles slowly. The first round
+    // calibrated it to 2 calls a batch; warming up with 2 batches of those (4 calls) left the
+    // sample's 6 calls in the slow start.
+    const slowStart = { ...coldStart, prepare: () => {
+      let calls = 0;
+      return () => spin(++calls <= 12 ? 3e6 : 3e5);
+    } };
+    const iterations = new Map([['k', 2]]);
+    const taken = runRound([slowStart], iterations, { batches: 3 });
+    expect(taken.get('k')).toBeLessThan(1e6);
+    expect(iterations.get('k')).toBe(2);
+  });
 });
 
 // Timed while other test files run: the CLI test retries an attempt they disturbed.
@@ -109,6 +123,42 @@ export default [{ name: 'scale', elements: n, readBytes: 4 * n, writeBytes: 4 * 
     const bad = cli(['empty.mjs']);
     expect(bad.status).toBe(2);
     expect(bad.stderr).toMatch(/must export default an array/);
+  });
+
+  test('what a run calls slower is measured again before it counts, and only those rows', { timeout: 90_000, retry: 2 }, () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'simd-optim-user-bench-'));
+    // Each round's process counts itself in rounds.txt. SLOW_ONCE makes 'scale' four times slower
+    // in the first five (the run itself: a slow stretch of the machine), SLOW in all of them (a
+    // real slowdown). 'sum' notes every round that measures it (its 100th call: the checks of
+    // a benchmark file call each function once in every process).
+    writeFileSync(path.join(dir, 'mine.mjs'), `import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+const n = 4096, a = new Float32Array(n);
+let passes = 1, round = 0, sums = 0;
+if (process.env.SIMD_OPTIM_BENCH_ROUND === '1') {
+  round = existsSync('rounds.txt') ? Number(readFileSync('rounds.txt', 'utf8')) + 1 : 1;
+  writeFileSync('rounds.txt', String(round));
+  if (process.env.SLOW === '1' || (process.env.SLOW_ONCE === '1' && round <= 5)) passes = 4;
+}
+export default [
+  { name: 'scale', elements: n, fn: () => { for (let p = 0; p < passes; p++) for (let i = 0; i < n; i++) a[i] = a[i] * 0.5 + 0.5; } },
+  { name: 'sum', elements: n, fn: () => { if (++sums === 100 && round > 0) appendFileSync('sum.txt', round + '\\n'); let s = 0; for (let i = 0; i < n; i++) s += a[i]; return s; } },
+];\n`);
+    const cli = (args: string[], env: Record<string, string> = {}) => {
+      rmSync(path.join(dir, 'rounds.txt'), { force: true });
+      rmSync(path.join(dir, 'sum.txt'), { force: true });
+      return spawnSync(process.execPath, [path.resolve(__dirname, '../dist/bench/cli.js'), 'mine.mjs', ...args], { cwd: dir, encoding: 'utf8', env: { ...process.env, ...env } });
+    };
+    expect(cli(['--save', 'base', '--rounds', '5']).status).toBe(0);
+    const stretch = cli(['--compare', 'base', '--rounds', '5', '--threshold', '50%'], { SLOW_ONCE: '1' });
+    expect(stretch.stdout).toMatch(/scale · yours \| 4K .*\*\*slower\*\*; not again/);
+    expect(stretch.stdout).toContain('No regressions.');
+    expect(stretch.status, stretch.stdout).toBe(0);
+    expect(readFileSync(path.join(dir, 'rounds.txt'), 'utf8')).toBe('10'); // 5 rounds, then 5 of the recheck
+    expect(readFileSync(path.join(dir, 'sum.txt'), 'utf8').trim().split('\n')).toEqual(['1', '2', '3', '4', '5']);
+    const real = cli(['--compare', 'base', '--rounds', '5', '--threshold', '50%'], { SLOW: '1' });
+    expect(real.stdout).toMatch(/\*\*slower\*\*, and again/);
+    expect(real.stdout).toMatch(/- regression: scale · yours, 4K/);
+    expect(real.status).toBe(1);
   });
 
   test('each round is taken by a process of its own', { timeout: 60_000 }, () => {

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, test } from 'vitest';
 
-import { compareRuns, formatComparison, parseAlpha, parseRounds, parseThreshold, sizeLabel } from '../lib/bench/compare.js';
+import { compareRuns, formatComparison, parseAlpha, parseRounds, parseThreshold, sizeLabel, suspects, withRecheck } from '../lib/bench/compare.js';
 import { fingerprint } from '../lib/bench/fingerprint.js';
 import { runRounds } from '../lib/bench/runner.js';
 import { normalQuantile, shiftTest, smallestP } from '../lib/bench/stats.js';
@@ -112,6 +112,28 @@ describe('comparing runs', () => {
     const text = formatComparison(c, 'base');
     expect(text).toContain('- regression: Adam · default, 64K: +70.0%');
     expect(text).not.toContain('WARNING');
+  });
+
+  test('a regression counts only if a recheck measures it slower again: a slow stretch of the machine is not', () => {
+    const c = compareRuns(before, after);
+    expect(suspects(c)).toEqual(['Adam|default|64K']);
+    // Measured again: as fast as the baseline (the first run had caught a slow stretch).
+    const quiet = withRecheck(c, before, { 'Adam|default|64K': row('Adam', 'default', 65536, 0.4 * 1.01) });
+    expect(quiet.regressions).toEqual([]);
+    const rechecked = quiet.rows.find((r) => r.key === 'Adam|default|64K')!;
+    expect(rechecked.verdict).toBe('slower');
+    expect(rechecked.recheck!.verdict).toBe('no significant change');
+    const text = formatComparison(quiet, 'base');
+    expect(text).toContain('**slower**; not again (+1.0%');
+    expect(text).toContain('1 rows of the package called slower were measured again in new processes: 0 slower again (regressions), 1 not');
+    expect(text).toContain('No regressions.');
+    // Slower again: it stays.
+    const real = withRecheck(c, before, { 'Adam|default|64K': row('Adam', 'default', 65536, 0.4 * 1.6) });
+    expect(real.regressions.map((r) => r.key)).toEqual(['Adam|default|64K']);
+    expect(formatComparison(real, 'base')).toMatch(/\*\*slower\*\*, and again: \+60\.0%.*\n[^]*- regression: Adam · default, 64K: \+70\.0%/);
+    // Rows not rechecked keep their first verdict; bad samples are refused.
+    expect(withRecheck(c, before, {}).regressions.map((r) => r.key)).toEqual(['Adam|default|64K']);
+    expect(() => withRecheck(c, before, { 'Adam|default|64K': { ...row('Adam', 'default', 65536, 0.4), samples: [0.4, NaN, 0.4, 0.4] } })).toThrow(RangeError);
   });
 
   test('slower means the whole interval beyond the threshold: a lower one makes the 8% change a regression, a higher one clears the 70%', () => {

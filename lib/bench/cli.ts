@@ -11,7 +11,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 
-import { compareRuns, formatComparison, parseAlpha, parseRounds, parseThreshold, sizeLabel } from './compare.js';
+import { compareRuns, formatComparison, parseAlpha, parseRounds, parseThreshold, sizeLabel, suspects, withRecheck } from './compare.js';
 import { benchmarkMeasurements, runOf, type Benchmark } from './index.js';
 import { median } from './measure.js';
 import { isRoundProcess, runRoundsInProcesses, serveRound } from './processes.js';
@@ -57,7 +57,8 @@ async function main(): Promise<number> {
     await serveRound(measurements);
     return 0;
   }
-  const run = runOf(await runRoundsInProcesses(measurements, { script: process.argv[1]!, args: process.argv.slice(2) }, { rounds }));
+  const child = { script: process.argv[1]!, args: process.argv.slice(2) };
+  const run = runOf(await runRoundsInProcesses(measurements, child, { rounds }));
   console.log(`| benchmark | elements | ns/element (median of ${rounds}) | ceiling | % of ceiling |\n|---|---|---|---|---|`);
   for (const row of Object.values(run.rows)) {
     if (row.kind !== 'package') continue;
@@ -73,7 +74,10 @@ async function main(): Promise<number> {
   }
   let status = 0;
   if (baseline && baselineFile) {
-    const comparison = compareRuns(baseline, run, { threshold, alpha });
+    let comparison = compareRuns(baseline, run, { threshold, alpha });
+    // What this run calls slower is measured again before it counts (see withRecheck).
+    const slower = suspects(comparison);
+    if (slower.length > 0) comparison = withRecheck(comparison, baseline, await runRoundsInProcesses(measurements, child, { rounds, keys: slower }));
     console.log('\n' + formatComparison(comparison, path.relative(process.cwd(), baselineFile)));
     if (comparison.rows.length === 0) throw new Error(`no benchmark of this run is in ${baselineFile}: nothing was compared`);
     if (options['chart']) writeFileSync(options['chart'].replace(/\.svg$/, '') + '-comparison.svg', await (await import('./chart.js')).comparisonChart(comparison));

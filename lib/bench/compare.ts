@@ -19,7 +19,7 @@
 import { fingerprintDifferences } from './fingerprint.js';
 import { median } from './measure.js';
 import { shiftTest, smallestP } from './stats.js';
-import type { BenchRun, Comparison, RowComparison, Verdict } from './types.js';
+import type { BenchRow, BenchRun, Comparison, Judgment, RowComparison, Verdict } from './types.js';
 
 /** How a comparison judges a change. */
 export interface CompareOptions {
@@ -73,16 +73,10 @@ export function compareRuns(baseline: BenchRun, current: BenchRun, options: Comp
       }
     }
     if (smallestP(before.samples.length, now.samples.length) >= alpha) tooFewSamples.push(key);
-    // On logarithms the shift is a ratio of times: exp(shift) - 1 is the relative change.
-    const test = shiftTest(before.samples.map(Math.log), now.samples.map(Math.log), alpha);
-    const change = Math.expm1(test.shift);
-    let verdict: Verdict = 'no significant change';
-    if (test.p < alpha && Math.expm1(test.low) > threshold) verdict = 'slower';
-    else if (test.p < alpha && Math.expm1(test.high) < 1 / (1 + threshold) - 1) verdict = 'faster';
     rows.push({
       key, table: now.table, series: now.series, kind: now.kind, elements: now.elements,
       baselineNs: median(before.samples), currentNs: median(now.samples),
-      change, low: Math.expm1(test.low), high: Math.expm1(test.high), p: test.p, verdict,
+      ...judge(before.samples, now.samples, threshold, alpha),
     });
   }
   const missing = Object.keys(baseline.rows).filter((key) => !(key in current.rows));
@@ -91,6 +85,40 @@ export function compareRuns(baseline: BenchRun, current: BenchRun, options: Comp
     machineDifferences: fingerprintDifferences(baseline.fingerprint, current.fingerprint),
     regressions: rows.filter((r) => r.verdict === 'slower' && r.kind === 'package'),
   };
+}
+
+/** The change from `before` to `now` samples, its interval and verdict (see the top of this file). */
+function judge(before: readonly number[], now: readonly number[], threshold: number, alpha: number): Judgment {
+  // On logarithms the shift is a ratio of times: exp(shift) - 1 is the relative change.
+  const test = shiftTest(before.map(Math.log), now.map(Math.log), alpha);
+  let verdict: Verdict = 'no significant change';
+  if (test.p < alpha && Math.expm1(test.low) > threshold) verdict = 'slower';
+  else if (test.p < alpha && Math.expm1(test.high) < 1 / (1 + threshold) - 1) verdict = 'faster';
+  return { change: Math.expm1(test.shift), low: Math.expm1(test.low), high: Math.expm1(test.high), p: test.p, verdict };
+}
+
+/** The keys of the rows a recheck should measure again: the regressions. */
+export function suspects(comparison: Comparison): string[] {
+  return comparison.regressions.map((r) => r.key);
+}
+
+/**
+ * The comparison once its regressions were measured again, in new processes after the run: a row
+ * stays a regression only if the new samples, against the same baseline, are slower beyond the
+ * threshold too. Why: on a shared machine a stretch of a few minutes can be slower for some rows
+ * (memory-bound ones, when a neighbour streams memory) in every process of a run, and a run's own
+ * samples cannot tell that from a change of the code; a real slowdown is slower again. Measured on
+ * this project's 2-core VM: two full runs of an unchanged tree, 4 rows of 598 called slower (Adam
+ * on 2 threads at 16M +46% [+20%, +75%]); a capped ISA is slower in every recheck.
+ */
+export function withRecheck(comparison: Comparison, baseline: BenchRun, rechecked: Readonly<Record<string, BenchRow>>): Comparison {
+  const rows = comparison.rows.map((row) => {
+    const again = rechecked[row.key], before = baseline.rows[row.key];
+    if (again === undefined || before === undefined) return row;
+    if (!again.samples.every((s) => s > 0 && Number.isFinite(s))) throw new RangeError(`the recheck's row '${row.key}' has a sample that is not a positive finite time`);
+    return { ...row, recheck: judge(before.samples, again.samples, comparison.threshold, comparison.alpha) };
+  });
+  return { ...comparison, rows, regressions: rows.filter((r) => r.verdict === 'slower' && r.kind === 'package' && (r.recheck === undefined || r.recheck.verdict === 'slower')) };
 }
 
 /** Elements as the bench prints them: powers of 1024 with a K or M suffix (1K, 64K, 16M, 1.5K). */
@@ -116,7 +144,8 @@ export function formatComparison(comparison: Comparison, baselineName: string): 
   lines.push(`| row | size | baseline ns/element | now | change [${level}% interval] | p | verdict |`);
   lines.push('|---|---|---|---|---|---|---|');
   for (const r of comparison.rows) {
-    const verdict = r.verdict === 'no significant change' ? r.verdict : `**${r.verdict}**`;
+    let verdict = r.verdict === 'no significant change' ? r.verdict : `**${r.verdict}**`;
+    if (r.recheck) verdict += r.recheck.verdict === 'slower' ? `, and again: ${percent(r.recheck.change)} [${percent(r.recheck.low)}, ${percent(r.recheck.high)}]` : `; not again (${percent(r.recheck.change)} [${percent(r.recheck.low)}, ${percent(r.recheck.high)}])`;
     lines.push(`| ${r.table} · ${r.series} | ${sizeLabel(r.elements)} | ${ns(r.baselineNs)} | ${ns(r.currentNs)} | ${percent(r.change)} [${percent(r.low)}, ${percent(r.high)}] | ${r.p < 0.001 ? '<0.001' : r.p.toFixed(3)} | ${verdict} |`);
   }
   lines.push('');
@@ -133,6 +162,11 @@ export function formatComparison(comparison: Comparison, baselineName: string): 
   const faster = comparison.rows.filter((r) => r.verdict === 'faster').length;
   const slower = comparison.rows.filter((r) => r.verdict === 'slower').length;
   lines.push(`${comparison.rows.length} rows compared: ${slower} slower, ${faster} faster, ${comparison.rows.length - slower - faster} without a significant change beyond ${percent(comparison.threshold)}.`);
+  const rechecked = comparison.rows.filter((r) => r.recheck !== undefined);
+  if (rechecked.length > 0) {
+    const again = rechecked.filter((r) => r.recheck!.verdict === 'slower').length;
+    lines.push(`The ${rechecked.length} rows of the package called slower were measured again in new processes: ${again} slower again (regressions), ${rechecked.length - again} not (a slow stretch of the machine, not the code).`);
+  }
   if (comparison.regressions.length === 0) lines.push('No regressions.');
   else for (const r of comparison.regressions) lines.push(`- regression: ${r.table} · ${r.series}, ${sizeLabel(r.elements)}: ${percent(r.change)} [${percent(r.low)}, ${percent(r.high)}]`);
   return lines.join('\n') + '\n';

@@ -20,9 +20,10 @@ import type { BenchRow } from './types.js';
 /** Set in a round's process: the script then serves one round instead of running. */
 const CHILD = 'SIMD_OPTIM_BENCH_ROUND';
 
-/** What the parent sends: the calls per batch calibrated by the first round. */
+/** What the parent sends: the calls per batch calibrated by the first round, and which rows (default: all). */
 interface RoundRequest {
   readonly iterations: Record<string, number>;
+  readonly keys?: readonly string[];
 }
 
 /** What a round's process sends: a sample done (progress), then all of them. */
@@ -45,7 +46,8 @@ export function serveRound(measurements: readonly Measurement[], options: Omit<R
     process.once('message', (request: RoundRequest) => {
       try {
         const iterations = new Map(Object.entries(request.iterations));
-        const taken = runRound(measurements, iterations, options, (m) => send({ type: 'sample', key: m.key }));
+        const wanted = request.keys === undefined ? null : new Set(request.keys);
+        const taken = runRound(wanted === null ? measurements : measurements.filter((m) => wanted.has(m.key)), iterations, options, (m) => send({ type: 'sample', key: m.key }));
         const done: RoundMessage = { type: 'done', samples: Object.fromEntries(taken), iterations: Object.fromEntries(iterations) };
         // Once sent, the channel closes and the process ends as soon as nothing else holds it.
         process.send!(done, undefined, undefined, () => {
@@ -68,30 +70,36 @@ export interface RoundProcess {
 }
 
 /**
- * Takes `rounds` samples of every measurement, each round in a new process of `child.script`,
- * which must call serveRound with the same measurements (their keys are checked). `measurements`
- * here only describe the rows: their `prepare` is not called in this process.
+ * Takes `rounds` samples of every measurement (or of those `keys` names), each round in a new
+ * process of `child.script`, which must call serveRound with the same measurements (their keys
+ * are checked). `measurements` here only describe the rows: their `prepare` is not called in this
+ * process.
  */
 export async function runRoundsInProcesses(
-  measurements: readonly Omit<Measurement, 'prepare'>[], child: RoundProcess, options: Pick<RoundOptions, 'rounds' | 'onSample'> = {},
+  allMeasurements: readonly Omit<Measurement, 'prepare'>[], child: RoundProcess,
+  options: Pick<RoundOptions, 'rounds' | 'onSample'> & { readonly keys?: readonly string[] } = {},
 ): Promise<Record<string, BenchRow>> {
   const rounds = options.rounds ?? 5;
   if (!Number.isInteger(rounds) || rounds < 1) throw new RangeError(`rounds must be a whole number >= 1, got ${String(rounds)}`);
+  const keys = options.keys === undefined ? undefined : [...options.keys];
+  const wanted = keys === undefined ? null : new Set(keys);
+  const measurements = wanted === null ? allMeasurements : allMeasurements.filter((m) => wanted.has(m.key));
+  if (wanted !== null && measurements.length !== wanted.size) throw new RangeError('keys: every key must name one of the measurements');
   const byKey = new Map(measurements.map((m) => [m.key, m]));
   const samples = new Map<string, number[]>(measurements.map((m) => [m.key, []]));
   let iterations: Record<string, number> = {};
   const total = rounds * measurements.length;
   let done = 0;
   for (let round = 0; round < rounds; round++) {
-    const result = await oneRound(child, { iterations }, (key) => {
+    const result = await oneRound(child, { iterations, ...(keys === undefined ? {} : { keys }) }, (key) => {
       const m = byKey.get(key);
       if (m) options.onSample?.(++done, total, m as Measurement);
     });
-    const keys = Object.keys(result.samples);
-    if (keys.length !== measurements.length || keys.some((k) => !byKey.has(k))) {
-      throw new Error(`round ${round + 1}: ${child.script} measured other rows than this run's (${keys.length} rows, expected ${measurements.length})`);
+    const measured = Object.keys(result.samples);
+    if (measured.length !== measurements.length || measured.some((k) => !byKey.has(k))) {
+      throw new Error(`round ${round + 1}: ${child.script} measured other rows than this run's (${measured.length} rows, expected ${measurements.length})`);
     }
-    for (const key of keys) samples.get(key)!.push(result.samples[key]!);
+    for (const key of measured) samples.get(key)!.push(result.samples[key]!);
     iterations = result.iterations;
   }
   return rowsOf(measurements, samples);

@@ -79,6 +79,20 @@ export interface RowComparison {
   /** Two-sided p-value of the Mann-Whitney U test of the two sample sets. */
   readonly p: number;
   readonly verdict: Verdict;
+  /**
+   * For a package row called slower, the same judgment of new samples taken in new processes after
+   * the run (see withRecheck): it stays a regression only if they call it slower too.
+   */
+  readonly recheck?: Judgment;
+}
+
+/** A change judged from two sets of samples. */
+export interface Judgment {
+  readonly change: number;
+  readonly low: number;
+  readonly high: number;
+  readonly p: number;
+  readonly verdict: Verdict;
 }
 
 /** A comparison of a run with a baseline. */
@@ -93,7 +107,10 @@ export interface Comparison {
   readonly threshold: number;
   /** Significance level of the test and 1 - coverage of the intervals (0.05). */
   readonly alpha: number;
-  /** The rows that are significantly slower by more than the threshold. */
+  /**
+   * The package's rows that are significantly slower by more than the threshold (and, once
+   * rechecked, slower again in the recheck).
+   */
   readonly regressions: readonly RowComparison[];
   /** Rows with too few samples on a side ever to be significant at alpha (fewer than 4 and 4 at 0.05). */
   readonly tooFewSamples: readonly string[];
