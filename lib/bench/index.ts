@@ -12,13 +12,13 @@ import { fingerprint } from './fingerprint.js';
 import { runRounds, type Measurement, type RoundOptions } from './runner.js';
 import type { BenchRun } from './types.js';
 
-export type { BenchRow, BenchRun, Comparison, Fingerprint, RowComparison, RowKind, Verdict } from './types.js';
+export type { BenchRow, BenchRun, Comparison, Fingerprint, Judgment, RowComparison, RowKind, Verdict } from './types.js';
 export type { Measurement, RoundOptions } from './runner.js';
 export type { ShiftTest } from './stats.js';
 export type { SampleOptions } from './measure.js';
 export type { ChartOptions } from './chart.js';
 export type { CompareOptions } from './compare.js';
-export { compareRuns, formatComparison, sizeLabel } from './compare.js';
+export { compareRuns, formatComparison, sizeLabel, suspects, withRecheck } from './compare.js';
 export { fingerprint, fingerprintDifferences } from './fingerprint.js';
 export { median, sample } from './measure.js';
 export { shiftTest } from './stats.js';
