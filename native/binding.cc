@@ -318,6 +318,17 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("columnMoments", Napi::Value(env, columnMoments));
   exports.Set("step", Napi::Value(env, step));
   exports.Set("reduce", Napi::Value(env, reduce));
+  // Where a typed array's data starts modulo 4 KiB: lib/optimizers/state-placement.ts places new
+  // state away from the step's other arrays (4K aliasing). Reads no element.
+  exports.Set("addressBits", Napi::Function::New(env, [](const Napi::CallbackInfo& info) -> Napi::Value {
+    Napi::Env env = info.Env();
+    if (info.Length() != 1 || !info[0].IsTypedArray()) {
+      NAPI_THROW(Napi::TypeError::New(env, "addressBits: expected one typed array"), Napi::Value());
+    }
+    void* data = nullptr;
+    napi_get_typedarray_info(env, info[0], nullptr, nullptr, &data, nullptr, nullptr);
+    return Napi::Number::New(env, static_cast<double>(reinterpret_cast<uintptr_t>(data) & 4095u));
+  }, "addressBits"));
   exports.Set("availableIsas", Napi::Function::New(env, AvailableIsas, "availableIsas"));
   exports.Set("selectIsa", Napi::Function::New(env, SelectIsa, "selectIsa"));
   exports.Set("currentIsa", Napi::Function::New(env, CurrentIsa, "currentIsa"));

@@ -42,6 +42,8 @@ export interface NativeAddon {
   columnMoments(data: Float32Array, slots: number, mean: Float64Array, m2: Float64Array, count: Float64Array): void;
   /** How many threads the shared native pool runs now. */
   poolThreads(): number;
+  /** Where a typed array's data starts, modulo 4096 (the low 12 bits of its address). */
+  addressBits?(array: ArrayBufferView): number;
   availableIsas(): string[];
   selectIsa(isa: string): boolean;
   currentIsa(): string;
@@ -246,6 +248,15 @@ export function runReduce(id: ReduceId, js: ReduceFn, arrays: readonly Slot[], c
  */
 export function runReduceAsync(id: ReduceId, arrays: readonly Slot[], count: number, threads: number): Promise<number> | null {
   return active === 'native' && addon ? addon.reduceAsync(id, arrays, count, threads) : null;
+}
+
+/**
+ * Where a typed array's data starts modulo 4 KiB, or null without the addon (then nothing is placed:
+ * see lib/optimizers/state-placement.ts). Whichever backend is active: placement changes no value.
+ * @internal
+ */
+export function addressBits(array: ArrayBufferView): number | null {
+  return addon?.addressBits ? addon.addressBits(array) : null;
 }
 
 /** The addon's StandardScaler passes when the native backend is active; null on the fallback. @internal */

@@ -23,6 +23,7 @@ import { checkGradients, readGradients, refuseShrinkable, type ParamLayout } fro
 import type { KernelFn, KernelId, Slot } from '../bridge/kernels.js';
 import { groupReader, type GroupReader } from '../core/options.js';
 import { gatherNewState, type BufferUse, type OptimizerDefinition, type StateRecord } from './optimizer-state.js';
+import { placeNewState } from './state-placement.js';
 import { busyError } from '../core/validate.js';
 import { fillTaskScalars, makePlan, planIntact, type StepPlan } from './step-plan.js';
 import type { GroupGuard } from './group-object.js';
@@ -76,6 +77,8 @@ export class StepEngine<O extends object> {
   private grads: Slot[] = [];
   private arrays: Slot[] = [];
   private scalars = new Float32Array(0);
+  /** Whether a step made a record (and so state) since state was last placed. */
+  private newState = false;
   private flags = new Uint32Array(0);
   private tensorLengths: number[] = [];
   private stepped: number[] = [];
@@ -366,12 +369,14 @@ export class StepEngine<O extends object> {
   }
 
   private newRecord(): StateRecord {
+    this.newState = true;
     return { step: 0, buffers: new Array<Slot>(this.slots - 2).fill(null), scalars: { ...this.scalarState } };
   }
 
   /** After a successful kernel: attach new records and buffers, advance the counts. */
   private commit(count: number): void {
     const slots = this.slots;
+    if (this.newState) this.placeNewState(count);
     for (let t = 0; t < count; t++) {
       const i = this.stepped[t]!;
       const record = this.steppedRecords[t]!;
@@ -387,5 +392,17 @@ export class StepEngine<O extends object> {
       this.advance(record, this.hyper[this.groupOf[i]!]!);
       if (this.afterStep !== null) this.afterStep(record, this.hyper[this.groupOf[i]!]!, this.grads[i]!, this.tensorLengths[t]!, this.threads);
     }
+  }
+
+  /**
+   * Moves the state buffers this step created, values and all, to where they start far from the
+   * tensor's other arrays modulo 4 KiB (state-placement.ts); the steps after run there. Here, once
+   * the first step is done, rather than before it: the step's own path stays as V8 inlined it (the
+   * check in stage() made SWATS's step allocate).
+   */
+  private placeNewState(count: number): void {
+    this.newState = false;
+    const slots = this.slots, arrays = this.arrays, records = this.steppedRecords;
+    placeNewState(arrays, count, slots, this.tensorLengths, (t, k) => arrays[t * slots + k] !== records[t]!.buffers[k - 2]);
   }
 }
