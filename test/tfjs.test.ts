@@ -325,6 +325,22 @@ describe.each(['cpu', 'wasm'])('where a step writes, on the %s backend', (backen
   });
 });
 
+test('a variable and gradient made on cpu before tf.setBackend(\'wasm\'): stepped from copies, the tensor the variable shares untouched', async () => {
+  await tf.setBackend('cpu');
+  const x = tf.tensor1d([1, 2, 3, 4]);
+  const v = tf.variable(x, true, 'made-on-cpu');
+  const g = tf.ones([4]);
+  await useWasm();
+  try {
+    train.sgd(0.5).applyGradients({ 'made-on-cpu': g });
+    expect(Array.from(v.dataSync())).toEqual([0.5, 1.5, 2.5, 3.5]);
+    expect(Array.from(x.dataSync())).toEqual([1, 2, 3, 4]);
+  } finally {
+    await tf.setBackend('cpu');
+    tf.dispose([x, v, g]);
+  }
+});
+
 test('cpu: variables and gradients made from one Float32Array are copied, never updated through each other', () => {
   // tf.tensor(array) on the cpu backend keeps the array itself, so two tensors can share memory
   // without sharing a dataId: the refCount alone does not see it.

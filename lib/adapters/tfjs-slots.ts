@@ -222,15 +222,21 @@ export class TfjsSlots {
       if (!sameShape(grad.shape, variable.shape)) {
         throw new RangeError(`${where}: the gradient of '${name}' has shape [${grad.shape}], the variable [${variable.shape}]`);
       }
-      const data = lend !== null ? lend(grad) : grad.dataSync();
+      // Lent only by the backend that holds it: a tensor made before tf.setBackend still lives in
+      // the backend it was made in (the current one counts it 0), and is read through dataSync.
+      const data = lend !== null && ((refCount?.(grad) ?? 0) as number) > 0 ? lend(grad) : grad.dataSync();
       // The brand and the real length: a look-alike tensor's dataSync could return anything.
       if (!isFloat32Array(data) || realLength(data) !== variable.size) throw new TypeError(`${where}: the gradient of '${name}' did not read as ${variable.size} float32 values`);
       // In place only where the variable alone holds its data (see the top of this file).
-      const inPlace = lend !== null && refCount?.(variable) === 1;
+      const count = refCount?.(variable);
+      const inPlace = lend !== null && count === 1;
       const values = inPlace ? lend(variable) : variable.dataSync();
       if (!isFloat32Array(values) || realLength(values) !== variable.size) throw new TypeError(`${where}: the variable '${name}' did not read as ${variable.size} float32 values`);
-      // A copy: the cpu backend's dataSync returns the data itself; wasm's and tfjs-node's a copy.
-      entries.push({ position: i, variable, grad: data, param: !inPlace && dataSyncLends ? values.slice() : values, inPlace });
+      // Otherwise a copy. The current backend's dataSync already returns one (wasm, tfjs-node) for
+      // its own tensors only: a variable still in the cpu backend (made before tf.setBackend) reads
+      // as that backend's own array, which tensors sharing its data would see written.
+      const readsCopy = !dataSyncLends && typeof count === 'number' && count > 0;
+      entries.push({ position: i, variable, grad: data, param: inPlace || readsCopy ? values : values.slice(), inPlace });
     }
     copyOverlapping(entries);
 
