@@ -59,7 +59,14 @@ export function placeNewState(arrays: Slot[], count: number, slots: number, leng
       if (target === undefined) {
         const elements = buffer.byteLength / 4;
         if (elements < PLACED_MIN_ELEMENTS) continue;
-        const big = new Float32Array(elements + PAGE / 4);
+        // This runs in commit, after the kernel: it must not throw half-way through attaching the
+        // step's state. Without the memory, the buffer stays where it is.
+        let big: Float32Array;
+        try {
+          big = new Float32Array(elements + PAGE / 4);
+        } catch {
+          continue;
+        }
         const base = addressBits(big);
         if (base === null) return; // no addon: nothing can be placed
         // The first tensor's other arrays (this view starts that far into the buffer).
