@@ -151,4 +151,38 @@ describe.skipIf(!nativeAddon)('the native pool', () => {
     expect(run.status, run.stderr).toBe(0);
     expect(JSON.parse(run.stdout)).toEqual([0, 0, 2, 4, 4]);
   });
+
+  // Pool threads spin for SIMD_OPTIM_SPIN_US before they sleep, and a caller spins for its helpers'
+  // last parts. Neither may change a bit, and a thread spinning when the last user goes (a Worker
+  // terminated, the process exiting) must still leave: a missed wake-up there hangs the process.
+  test.each(['0', '100000', 'not a number'])('SIMD_OPTIM_SPIN_US=%s: the same bits, and the pool stops when its users go', (spin) => {
+    const script = `
+      const { Worker } = require('node:worker_threads');
+      const m = require(${JSON.stringify(path.join(ROOT, 'dist', 'index.js'))});
+      const b = require(${JSON.stringify(path.join(ROOT, 'dist', 'bridge', 'backend.js'))});
+      const run = (threads) => {
+        const p = Float32Array.from({ length: 200003 }, (_, i) => Math.sin(i));
+        const opt = new m.Adam([p], { threads });
+        for (let k = 0; k < 5; k++) opt.step([Float32Array.from({ length: 200003 }, (_, i) => Math.cos(i * (k + 1)))]);
+        return Buffer.from(p.buffer).toString('base64');
+      };
+      const one = run(1);
+      const same = [run(2), run(2)].every((bits) => bits === one);
+      let workers = 0;
+      const next = () => {
+        if (workers === 3) return console.log(JSON.stringify({ same, threads: b.nativeAddon.poolThreads() }));
+        workers++;
+        const w = new Worker(\`
+          const m = require(${JSON.stringify(path.join(ROOT, 'dist', 'index.js'))});
+          const opt = new m.Adam([new Float32Array(100000)], { threads: 2 });
+          for (let k = 0; k < 20; k++) opt.step([new Float32Array(100000).fill(1)]);
+          require('node:worker_threads').parentPort.postMessage('stepped');
+          for (;;) opt.step([new Float32Array(100000).fill(1)]);\`, { eval: true });
+        w.once('message', () => w.terminate().then(next));
+      };
+      next();`;
+    const run = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, SIMD_OPTIM_SPIN_US: spin } });
+    expect(run.status, run.stderr).toBe(0);
+    expect(JSON.parse(run.stdout)).toEqual({ same: true, threads: 1 });
+  });
 });
