@@ -3,11 +3,77 @@
 // checked as step() and reduce() read them, before the call returns; the work holds what it needs
 // (a copy of the scalars, a reference that keeps the arrays alive) and passes the environment's
 // gate, which an environment going away closes.
+//
+// A long job runs away from the CPU of the thread that queued it (the event loop's), when the
+// thread may run elsewhere. uv_queue_work wakes a libuv thread, and on a 2-core KVM guest the
+// kernel put it on the event loop's CPU, idle CPU or not: the event loop was preempted inside
+// stepAsync for 3-5 ms every few steps, then waited behind the step whenever a timer woke it
+// (a 16M-element Adam step: event-loop delay max 5 ms; moved away: 2-3 ms, the rest other
+// processes). The thread's CPU mask is restored when the job is done.
 #include "binding.h"
+
+#ifdef __linux__
+#include <sched.h>
+#endif
 
 namespace simd_optim {
 namespace binding {
 namespace {
+
+// Jobs of fewer elements than this stay where the kernel put them: moving a thread costs about
+// 10 us, and a job this short is over before the event loop would need its CPU back.
+constexpr size_t kAwayElements = size_t(1) << 18;
+
+// The CPU the calling thread is on, or -1 where that cannot be known (or the job is short).
+int callerCpu(size_t elements) {
+#ifdef __linux__
+  return elements >= kAwayElements ? sched_getcpu() : -1;
+#else
+  (void)elements;
+  return -1;
+#endif
+}
+
+// For its lifetime, keeps the current thread off `cpu` (when it may run on another one).
+class AwayFrom {
+ public:
+  explicit AwayFrom(int cpu) {
+#ifdef __linux__
+    if (cpu < 0 || cpu >= CPU_SETSIZE || sched_getaffinity(0, sizeof before_, &before_) != 0) return;
+    if (!CPU_ISSET(cpu, &before_) || CPU_COUNT(&before_) < 2) return;
+    cpu_set_t away = before_;
+    CPU_CLR(cpu, &away);
+    moved_ = sched_setaffinity(0, sizeof away, &away) == 0;
+#else
+    (void)cpu;
+#endif
+  }
+  ~AwayFrom() {
+#ifdef __linux__
+    if (moved_) sched_setaffinity(0, sizeof before_, &before_);
+#endif
+  }
+  AwayFrom(const AwayFrom&) = delete;
+  AwayFrom& operator=(const AwayFrom&) = delete;
+
+ private:
+#ifdef __linux__
+  cpu_set_t before_;
+  bool moved_ = false;
+#endif
+};
+
+size_t elementsOf(const std::vector<TensorTask>& tasks) {
+  size_t elements = 0;
+  for (const TensorTask& task : tasks) elements += task.length;
+  return elements;
+}
+
+size_t elementsOf(const std::vector<Float32View>& views) {
+  size_t elements = 0;
+  for (const Float32View& view : views) elements += view.length;
+  return elements;
+}
 
 // Rejects `deferred` with an Error saying `message`.
 void reject(napi_env env, napi_deferred deferred, const char* message) {
@@ -31,11 +97,13 @@ struct AsyncStep {
   uint32_t threads = 1;
   bool checkFinite = false;
   bool applied = true;  // false: a gradient was not finite, nothing was written
+  int callerCpu = -1;   // the event loop's CPU when it queued a long step
 };
 
 // On a libuv thread: no N-API here. The check and the step, as step() and allFinite() do them.
 void executeAsyncStep(napi_env, void* data) {
   AsyncStep& job = *static_cast<AsyncStep*>(data);
+  const AwayFrom away(job.callerCpu);
   if (!job.gate->enter()) {
     job.applied = false;  // the environment is gone: nothing to write for
     return;
@@ -78,10 +146,12 @@ struct AsyncReduce {
   Split split;
   std::vector<double> results;
   double result = 0;
+  int callerCpu = -1;
 };
 
 void executeAsyncReduce(napi_env, void* data) {
   AsyncReduce& job = *static_cast<AsyncReduce*>(data);
+  const AwayFrom away(job.callerCpu);
   if (!job.gate->enter()) return;  // the environment is gone: nobody to answer
   job.result = reduceViews(*job.reductions, ReduceId(job.args.op), job.views, job.args.threads, job.split, job.results);
   job.gate->leave();
@@ -151,6 +221,7 @@ napi_value StepAsync(napi_env env, napi_callback_info info) {
   job->nonFinite = instance->table->reductions.nonFinite;
   job->threads = args.threads;
   job->checkFinite = checkFinite;
+  job->callerCpu = callerCpu(elementsOf(job->tasks));
   return queue(env, job, argv[1], "simd-optim.stepAsync", executeAsyncStep, completeAsyncStep);
 }
 
@@ -165,6 +236,7 @@ napi_value ReduceAsync(napi_env env, napi_callback_info info) {
   if (!readReduce(env, "reduceAsync", argv, job->args, job->views)) return nullptr;
   job->gate = instance->gate;
   job->reductions = &instance->table->reductions;
+  job->callerCpu = callerCpu(elementsOf(job->views));
   return queue(env, job, argv[1], "simd-optim.reduceAsync", executeAsyncReduce, completeAsyncReduce);
 }
 

@@ -1,5 +1,7 @@
 // stepAsync: the same bits as step, off the event loop on the native backend; all or nothing;
 // the optimizer refuses what would race with the step until it settles.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
 import { describe, expect, test } from 'vitest';
 
 import { backend } from '../lib/bridge/backend.js';
@@ -138,5 +140,58 @@ describe.skipIf(backend !== 'native')('on the native backend', () => {
     for (let k = 0; k < 20 && ticks === 0; k++) await clipGradNormAsync(grads, 1e9, { threads: 1 });
     clearInterval(timer);
     expect(ticks).toBeGreaterThan(0);
+  });
+
+  // A long job runs off the event loop's CPU (a libuv thread woken on it preempted the event loop
+  // for milliseconds), and its thread's CPU mask is given back afterwards. Seen from
+  // /proc/self/task/*/status while the job runs: one thread allowed one CPU fewer.
+  const cpusOf = (): Map<string, string> => {
+    const masks = new Map<string, string>();
+    for (const task of fs.readdirSync('/proc/self/task')) {
+      try {
+        const status = fs.readFileSync(`/proc/self/task/${task}/status`, 'utf8');
+        masks.set(task, /^Cpus_allowed_list:\s*(.*)$/m.exec(status)![1]!);
+      } catch {
+        // a thread that ended meanwhile
+      }
+    }
+    return masks;
+  };
+  const movedDuring = async (start: () => Promise<unknown>): Promise<{ moved: boolean; before: Map<string, string>; after: Map<string, string> }> => {
+    const before = cpusOf();
+    for (let attempt = 0; attempt < 3; attempt++) {
+      let settled = false;
+      const pending = start().finally(() => (settled = true));
+      let moved = false;
+      const end = Date.now() + 2000;
+      // Synchronous: the promise cannot settle meanwhile, but the other thread computes and then
+      // restores its mask, so look until a thread is seen moved or the time is up.
+      while (!moved && Date.now() < end) {
+        for (const [task, cpus] of cpusOf()) if (before.has(task) && cpus !== before.get(task)) moved = true;
+      }
+      await pending;
+      expect(settled).toBe(true);
+      if (moved) return { moved, before, after: cpusOf() };
+    }
+    return { moved: false, before, after: cpusOf() };
+  };
+  const linuxWithTwoCpus = process.platform === 'linux' && os.availableParallelism() >= 2;
+
+  test.skipIf(!linuxWithTwoCpus)('a long stepAsync runs away from the event loop\'s CPU, and its thread\'s CPU mask is restored after', async () => {
+    const n = 1 << 24;
+    const opt = new Adam([new Float32Array(n)], { threads: 1 });
+    const grads = [new Float32Array(n).fill(0.1)];
+    await opt.stepAsync(grads); // the state made, the libuv threads started
+    const { moved, before, after } = await movedDuring(() => opt.stepAsync(grads));
+    expect(moved).toBe(true);
+    for (const [task, cpus] of after) if (before.has(task)) expect(cpus, `thread ${task}`).toBe(before.get(task));
+  });
+
+  test.skipIf(!linuxWithTwoCpus)('so does a long clipGradNormAsync', async () => {
+    const grads = [new Float32Array(1 << 25).fill(0.1)];
+    await clipGradNormAsync(grads, 1e9, { threads: 1 });
+    const { moved, before, after } = await movedDuring(() => clipGradNormAsync(grads, 1e9, { threads: 1 }));
+    expect(moved).toBe(true);
+    for (const [task, cpus] of after) if (before.has(task)) expect(cpus, `thread ${task}`).toBe(before.get(task));
   });
 });
