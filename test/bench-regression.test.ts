@@ -4,7 +4,7 @@
 // avx512 is about 1.3x on Adam in cache, the threshold 10%), with seven samples a row (--quick),
 // and retries (twice) an attempt the rest of the suite disturbed.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, test } from 'vitest';
@@ -28,6 +28,10 @@ describe.runIf(backend === 'native')('npm run bench -- --save, then --compare', 
     const saved = bench(['--save', baseline]);
     expect(saved.status, saved.out).toBe(0);
     expect(saved.out).toMatch(/Saved \d+ rows to/);
+    // The default rows have twice the samples of the others (7 rounds with --quick, 7 more).
+    const rows = (JSON.parse(readFileSync(baseline, 'utf8')) as { rows: Record<string, { samples: number[] }> }).rows;
+    expect(rows['Adam|default|64K']!.samples).toHaveLength(14);
+    expect(rows['Adam|native avx2|64K']?.samples ?? rows['Adam|native sse2|64K']!.samples).toHaveLength(7);
     const same = bench(['--compare', baseline]);
     expect(same.out).toContain('No regressions.');
     expect(same.status, same.out).toBe(0);
