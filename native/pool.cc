@@ -140,6 +140,10 @@ struct ThreadStart {
 
 void poolThread(Pool& p, uint64_t generation) {
   std::unique_lock<std::mutex> lock(p.mutex);
+  // Only a thread that has just worked spins: one woken for a job it could not join (every job
+  // wakes them all) goes back to sleep at once, so that a 2-thread job on a 32-core machine does
+  // not keep 29 idle threads spinning.
+  bool justWorked = false;
   for (;;) {
     Job* job = nullptr;
     for (Job* candidate : p.jobs) {
@@ -152,9 +156,13 @@ void poolThread(Pool& p, uint64_t generation) {
       if (p.generation != generation) return;
       // Nothing queued under the lock: spin for a new signal, then sleep until one comes.
       const uint64_t seen = p.signals.load(std::memory_order_relaxed);
-      lock.unlock();
-      const bool signalled = spinUntil(p.spin, [&] { return p.signals.load(std::memory_order_acquire) != seen; });
-      lock.lock();
+      bool signalled = false;
+      if (justWorked) {
+        lock.unlock();
+        signalled = spinUntil(p.spin, [&] { return p.signals.load(std::memory_order_acquire) != seen; });
+        lock.lock();
+      }
+      justWorked = false;
       if (!signalled && p.signals.load(std::memory_order_relaxed) == seen) p.work.wait(lock);
       continue;
     }
@@ -167,6 +175,7 @@ void poolThread(Pool& p, uint64_t generation) {
     // waiting by now and hears it.
     lock.lock();
     p.finished.notify_all();
+    justWorked = true;
   }
 }
 
