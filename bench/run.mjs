@@ -184,9 +184,9 @@ if (baseline) {
   if (comparison.rows.length === 0) throw new Error(`no row of this run is in ${baselineFile}: nothing was compared`);
   // What this run calls slower is measured again, in new processes, before it counts (withRecheck
   // in lib/bench/compare.ts): a slow stretch of a shared machine is not slower again.
-  const slower = suspects(comparison);
+  const slower = suspects(comparison, measurements); // with their same-traffic ceilings
   if (slower.length > 0 && !args['no-recheck']) {
-    console.log(`Measuring the ${slower.length} rows this run calls slower again, in new processes (${rounds} samples a row, ${2 * rounds} for the default rows).\n`);
+    console.log(`Measuring the ${comparison.regressions.length} rows this run calls slower again, with their ceilings (${slower.length} rows), in new processes (${rounds} samples a row, ${2 * rounds} for the default rows).\n`);
     comparison = withRecheck(comparison, baseline, await measureRows(slower));
   }
   const name = path.relative(process.cwd(), baselineFile);

@@ -131,6 +131,21 @@ describe('comparing runs', () => {
     const real = withRecheck(c, before, { 'Adam|default|64K': row('Adam', 'default', 65536, 0.4 * 1.6) });
     expect(real.regressions.map((r) => r.key)).toEqual(['Adam|default|64K']);
     expect(formatComparison(real, 'base')).toMatch(/\*\*slower\*\*, and again: \+60\.0%.*\n[^]*- regression: Adam · default, 64K: \+70\.0%/);
+    // Slower again, and so is its same-traffic ceiling, measured in the same processes: the
+    // machine (a stretch that outlasted the recheck), not a regression. Its ceiling as before:
+    // the row stays a regression.
+    expect(suspects(c, [{ key: 'Adam|default|64K', ceilingKey: 'Adam|ceiling|64K' }, { key: 'Adam|ceiling|64K' }])).toEqual(['Adam|default|64K', 'Adam|ceiling|64K']);
+    const withCeiling = (factor: number): BenchRow => ({ ...row('Adam', 'default', 65536, 0.4 * 1.6), ceilingSamples: row('Adam', 'ceiling', 65536, 0.3 * factor).samples });
+    const baseWithCeiling = run([{ ...row('Adam', 'default', 65536, 0.4), ceilingSamples: row('Adam', 'ceiling', 65536, 0.3).samples }]);
+    const cc = compareRuns(baseWithCeiling, run([withCeiling(1)]));
+    const machine = withRecheck(cc, baseWithCeiling, { 'Adam|default|64K': withCeiling(1.5) });
+    expect(machine.regressions).toEqual([]);
+    expect(machine.rows[0]!.recheckCeiling!.verdict).toBe('slower');
+    expect(formatComparison(machine, 'base')).toMatch(/and again: \+60\.0%.*, as was its same-traffic ceiling: \+50\.0%.*\(the machine\)/);
+    expect(formatComparison(machine, 'base')).toContain('0 slower again (regressions), 0 not (a slow stretch of the machine, not the code), 1 slower again with their same-traffic ceilings (the machine).');
+    const code = withRecheck(cc, baseWithCeiling, { 'Adam|default|64K': withCeiling(1.01) });
+    expect(code.regressions.map((r) => r.key)).toEqual(['Adam|default|64K']);
+    expect(code.rows[0]!.recheckCeiling!.verdict).toBe('no significant change');
     // Rows not rechecked keep their first verdict; bad samples are refused.
     expect(withRecheck(c, before, {}).regressions.map((r) => r.key)).toEqual(['Adam|default|64K']);
     expect(() => withRecheck(c, before, { 'Adam|default|64K': { ...row('Adam', 'default', 65536, 0.4), samples: [0.4, NaN, 0.4, 0.4] } })).toThrow(RangeError);

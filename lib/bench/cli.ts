@@ -76,7 +76,7 @@ async function main(): Promise<number> {
   if (baseline && baselineFile) {
     let comparison = compareRuns(baseline, run, { threshold, alpha });
     // What this run calls slower is measured again before it counts (see withRecheck).
-    const slower = suspects(comparison);
+    const slower = suspects(comparison, measurements); // with their ceilings
     if (slower.length > 0) comparison = withRecheck(comparison, baseline, await runRoundsInProcesses(measurements, child, { rounds, keys: slower }));
     console.log('\n' + formatComparison(comparison, path.relative(process.cwd(), baselineFile)));
     if (comparison.rows.length === 0) throw new Error(`no benchmark of this run is in ${baselineFile}: nothing was compared`);

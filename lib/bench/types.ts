@@ -84,6 +84,11 @@ export interface RowComparison {
    * the run (see withRecheck): it stays a regression only if they call it slower too.
    */
   readonly recheck?: Judgment;
+  /**
+   * For a row slower again in the recheck, its same-traffic ceiling measured in the same processes,
+   * against the baseline's: slower too, and the row is the machine, not a regression.
+   */
+  readonly recheckCeiling?: Judgment;
 }
 
 /** A change judged from two sets of samples. */
