@@ -3,7 +3,7 @@
 //   --quick               Adam, AdamW, SGD momentum, RMSprop at 64K (in cache) and 4M (out of it), no peers
 //   --sizes 1K,64K        sizes of the optimizer and gradient tables (default 1K,64K,1M,16M)
 //   --only Adam,models    a part: optimizer names, 'gradients', 'models', 'threads', 'peers', 'tfjs' (simd-optim/tfjs in tfjs)
-//   --rounds N            samples per row (default 7 with --quick, else 5): one round of every row per process
+//   --rounds N            samples per row (default 5; twice as many for the default rows): one round per process
 //   --save NAME           record this run (every sample, the machine's fingerprint) as bench/results/NAME.json
 //   --compare NAME        compare this run with a saved one; exit 1 on a significant slowdown beyond --threshold
 //   --threshold 10%       the slowdown that counts (default 10%); --alpha 0.05 the test's level
@@ -49,10 +49,11 @@ const optimizers = OPTIMIZERS.filter((o) => (quick ? QUICK_OPTIMIZERS.includes(o
 // Every option is checked before minutes of measuring, not after.
 const threshold = parseThreshold(args.threshold ?? '10%');
 const alpha = parseAlpha(args.alpha ?? '0.05');
-// Seven samples a row for --quick, the regression check: with five, one outlying sample on either
-// side pulls an interval's end to zero (its third smallest of 25 differences) and can hide a 30%
-// slowdown; with seven the end is the ninth of 49. The full run keeps five to stay near 6 minutes.
-const rounds = parseRounds(args.rounds ?? (quick ? '7' : '5'));
+// Five samples a row, and ten for the default rows (below), --quick included: with five a side, one
+// outlying sample pulls an interval's end to zero (its third smallest of 25 differences) and can
+// hide a 30% slowdown; with ten the end is the 24th of 100. --quick had seven for every row, which
+// with the default rows' extra processes took 75 s; five and ten take under a minute.
+const rounds = parseRounds(args.rounds ?? '5');
 const started = Date.now();
 
 function parseArgs(list) {

@@ -1,7 +1,7 @@
 // The regression check end to end, as a user runs it: a short run saved, the same tree compared
 // with it (no regression), and the ISA capped below the baseline's (a real slowdown, flagged with
 // its row and size). Timing-dependent by nature, so it asks for large effects only (avx2 against
-// avx512 is about 1.3x on Adam in cache, the threshold 10%), with seven samples a row (--quick),
+// avx512 is about 1.3x on Adam in cache, the threshold 10%), with ten samples of the default row,
 // and retries (twice) an attempt the rest of the suite disturbed.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
@@ -28,10 +28,10 @@ describe.runIf(backend === 'native')('npm run bench -- --save, then --compare', 
     const saved = bench(['--save', baseline]);
     expect(saved.status, saved.out).toBe(0);
     expect(saved.out).toMatch(/Saved \d+ rows to/);
-    // The default rows have twice the samples of the others (7 rounds with --quick, 7 more).
+    // The default rows have twice the samples of the others (5 rounds, and 5 more of them alone).
     const rows = (JSON.parse(readFileSync(baseline, 'utf8')) as { rows: Record<string, { samples: number[] }> }).rows;
-    expect(rows['Adam|default|64K']!.samples).toHaveLength(14);
-    expect(rows['Adam|native avx2|64K']?.samples ?? rows['Adam|native sse2|64K']!.samples).toHaveLength(7);
+    expect(rows['Adam|default|64K']!.samples).toHaveLength(10);
+    expect(rows['Adam|native avx2|64K']?.samples ?? rows['Adam|native sse2|64K']!.samples).toHaveLength(5);
     const same = bench(['--compare', baseline]);
     expect(same.out).toContain('No regressions.');
     expect(same.status, same.out).toBe(0);

@@ -136,11 +136,15 @@ describe('comparing runs', () => {
     // the row stays a regression.
     expect(suspects(c, [{ key: 'Adam|default|64K', ceilingKey: 'Adam|ceiling|64K' }, { key: 'Adam|ceiling|64K' }])).toEqual(['Adam|default|64K', 'Adam|ceiling|64K']);
     const withCeiling = (factor: number): BenchRow => ({ ...row('Adam', 'default', 65536, 0.4 * 1.6), ceilingSamples: row('Adam', 'ceiling', 65536, 0.3 * factor).samples });
-    const baseWithCeiling = run([{ ...row('Adam', 'default', 65536, 0.4), ceilingSamples: row('Adam', 'ceiling', 65536, 0.3).samples }]);
-    const cc = compareRuns(baseWithCeiling, run([withCeiling(1)]));
-    const machine = withRecheck(cc, baseWithCeiling, { 'Adam|default|64K': withCeiling(1.5) });
+    const ceilingRow = row('Adam', 'ceiling', 65536, 0.3, 'ceiling');
+    const baseWithCeiling = run([{ ...row('Adam', 'default', 65536, 0.4), ceilingSamples: ceilingRow.samples }, ceilingRow]);
+    const cc = compareRuns(baseWithCeiling, run([withCeiling(1), ceilingRow]));
+    const machine = withRecheck(cc, baseWithCeiling, { 'Adam|default|64K': withCeiling(1.5), 'Adam|ceiling|64K': row('Adam', 'ceiling', 65536, 0.3 * 1.5, 'ceiling') });
     expect(machine.regressions).toEqual([]);
     expect(machine.rows[0]!.recheckCeiling!.verdict).toBe('slower');
+    // The ceiling measured beside it is evidence, not a row on trial: no recheck of its own.
+    expect(machine.rows.find((r) => r.key === 'Adam|ceiling|64K')!.recheck).toBeUndefined();
+    expect(formatComparison(machine, 'base')).toContain('The 1 rows of the package called slower were measured again');
     expect(formatComparison(machine, 'base')).toMatch(/and again: \+60\.0%.*, as was its same-traffic ceiling: \+50\.0%.*\(the machine\)/);
     expect(formatComparison(machine, 'base')).toContain('0 slower again (regressions), 0 not (a slow stretch of the machine, not the code), 1 slower again with their same-traffic ceilings (the machine).');
     const code = withRecheck(cc, baseWithCeiling, { 'Adam|default|64K': withCeiling(1.01) });

@@ -42,7 +42,7 @@ function parse(argv: string[]): { file: string; options: Record<string, string> 
 async function main(): Promise<number> {
   const { file, options } = parse(process.argv.slice(2));
   // Every option is checked before minutes of measuring, not after.
-  const rounds = parseRounds(options['rounds'] ?? '7'); // seven: one outlier cannot hide a change (bench/run.mjs)
+  const rounds = parseRounds(options['rounds'] ?? '7'); // seven: one outlier cannot hide a change (bench/README.md, 'Samples and comparisons')
   const threshold = parseThreshold(options['threshold'] ?? '10%'), alpha = parseAlpha(options['alpha'] ?? '0.05');
   const dir = path.resolve('.simd-optim-bench');
   const baselineFile = options['compare'] ? runPath(options['compare'], dir) : null;

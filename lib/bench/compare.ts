@@ -127,9 +127,11 @@ export function suspects(comparison: Comparison, measurements: readonly { readon
  * A capped ISA leaves the ceiling as it was.
  */
 export function withRecheck(comparison: Comparison, baseline: BenchRun, rechecked: Readonly<Record<string, BenchRow>>): Comparison {
+  // Only the suspects are judged again: the ceilings measured beside them are evidence, not rows on trial.
+  const suspected = new Set(comparison.regressions.map((r) => r.key));
   const rows = comparison.rows.map((row) => {
     const again = rechecked[row.key], before = baseline.rows[row.key];
-    if (again === undefined || before === undefined) return row;
+    if (again === undefined || before === undefined || !suspected.has(row.key)) return row;
     if (!again.samples.every((s) => s > 0 && Number.isFinite(s))) throw new RangeError(`the recheck's row '${row.key}' has a sample that is not a positive finite time`);
     const recheck = judge(before.samples, again.samples, comparison.threshold, comparison.alpha);
     const ceilingBefore = before.ceilingSamples, ceilingAgain = again.ceilingSamples;
